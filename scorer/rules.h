@@ -1,0 +1,121 @@
+// The rule table: what an event type is worth, how long it counts, the score's
+// base and clamp, the clock, retention, and the named tiers.
+//
+// A RuleSet is loaded from a TOML file (format: docs/rules.md and the brief),
+// validated completely, and is immutable afterwards. A reload builds a new
+// RuleSet and publishes it; events keep a pointer to the Rule they were decoded
+// with, so every RuleSet ever published is kept alive for the life of the
+// process (a reload costs the size of its file, and reloads are rare).
+//
+// Thread-safety: immutable after load; safe to read from any thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "stream/event.h"
+
+namespace tally::scorer {
+
+// One event type's terms. Extends the slice the decoder needs with what
+// explain and `tally rules check` show.
+struct Rule : stream::EventTypeTerms {
+  std::string name;
+  std::string description;
+  std::uint32_t rules_version = 0;  // the RuleSet::version() it came from
+};
+
+struct Tier {
+  std::string name;
+  std::int64_t min = 0;
+};
+
+enum class Clock : std::uint8_t {
+  kWall,   // "now" is the wall clock
+  kEvent,  // "now" is the largest event time seen (for replaying history)
+};
+
+struct ScoreConfig {
+  std::int64_t base = 0;
+  std::int64_t min = std::numeric_limits<std::int64_t>::min();
+  std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  Clock clock = Clock::kWall;
+  // Expired contributions and seen ids are kept this long after they expire.
+  std::int64_t retain_ms = 730LL * 24 * 3600 * 1000;
+};
+
+// Where and why a rules file was refused. `line` and `column` are 1-based;
+// 0 when the problem is not tied to a place (e.g. the file cannot be read).
+struct RulesError {
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string reason;
+  // "FILE:LINE:COLUMN: REASON" (place parts omitted when 0).
+  std::string to_string() const;
+};
+
+class RuleSet final : public stream::EventTypeResolver {
+ public:
+  // The built-in type name that cancels an earlier event.
+  static constexpr std::string_view kRevokeType = "revoke";
+
+  const stream::EventTypeTerms* resolve(std::string_view type) const noexcept override;
+  const Rule* find(std::string_view type) const noexcept;
+
+  // The Rule an event's terms belong to. Every EventTypeTerms handed out by
+  // resolve() is a Rule, so this is a static downcast.
+  static const Rule& rule_of(const stream::EventTypeTerms& terms) noexcept {
+    return static_cast<const Rule&>(terms);
+  }
+
+  const ScoreConfig& score() const noexcept { return score_; }
+  // Sorted by ascending min; names and mins are unique.
+  const std::vector<Tier>& tiers() const noexcept { return tiers_; }
+  // The tier with the largest min <= score; "" when the score is below all.
+  std::string_view tier_for(std::int64_t score) const noexcept;
+  // base + sum, clamped to [min, max].
+  std::int64_t clamp(std::int64_t raw) const noexcept;
+
+  // Rules in file order (excluding the built-in revoke).
+  const std::deque<Rule>& rules() const noexcept { return rules_; }
+  std::uint32_t version() const noexcept { return version_; }
+  const std::string& source() const noexcept { return source_; }
+
+ private:
+  friend std::variant<std::shared_ptr<const RuleSet>, RulesError> parse_rules(
+      std::string_view, std::string_view, std::uint32_t);
+
+  ScoreConfig score_;
+  std::vector<Tier> tiers_;
+  std::deque<Rule> rules_;  // deque: element addresses stay stable while filling
+  Rule revoke_;
+  absl::flat_hash_map<std::string, const Rule*> by_name_;
+  std::uint32_t version_ = 0;
+  std::string source_;
+};
+
+using RulesResult = std::variant<std::shared_ptr<const RuleSet>, RulesError>;
+
+// Parses rules from TOML text. `file_name` is used in errors; `version`
+// is stamped on the set and on each of its rules.
+RulesResult parse_rules(std::string_view toml_text, std::string_view file_name,
+                        std::uint32_t version);
+// Reads and parses a file.
+RulesResult load_rules_file(const std::string& path, std::uint32_t version);
+
+// "540d" -> milliseconds. Units: s, m, h, d, w. nullopt-like: -1 on error.
+std::int64_t parse_duration_ms(std::string_view text) noexcept;
+// Milliseconds -> the largest exact unit ("540d", "90m", "1500ms" never occurs
+// for parsed durations; falls back to seconds).
+std::string format_duration(std::int64_t ms);
+
+}  // namespace tally::scorer

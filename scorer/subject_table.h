@@ -1,0 +1,109 @@
+// A shard's subjects and everything each one holds: contributions (the points
+// an event was given when it was applied), revocations (including tombstones
+// for targets that have not arrived), and the ids seen, for dedup.
+//
+// Semantics (the brief's, exactly): a subject's score at T is
+// base + sum(points) over accepted, unrevoked contributions with
+// time <= T < expires, clamped by the caller. A revoke removes its target as
+// if never accepted, whether the target arrived before or after it. Ids are
+// deduplicated within a subject (a resent event always names the same
+// subject). All of this is a function of the set of events, not their order.
+//
+// Bounded memory: purge(now, retain) drops contributions that expired more
+// than `retain` ago, revocations whose revoke time is more than `retain` ago
+// and whose target is gone, and subjects left with nothing.
+//
+// Thread-safety: none. One SubjectTable belongs to one shard worker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <absl/functional/function_ref.h>
+
+#include "scorer/rules.h"
+#include "stream/event.h"
+
+namespace tally::scorer {
+
+class SubjectState;  // opaque; see subject_table.cc
+
+enum class ApplyOutcome : std::uint8_t {
+  kAccepted,   // recorded (a late target of a revoke is recorded as revoked)
+  kDuplicate,  // its id was already seen for this subject: no change
+};
+
+// One contribution as explain shows it.
+struct ContributionView {
+  std::string_view id;
+  std::string_view type;  // the rule's name
+  std::uint32_t rules_version = 0;
+  std::int32_t points = 0;
+  std::int64_t time_ms = 0;
+  std::int64_t expires_ms = stream::kNever;
+  std::string_view source;
+  bool revoked = false;
+  std::string_view revoked_by;         // the revoke event's id, when revoked
+  std::string_view revoke_source;      // the revoke event's source
+  std::int64_t revoked_at_ms = 0;      // the revoke event's time
+};
+
+// A revoke whose target has not (yet) been seen for this subject.
+struct PendingRevokeView {
+  std::string_view id;      // the revoke event's id
+  std::string_view target;  // the id it revokes
+  std::string_view source;
+  std::int64_t time_ms = 0;
+};
+
+struct ScoreSum {
+  std::int64_t raw = 0;       // sum of points counting at T (not clamped, no base)
+  std::uint32_t active = 0;   // how many contributions count at T
+};
+
+class SubjectTable {
+ public:
+  SubjectTable();
+  ~SubjectTable();
+  SubjectTable(const SubjectTable&) = delete;
+  SubjectTable& operator=(const SubjectTable&) = delete;
+
+  struct Applied {
+    ApplyOutcome outcome;
+    const SubjectState* state;  // the event's subject, after the apply
+  };
+  // Applies one decoded event. Its terms (points, expiry) are taken from
+  // event.type, i.e. the rules it was decoded with.
+  Applied apply(const stream::Event& event);
+
+  // nullptr when the subject holds nothing.
+  const SubjectState* find(std::string_view subject) const;
+
+  static ScoreSum score_at(const SubjectState& state, std::int64_t at_ms) noexcept;
+  static std::string_view subject_of(const SubjectState& state) noexcept;
+
+  // Visits every contribution, revoked ones included, in time order.
+  static void for_each_contribution(const SubjectState& state,
+                                    absl::FunctionRef<void(const ContributionView&)> visit);
+  static void for_each_pending_revoke(const SubjectState& state,
+                                      absl::FunctionRef<void(const PendingRevokeView&)> visit);
+  // Visits every subject (not on the hot path: top, stats).
+  void for_each_subject(absl::FunctionRef<void(const SubjectState&)> visit) const;
+
+  // Drops what is older than retention (see header comment). Returns how many
+  // subjects were removed entirely.
+  std::size_t purge(std::int64_t now_ms, std::int64_t retain_ms);
+
+  std::size_t subjects() const noexcept;
+  // Approximate heap bytes held, for the memory-per-subject figure.
+  std::size_t memory_bytes() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally::scorer

@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include <absl/functional/function_ref.h>
+#include <functional>
 
 #include "scorer/rules.h"
 #include "stream/event.h"
@@ -87,11 +87,11 @@ class SubjectTable {
 
   // Visits every contribution, revoked ones included, in time order.
   static void for_each_contribution(const SubjectState& state,
-                                    absl::FunctionRef<void(const ContributionView&)> visit);
+                                    const std::function<void(const ContributionView&)>& visit);
   static void for_each_pending_revoke(const SubjectState& state,
-                                      absl::FunctionRef<void(const PendingRevokeView&)> visit);
+                                      const std::function<void(const PendingRevokeView&)>& visit);
   // Visits every subject (not on the hot path: top, stats).
-  void for_each_subject(absl::FunctionRef<void(const SubjectState&)> visit) const;
+  void for_each_subject(const std::function<void(const SubjectState&)>& visit) const;
 
   // Drops what is older than retention (see header comment). Returns how many
   // subjects were removed entirely.

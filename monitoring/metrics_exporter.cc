@@ -1,0 +1,202 @@
+#include "monitoring/metrics_exporter.h"
+
+#include <map>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+
+namespace tally::monitoring {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily result;
+  result.name = std::move(name);
+  result.help = std::move(help);
+  result.type = type;
+  return result;
+}
+
+void add(MetricFamily& into, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (into.type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  into.metric.push_back(std::move(metric));
+}
+
+}  // namespace
+
+class MetricsExporter::Collector final : public prometheus::Collectable {
+ public:
+  Collector(MetricsOptions options, scorer::Engine& engine, const stream::IngestCounters& ingest)
+      : options_(std::move(options)), engine_(engine), ingest_(ingest) {}
+
+  std::vector<MetricFamily> Collect() const override {
+    std::vector<MetricFamily> out;
+    const auto relaxed = [](const std::atomic<std::uint64_t>& counter) {
+      return static_cast<double>(counter.load(std::memory_order_relaxed));
+    };
+
+    auto build = family("tally_build_info", "Build of the running tallyd; the value is always 1",
+                        MetricType::Gauge);
+    add(build, 1, {{"version", options_.version}});
+    out.push_back(std::move(build));
+
+    auto messages = family("tally_ingest_messages_total",
+                           "ZeroMQ messages carrying a batch, both ingest sockets",
+                           MetricType::Counter);
+    add(messages, relaxed(ingest_.messages));
+    out.push_back(std::move(messages));
+
+    auto received = family("tally_events_received_total",
+                           "Non-blank NDJSON lines received", MetricType::Counter);
+    add(received, relaxed(ingest_.received));
+    out.push_back(std::move(received));
+
+    auto rejected = family("tally_events_rejected_total",
+                           "Lines refused, by reason (each is in rejected.ndjson)",
+                           MetricType::Counter);
+    for (std::size_t r = 0; r < stream::kRejectReasonCount; ++r) {
+      add(rejected, relaxed(ingest_.rejected[r]),
+          {{"reason", std::string(stream::kRejectReasonNames[r])}});
+    }
+    out.push_back(std::move(rejected));
+
+    auto bad_batches = family("tally_bad_batches_total",
+                              "Acknowledged-batch messages refused for their framing",
+                              MetricType::Counter);
+    add(bad_batches, relaxed(ingest_.bad_batches));
+    out.push_back(std::move(bad_batches));
+
+    auto acks = family("tally_batches_acknowledged_total",
+                       "Acknowledged batches answered", MetricType::Counter);
+    add(acks, relaxed(ingest_.acks_sent));
+    out.push_back(std::move(acks));
+
+    auto reloads = family("tally_rules_reloads_total", "Rules reloads, by result",
+                          MetricType::Counter);
+    add(reloads, static_cast<double>(engine_.reloads_ok()), {{"result", "ok"}});
+    add(reloads, static_cast<double>(engine_.reloads_refused()), {{"result", "refused"}});
+    out.push_back(std::move(reloads));
+
+    auto rules_version = family("tally_rules_version", "Version of the live rule set (1 at start)",
+                                MetricType::Gauge);
+    add(rules_version, engine_.rules().version());
+    out.push_back(std::move(rules_version));
+
+    auto workers = family("tally_workers", "Shard workers", MetricType::Gauge);
+    add(workers, engine_.workers());
+    out.push_back(std::move(workers));
+
+    append_shard_families(out);
+    return out;
+  }
+
+ private:
+  void append_shard_families(std::vector<MetricFamily>& out) const {
+    const std::vector<scorer::ShardStats> shards = engine_.stats(scorer::Producer::kMetrics);
+
+    auto accepted = family("tally_events_accepted_total", "Events applied, by worker",
+                           MetricType::Counter);
+    auto duplicates = family("tally_events_duplicate_total",
+                             "Events whose id was already seen, by worker", MetricType::Counter);
+    auto subjects = family("tally_subjects", "Subjects held, by worker", MetricType::Gauge);
+    auto memory = family("tally_subject_memory_bytes",
+                         "Approximate heap bytes of subject state, by worker", MetricType::Gauge);
+    auto depth = family("tally_queue_depth", "Items waiting in a worker's queues",
+                        MetricType::Gauge);
+    auto busy = family("tally_worker_busy_seconds_total",
+                       "Time a worker spent applying events and commands; its rate is the "
+                       "worker's utilisation",
+                       MetricType::Counter);
+    auto purged = family("tally_subjects_purged_total",
+                         "Subjects dropped after their retention, by worker",
+                         MetricType::Counter);
+    std::map<std::string, double> hits_by_type;
+    std::map<std::string, double> tier_changes;
+    scorer::LatencyHistogram latency;
+    for (const auto& shard : shards) {
+      const std::vector<ClientMetric::Label> worker{{"worker", std::to_string(shard.worker)}};
+      add(accepted, static_cast<double>(shard.accepted), worker);
+      add(duplicates, static_cast<double>(shard.duplicates), worker);
+      add(subjects, static_cast<double>(shard.subjects), worker);
+      add(memory, static_cast<double>(shard.memory_bytes), worker);
+      add(depth, static_cast<double>(shard.queue_depth), worker);
+      add(busy, shard.busy_seconds, worker);
+      add(purged, static_cast<double>(shard.purged_subjects), worker);
+      for (const auto& [type, count] : shard.hits_by_type) hits_by_type[type] += count;
+      for (const auto& [tier, count] : shard.tier_changes) tier_changes[tier] += count;
+      latency.merge(shard.latency);
+    }
+    for (auto* moved : {&accepted, &duplicates, &subjects, &memory, &depth, &busy, &purged}) {
+      out.push_back(std::move(*moved));
+    }
+
+    auto hits = family("tally_rule_hits_total", "Accepted events, by event type",
+                       MetricType::Counter);
+    for (const auto& [type, count] : hits_by_type) add(hits, count, {{"type", type}});
+    out.push_back(std::move(hits));
+
+    auto tiers = family("tally_tier_changes_total",
+                        "Subjects moving into a tier (each one raised an alert)",
+                        MetricType::Counter);
+    for (const auto& [tier, count] : tier_changes) add(tiers, count, {{"tier", tier}});
+    out.push_back(std::move(tiers));
+
+    auto histogram = family("tally_event_latency_seconds",
+                            "From receipt of an event's batch to the event applied by its worker",
+                            MetricType::Histogram);
+    ClientMetric metric;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < scorer::LatencyHistogram::kBounds.size(); ++i) {
+      cumulative += latency.counts[i];
+      metric.histogram.bucket.push_back({cumulative, scorer::LatencyHistogram::kBounds[i]});
+    }
+    cumulative += latency.counts.back();
+    metric.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    metric.histogram.sample_count = cumulative;
+    metric.histogram.sample_sum = latency.sum_seconds;
+    histogram.metric.push_back(std::move(metric));
+    out.push_back(std::move(histogram));
+  }
+
+  MetricsOptions options_;
+  scorer::Engine& engine_;
+  const stream::IngestCounters& ingest_;
+};
+
+MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
+                                 const stream::IngestCounters& ingest) {
+  const std::string listen = options.listen;
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    throw std::runtime_error(fmt::format("metrics address `{}` is not HOST:PORT", listen));
+  }
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(listen);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(
+        fmt::format("cannot listen for metrics on {}: {}", listen, error.what()));
+  }
+  collector_ = std::make_shared<Collector>(std::move(options), engine, ingest);
+  exposer_->RegisterCollectable(collector_);
+  const auto ports = exposer_->GetListeningPorts();
+  url_ = fmt::format("http://{}:{}/metrics", listen.substr(0, colon),
+                     ports.empty() ? 0 : ports.front());
+}
+
+MetricsExporter::~MetricsExporter() {
+  exposer_.reset();  // stop HTTP threads before the collector goes
+}
+
+}  // namespace tally::monitoring

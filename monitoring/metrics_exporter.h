@@ -1,0 +1,51 @@
+// Prometheus exposition of everything Tally counts, at GET /metrics.
+//
+// Nothing here runs on the hot path. Workers and the ingest thread keep plain
+// per-thread counters; at scrape time a collector asks each worker for its
+// ShardStats (a message through its queue, like any query) and reads the
+// ingest counters, then builds the metric families. Names follow Prometheus
+// conventions: `tally_` prefix, `_total` counters, seconds and bytes as
+// units; labels are bounded sets (worker, reason, type, tier, result), never
+// a subject.
+//
+// Thread-safety: the exporter's HTTP threads call into the engine through
+// its dedicated kMetrics producer row; concurrent scrapes are serialised.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "scorer/engine.h"
+#include "stream/ingest_server.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace tally::monitoring {
+
+struct MetricsOptions {
+  // HOST:PORT for the HTTP listener; port 0 picks a free port. Default from the brief.
+  std::string listen = "127.0.0.1:9464";
+  // Reported as tally_build_info{version=...}.
+  std::string version;
+};
+
+class MetricsExporter {
+ public:
+  // Starts listening; throws std::runtime_error naming the address on failure.
+  MetricsExporter(MetricsOptions options, scorer::Engine& engine,
+                  const stream::IngestCounters& ingest);
+  ~MetricsExporter();
+
+  // "http://HOST:PORT/metrics" with the port actually bound.
+  const std::string& url() const noexcept { return url_; }
+
+ private:
+  class Collector;
+  std::shared_ptr<Collector> collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string url_;
+};
+
+}  // namespace tally::monitoring

@@ -1,0 +1,115 @@
+// The scoring engine: the shard workers, the queues that feed them, the key
+// group map that routes to them, and the current rule set.
+//
+// Producers: every thread that sends work to the workers has its own row of
+// single-producer queues (Producer below), so no queue ever has two writers.
+// The engine itself never touches scoring state; it sends commands.
+//
+// Rules: the current RuleSet is published through an atomic pointer; every
+// RuleSet ever published is kept alive (events and contributions point into
+// them), so a reader never sees a freed set.
+//
+// Thread-safety: start/stop/reload from the control thread; run_on with the
+// caller's own Producer row; alerts drained by the control thread only.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "scorer/rules.h"
+#include "scorer/shard_stats.h"
+#include "scorer/shard_worker.h"
+#include "stream/key_groups.h"
+#include "stream/work_queue.h"
+
+namespace tally::scorer {
+
+// Rows of the queue matrix: which thread is sending.
+enum class Producer : std::uint32_t {
+  kIngest = 0,   // the ingest thread: events
+  kControl = 1,  // the query/control thread: queries
+  kMetrics = 2,  // the metrics scrape: stats requests
+};
+inline constexpr std::uint32_t kProducerCount = 3;
+
+struct ScorerOptions {
+  // Shard workers. Default: the number of cores.
+  std::uint32_t workers = std::max(1u, std::thread::hardware_concurrency());
+  // The rules file, re-read by reload().
+  std::string rules_path;
+  WorkerOptions worker;
+};
+
+class Engine {
+ public:
+  Engine(ScorerOptions options, std::shared_ptr<const RuleSet> rules);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Wiring for the ingest side.
+  stream::QueueMatrix& queues() noexcept { return queues_; }
+  const stream::KeyGroupMap& groups() const noexcept { return groups_; }
+  const std::atomic<const stream::EventTypeResolver*>& types() const noexcept { return types_; }
+  std::atomic<std::int64_t>& event_clock() noexcept { return event_clock_; }
+  std::vector<stream::TicketQueue*> done_ticket_queues();
+
+  void start();
+  // Stops the workers after they have drained every queue; joins them.
+  void stop();
+
+  std::uint32_t workers() const noexcept { return groups_.workers(); }
+  const RuleSet& rules() const noexcept { return *rules_.load(std::memory_order_acquire); }
+  // Re-reads options.rules_path; on success the new set is live for every
+  // batch decoded from now on. A refused file leaves the running set.
+  RulesResult reload();
+  std::uint64_t reloads_ok() const noexcept { return reloads_ok_.load(std::memory_order_relaxed); }
+  std::uint64_t reloads_refused() const noexcept {
+    return reloads_refused_.load(std::memory_order_relaxed);
+  }
+  // "Now" under the current rules' clock.
+  std::int64_t now_ms() const noexcept;
+
+  // Runs `command` on `worker` and waits for it. While waiting, calls
+  // `while_waiting` (the control thread drains alerts there).
+  void run_on(Producer from, std::uint32_t worker, ShardCommand& command,
+              const std::function<void()>& while_waiting = {});
+  // Runs commands[w] on worker w, all at once, and waits for all.
+  void run_on_all(Producer from, const std::vector<ShardCommand*>& commands,
+                  const std::function<void()>& while_waiting = {});
+
+  std::vector<ShardStats> stats(Producer from, const std::function<void()>& while_waiting = {});
+
+  // Control thread only: hands every pending alert to `sink`.
+  void drain_alerts(const std::function<void(const Alert&)>& sink);
+
+  // Applies an event directly on the calling thread, bypassing the queues
+  // (tests and benchmarks, with the engine not started).
+  ApplyOutcome apply_directly(const stream::Event& event);
+
+ private:
+  void send(Producer from, std::uint32_t worker, ShardCommand& command);
+  static void wait_for(const ShardCommand& command, const std::function<void()>& while_waiting);
+
+  ScorerOptions options_;
+  stream::KeyGroupMap groups_;
+  stream::QueueMatrix queues_;
+  std::vector<std::shared_ptr<const RuleSet>> rule_history_;  // never shrinks
+  std::atomic<const RuleSet*> rules_;
+  std::atomic<const stream::EventTypeResolver*> types_;
+  std::atomic<std::int64_t> event_clock_{0};
+  std::vector<std::unique_ptr<stream::TicketQueue>> done_tickets_;
+  std::vector<std::unique_ptr<ShardWorker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> reloads_ok_{0};
+  std::atomic<std::uint64_t> reloads_refused_{0};
+  std::mutex metrics_mutex_;  // serialises concurrent scrapes on the kMetrics row
+};
+
+}  // namespace tally::scorer

@@ -1,0 +1,189 @@
+#include "scorer/shard_worker.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "stream/backoff.h"
+
+namespace tally::scorer {
+namespace {
+
+std::int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Reading the clock per event would cost more than applying some events;
+// once every kClockStride events keeps the latency figure honest to within a
+// few microseconds.
+constexpr std::uint32_t kClockStride = 16;
+
+std::int64_t clamped_score(const RuleSet& rules, const SubjectState* state, std::int64_t at_ms) {
+  const std::int64_t raw = state != nullptr ? SubjectTable::score_at(*state, at_ms).raw : 0;
+  return rules.clamp(rules.score().base + raw);
+}
+
+}  // namespace
+
+ShardWorker::ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context,
+                         stream::QueueMatrix& queues, stream::TicketQueue& done_tickets)
+    : id_(id),
+      options_(options),
+      context_(context),
+      queues_(queues),
+      done_tickets_(done_tickets) {}
+
+std::int64_t ShardWorker::now_ms() const noexcept {
+  if (rules().score().clock == Clock::kEvent) {
+    return context_.event_clock->load(std::memory_order_relaxed);
+  }
+  return wall_now_ms();
+}
+
+void ShardWorker::run(const std::atomic<bool>& stop) {
+  stream::Backoff backoff;
+  last_purge_ms_ = wall_now_ms();
+  auto handler = [this](const stream::WorkItem& item) { handle(item); };
+  while (true) {
+    const std::int64_t start_ns = steady_now_ns();
+    chunk_steady_ns_ = start_ns;
+    chunk_wall_ms_ = wall_now_ms();
+    since_clock_read_ = 0;
+    std::size_t handled = 0;
+    for (std::uint32_t producer = 0; producer < queues_.producers(); ++producer) {
+      handled += queues_.at(producer, id_).consume_all(handler);
+    }
+    if (handled > 0) {
+      busy_ns_ += steady_now_ns() - start_ns;
+      backoff.reset();
+      continue;
+    }
+    // Idle. `stop` is checked only when every queue was found empty, so a
+    // stop drains everything queued before it.
+    if (stop.load(std::memory_order_acquire)) break;
+    maybe_purge(chunk_wall_ms_);
+    backoff.pause();
+  }
+}
+
+void ShardWorker::handle(const stream::WorkItem& item) {
+  switch (item.kind) {
+    case stream::WorkKind::kEvent: {
+      if (++since_clock_read_ == kClockStride) {
+        since_clock_read_ = 0;
+        chunk_steady_ns_ = steady_now_ns();
+      }
+      const RuleSet& current = rules();
+      const std::int64_t now = current.score().clock == Clock::kEvent
+                                   ? std::max(context_.event_clock->load(std::memory_order_relaxed),
+                                              item.event.time_ms)
+                                   : chunk_wall_ms_;
+      const ApplyOutcome outcome = apply(item.event, now);
+      if (item.ticket != nullptr) {
+        (outcome == ApplyOutcome::kAccepted ? ticket_accepted_ : ticket_duplicates_) += 1;
+      }
+      latency_.record(std::max<std::int64_t>(0, chunk_steady_ns_ - item.received_ns));
+      break;
+    }
+    case stream::WorkKind::kBatchEnd: {
+      stream::BatchTicket* ticket = item.ticket;
+      ticket->accepted.fetch_add(ticket_accepted_, std::memory_order_relaxed);
+      ticket->duplicates.fetch_add(ticket_duplicates_, std::memory_order_relaxed);
+      ticket_accepted_ = 0;
+      ticket_duplicates_ = 0;
+      // acq_rel: the last worker sees every other worker's counts.
+      if (ticket->pending_workers.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        stream::Backoff backoff;
+        while (!done_tickets_.push(ticket)) backoff.pause();
+      }
+      break;
+    }
+    case stream::WorkKind::kCommand: {
+      auto* command = static_cast<ShardCommand*>(item.command);
+      command->run(*this);
+      command->mark_done();
+      break;
+    }
+  }
+}
+
+ApplyOutcome ShardWorker::apply(const stream::Event& event, std::int64_t now_ms) {
+  ++applied_;
+  const RuleSet& current = rules();
+  const bool tracks_tiers = !current.tiers().empty();
+  std::int64_t before = 0;
+  if (tracks_tiers) before = clamped_score(current, table_.find(event.subject.view()), now_ms);
+
+  const SubjectTable::Applied applied = table_.apply(event);
+  if (applied.outcome == ApplyOutcome::kDuplicate) {
+    ++duplicates_;
+    return applied.outcome;
+  }
+  ++accepted_;
+  if (event.type->is_revoke) ++revokes_;
+  ++hits_[&RuleSet::rule_of(*event.type)];
+
+  if (tracks_tiers) {
+    const std::int64_t after = clamped_score(current, applied.state, now_ms);
+    const std::string_view from = current.tier_for(before);
+    const std::string_view to = current.tier_for(after);
+    if (from != to) publish_alert(event, from, to, after, now_ms);
+  }
+  return applied.outcome;
+}
+
+void ShardWorker::publish_alert(const stream::Event& event, std::string_view from,
+                                std::string_view to, std::int64_t score, std::int64_t now_ms) {
+  // Debian's abseil is built with its own string_view type; convert for the
+  // heterogeneous lookup.
+  auto it = tier_changes_.find(absl::string_view(to.data(), to.size()));
+  if (it == tier_changes_.end()) it = tier_changes_.emplace(std::string(to), 0).first;
+  ++it->second;
+  Alert alert;
+  alert.subject = event.subject;
+  alert.event_id = event.id;
+  alert.from = from;
+  alert.to = to;
+  alert.score = score;
+  alert.time_ms = now_ms;
+  // The control thread drains alerts continuously (also while it waits on a
+  // command), so waiting here cannot deadlock; it never drops an alert.
+  stream::Backoff backoff;
+  while (!alerts_.push(alert)) backoff.pause();
+}
+
+void ShardWorker::maybe_purge(std::int64_t wall_ms) {
+  if (wall_ms - last_purge_ms_ < options_.purge_interval_ms) return;
+  last_purge_ms_ = wall_ms;
+  const RuleSet& current = rules();
+  const std::int64_t start = steady_now_ns();
+  purged_subjects_ += table_.purge(now_ms(), current.score().retain_ms);
+  busy_ns_ += steady_now_ns() - start;
+}
+
+ShardStats ShardWorker::stats() const {
+  ShardStats stats;
+  stats.worker = id_;
+  stats.applied = applied_;
+  stats.accepted = accepted_;
+  stats.duplicates = duplicates_;
+  stats.revokes = revokes_;
+  stats.subjects = table_.subjects();
+  stats.memory_bytes = table_.memory_bytes();
+  stats.queue_depth = queues_.depth(id_);
+  stats.purged_subjects = purged_subjects_;
+  stats.busy_seconds = static_cast<double>(busy_ns_) * 1e-9;
+  for (const auto& [rule, count] : hits_) stats.hits_by_type.emplace_back(rule->name, count);
+  for (const auto& [tier, count] : tier_changes_) stats.tier_changes.emplace_back(tier, count);
+  stats.latency = latency_;
+  return stats;
+}
+
+}  // namespace tally::scorer

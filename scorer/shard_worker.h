@@ -1,0 +1,127 @@
+// A shard worker: one thread that alone owns a SubjectTable and applies the
+// events routed to it, in the order each producer queued them.
+//
+// Everything else reaches the shard by message: queries and stats requests
+// arrive as ShardCommands in the same queues as events, run on the worker's
+// thread, and signal completion; tier changes leave as Alerts through a
+// single-producer queue. So the scoring path takes no lock and touches no
+// shared atomic per event (the event clock is read once per drained chunk).
+//
+// Thread-safety: run() on the worker's own thread; the rest is set up before.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+#include <boost/lockfree/spsc_queue.hpp>
+
+#include "scorer/rules.h"
+#include "scorer/shard_stats.h"
+#include "scorer/subject_table.h"
+#include "stream/event.h"
+#include "stream/work_queue.h"
+
+namespace tally::scorer {
+
+class ShardWorker;
+
+// A request run on a worker's thread. The sender keeps it alive until done().
+class ShardCommand : public stream::WorkerCommand {
+ public:
+  virtual void run(ShardWorker& worker) = 0;
+  void mark_done() noexcept { done_.store(true, std::memory_order_release); }
+  bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> done_{false};
+};
+
+// A subject crossed from one tier to another.
+struct Alert {
+  stream::FixedString<stream::kMaxSubjectBytes> subject;
+  stream::FixedString<stream::kMaxIdBytes> event_id;  // the event that caused it
+  std::string_view from;  // tier names live in a RuleSet, kept for the process's life
+  std::string_view to;
+  std::int64_t score = 0;
+  std::int64_t time_ms = 0;  // the evaluation time ("now") of the change
+};
+
+using AlertQueue = boost::lockfree::spsc_queue<Alert, boost::lockfree::capacity<16384>>;
+
+// Shared, engine-owned state that workers read.
+struct ShardContext {
+  const std::atomic<const RuleSet*>* rules = nullptr;
+  const std::atomic<std::int64_t>* event_clock = nullptr;  // largest event time seen
+};
+
+struct WorkerOptions {
+  // How often the worker drops what is past retention (ScoreConfig::retain).
+  // Purging walks the whole shard, so it is spaced out; between purges memory
+  // grows by at most what arrives in the interval. Default 5 minutes.
+  std::int64_t purge_interval_ms = 5 * 60 * 1000;
+};
+
+class ShardWorker {
+ public:
+  ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context,
+              stream::QueueMatrix& queues, stream::TicketQueue& done_tickets);
+
+  // Applies work until `stop` is set and every input queue is empty.
+  void run(const std::atomic<bool>& stop);
+
+  std::uint32_t id() const noexcept { return id_; }
+  AlertQueue& alerts() noexcept { return alerts_; }
+
+  // For commands (they run on this worker's thread):
+  const SubjectTable& table() const noexcept { return table_; }
+  const RuleSet& rules() const noexcept { return *context_.rules->load(std::memory_order_acquire); }
+  // "Now" under the rules' clock, in epoch milliseconds.
+  std::int64_t now_ms() const noexcept;
+  ShardStats stats() const;
+
+  // Applies one event directly (tests and benchmarks; not thread-safe).
+  ApplyOutcome apply(const stream::Event& event, std::int64_t now_ms);
+
+ private:
+  void handle(const stream::WorkItem& item);
+  void maybe_purge(std::int64_t now_ms);
+  void publish_alert(const stream::Event& event, std::string_view from, std::string_view to,
+                     std::int64_t score, std::int64_t now_ms);
+
+  std::uint32_t id_;
+  WorkerOptions options_;
+  ShardContext context_;
+  stream::QueueMatrix& queues_;
+  stream::TicketQueue& done_tickets_;
+  SubjectTable table_;
+  AlertQueue alerts_;
+
+  // Per-chunk context, refreshed once per drained chunk, not per event.
+  std::int64_t chunk_wall_ms_ = 0;
+  std::int64_t chunk_steady_ns_ = 0;
+  std::uint32_t since_clock_read_ = 0;
+
+  // Counts for the acknowledged batch in progress, per producer is not needed:
+  // only the ingest producer sends tickets, and its items arrive in order.
+  std::uint64_t ticket_accepted_ = 0;
+  std::uint64_t ticket_duplicates_ = 0;
+
+  // Plain counters: only this thread writes them.
+  std::uint64_t applied_ = 0;
+  std::uint64_t accepted_ = 0;
+  std::uint64_t duplicates_ = 0;
+  std::uint64_t revokes_ = 0;
+  std::uint64_t purged_subjects_ = 0;
+  std::int64_t busy_ns_ = 0;
+  std::int64_t last_purge_ms_ = 0;
+  absl::flat_hash_map<const Rule*, std::uint64_t> hits_;
+  absl::flat_hash_map<std::string, std::uint64_t> tier_changes_;
+  LatencyHistogram latency_;
+};
+
+}  // namespace tally::scorer

@@ -1,0 +1,298 @@
+#include "stream/ingest_server.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+#include <zmq_addon.hpp>
+
+#include "stream/backoff.h"
+#include "stream/json_text.h"
+
+namespace tally::stream {
+namespace {
+
+constexpr std::size_t kMaxBatchIdBytes = 64;
+constexpr std::size_t kStagingItems = 128;
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
+  // Single writer: a plain load and store, no locked read-modify-write.
+  counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+}
+
+std::string last_endpoint(zmq::socket_t& socket) {
+  return socket.get(zmq::sockopt::last_endpoint);
+}
+
+}  // namespace
+
+// Decode sink for one batch: stages events per worker and pushes them in
+// chunks; records rejects in the dead-letter file and the batch's ticket.
+class IngestServer::Router final : public DecodeSink {
+ public:
+  Router(IngestServer& server, QueueMatrix& queues, std::uint32_t producer,
+         const KeyGroupMap& groups)
+      : server_(server),
+        queues_(queues),
+        producer_(producer),
+        groups_(groups),
+        staging_(queues.workers()),
+        touched_(queues.workers(), false) {
+    for (auto& stage : staging_) stage.reserve(kStagingItems);
+  }
+
+  void begin(std::string_view channel, BatchTicket* ticket) {
+    channel_ = channel;
+    ticket_ = ticket;
+    received_ns_ = steady_now_ns();
+    max_event_time_ = std::numeric_limits<std::int64_t>::min();
+    std::fill(touched_.begin(), touched_.end(), false);
+  }
+
+  void on_event(const Event& event) override {
+    const std::uint32_t worker = groups_.worker_of(event.subject_hash);
+    auto& stage = staging_[worker];
+    WorkItem& item = stage.emplace_back();
+    item.kind = WorkKind::kEvent;
+    item.event = event;
+    item.received_ns = received_ns_;
+    item.ticket = ticket_;
+    touched_[worker] = true;
+    max_event_time_ = std::max(max_event_time_, event.time_ms);
+    if (stage.size() == kStagingItems) flush(worker);
+  }
+
+  void on_reject(std::uint32_t line_number, std::string_view line,
+                 const DecodeResult& result) override {
+    add_relaxed(server_.counters_.rejected[static_cast<std::size_t>(result.reason)], 1);
+    server_.rejected_log_.write(channel_, ticket_ != nullptr ? ticket_->batch_id : "",
+                                line_number, result.reason, result.detail, line);
+    if (ticket_ != nullptr) ticket_->rejected.push_back({line_number, result.reason});
+  }
+
+  // Pushes every staged event; returns how many workers got events of this batch.
+  std::uint32_t finish(std::atomic<std::int64_t>& event_clock) {
+    for (std::uint32_t worker = 0; worker < staging_.size(); ++worker) flush(worker);
+    if (max_event_time_ != std::numeric_limits<std::int64_t>::min()) {
+      std::int64_t seen = event_clock.load(std::memory_order_relaxed);
+      while (seen < max_event_time_ &&
+             !event_clock.compare_exchange_weak(seen, max_event_time_, std::memory_order_relaxed)) {
+      }
+    }
+    return static_cast<std::uint32_t>(std::count(touched_.begin(), touched_.end(), true));
+  }
+
+  // Sends the end-of-batch marker to every worker that got events of it.
+  void end_ticket(BatchTicket& ticket) {
+    WorkItem marker;
+    marker.kind = WorkKind::kBatchEnd;
+    marker.ticket = &ticket;
+    for (std::uint32_t worker = 0; worker < touched_.size(); ++worker) {
+      if (touched_[worker]) push(worker, &marker, 1);
+    }
+  }
+
+ private:
+  void flush(std::uint32_t worker) {
+    auto& stage = staging_[worker];
+    if (stage.empty()) return;
+    push(worker, stage.data(), stage.size());
+    add_relaxed(server_.counters_.routed, stage.size());
+    stage.clear();
+  }
+
+  void push(std::uint32_t worker, const WorkItem* items, std::size_t count) {
+    // While a queue is full, keep answering finished batches so that a
+    // worker waiting to hand back a ticket can never deadlock with us.
+    push_blocking(queues_.at(producer_, worker), items, count, [this] {
+      server_.drain_done_tickets();
+      return false;
+    });
+  }
+
+  IngestServer& server_;
+  QueueMatrix& queues_;
+  std::uint32_t producer_;
+  const KeyGroupMap& groups_;
+  std::vector<std::vector<WorkItem>> staging_;
+  std::vector<bool> touched_;
+  std::string_view channel_;
+  BatchTicket* ticket_ = nullptr;
+  std::int64_t received_ns_ = 0;
+  std::int64_t max_event_time_ = 0;
+};
+
+IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, QueueMatrix& queues,
+                           std::uint32_t producer, const KeyGroupMap& groups,
+                           const std::atomic<const EventTypeResolver*>& types,
+                           std::atomic<std::int64_t>& event_clock,
+                           std::vector<TicketQueue*> done_tickets)
+    : options_(std::move(options)),
+      pull_(context, zmq::socket_type::pull),
+      submit_(context, zmq::socket_type::router),
+      done_(std::move(done_tickets)),
+      decoder_(options_.decoder),
+      rejected_log_(options_.rejected_path),
+      types_(types),
+      event_clock_(event_clock) {
+  router_ = std::make_unique<Router>(*this, queues, producer, groups);
+}
+
+IngestServer::~IngestServer() = default;
+
+void IngestServer::bind() {
+  for (auto* socket : {&pull_, &submit_}) {
+    socket->set(zmq::sockopt::rcvhwm, options_.receive_high_water_mark);
+    socket->set(zmq::sockopt::linger, 0);
+  }
+  // An unroutable reply (client gone) is dropped by ZeroMQ, not an error.
+  submit_.set(zmq::sockopt::router_mandatory, false);
+  auto bind_one = [](zmq::socket_t& socket, const std::string& endpoint, const char* what) {
+    try {
+      socket.bind(endpoint);
+    } catch (const zmq::error_t& error) {
+      throw std::runtime_error(fmt::format("cannot bind {} socket to {}: {}", what, endpoint,
+                                           error.what()));
+    }
+    return last_endpoint(socket);
+  };
+  ingest_endpoint_ = bind_one(pull_, options_.ingest_bind, "ingest");
+  submit_endpoint_ = bind_one(submit_, options_.submit_bind, "submit");
+}
+
+void IngestServer::run(const std::atomic<bool>& stop) {
+  zmq::pollitem_t items[] = {
+      {pull_.handle(), 0, ZMQ_POLLIN, 0},
+      {submit_.handle(), 0, ZMQ_POLLIN, 0},
+  };
+  std::vector<zmq::message_t> frames;
+  while (!stop.load(std::memory_order_relaxed)) {
+    drain_done_tickets();
+    // Short timeout while acknowledgements are pending, so they go out
+    // promptly; long otherwise, so an idle daemon is idle.
+    const auto timeout = std::chrono::milliseconds(tickets_outstanding_ > 0 ? 1 : 50);
+    try {
+      zmq::poll(items, 2, timeout);
+    } catch (const zmq::error_t& error) {
+      if (error.num() == EINTR) continue;
+      throw;
+    }
+    // Drain what is ready, bounded, so neither socket starves the other.
+    for (int round = 0; round < 64 && (items[0].revents & ZMQ_POLLIN); ++round) {
+      zmq::message_t message;
+      if (!pull_.recv(message, zmq::recv_flags::dontwait)) break;
+      handle_pull_message(message);
+    }
+    for (int round = 0; round < 64 && (items[1].revents & ZMQ_POLLIN); ++round) {
+      frames.clear();
+      if (!zmq::recv_multipart(submit_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        break;
+      }
+      handle_submit_message(frames);
+    }
+    flush_rejected();
+  }
+  // Stopped: take nothing new; answer what was taken once it is applied.
+  Backoff backoff;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (tickets_outstanding_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    drain_done_tickets();
+    backoff.pause();
+  }
+  flush_rejected();
+}
+
+void IngestServer::handle_pull_message(zmq::message_t& payload) {
+  add_relaxed(counters_.messages, 1);
+  router_->begin("ingest", nullptr);
+  const std::uint32_t lines =
+      decoder_.decode_batch(payload.to_string_view(), *types_.load(std::memory_order_acquire),
+                            *router_);
+  add_relaxed(counters_.received, lines);
+  router_->finish(event_clock_);
+}
+
+void IngestServer::handle_submit_message(std::vector<zmq::message_t>& frames) {
+  // DEALER: [identity, batch id, payload]; REQ: [identity, "", batch id, payload].
+  auto ticket = std::make_unique<BatchTicket>();
+  std::size_t first = 1;
+  if (frames.size() == 4 && frames[1].size() == 0) {
+    ticket->req_envelope = true;
+    first = 2;
+  }
+  ticket->client_identity = frames.empty() ? std::string() : frames[0].to_string();
+  if (frames.size() != first + 2 || frames[first].size() > kMaxBatchIdBytes) {
+    add_relaxed(counters_.bad_batches, 1);
+    const std::string reason =
+        frames.size() != first + 2
+            ? fmt::format("expected 2 frames (batch id, NDJSON payload), got {}",
+                          frames.size() - first)
+            : fmt::format("batch id is {} bytes; at most {}", frames[first].size(),
+                          kMaxBatchIdBytes);
+    if (frames.size() > first) ticket->batch_id = frames[first].to_string();
+    std::string body = "{\"error\":{\"code\":\"bad_batch\",\"message\":";
+    append_json_string(body, reason);
+    body += "}}";
+    std::vector<zmq::const_buffer> reply;
+    reply.push_back(zmq::buffer(ticket->client_identity));
+    if (ticket->req_envelope) reply.push_back(zmq::const_buffer());
+    reply.push_back(zmq::buffer(ticket->batch_id));
+    reply.push_back(zmq::buffer(body));
+    (void)zmq::send_multipart(submit_, reply, zmq::send_flags::dontwait);
+    return;
+  }
+  add_relaxed(counters_.messages, 1);
+  ticket->batch_id = frames[first].to_string();
+  BatchTicket* raw = ticket.release();  // owned by the pipeline until answered
+  router_->begin("submit", raw);
+  const std::uint32_t lines = decoder_.decode_batch(
+      frames[first + 1].to_string_view(), *types_.load(std::memory_order_acquire), *router_);
+  add_relaxed(counters_.received, lines);
+  const std::uint32_t workers = router_->finish(event_clock_);
+  ++tickets_outstanding_;
+  if (workers == 0) {
+    answer(*raw);
+    return;
+  }
+  raw->pending_workers.store(workers, std::memory_order_relaxed);
+  router_->end_ticket(*raw);
+}
+
+void IngestServer::drain_done_tickets() {
+  for (TicketQueue* queue : done_) {
+    queue->consume_all([this](BatchTicket* ticket) { answer(*ticket); });
+  }
+}
+
+void IngestServer::answer(BatchTicket& ticket) {
+  std::unique_ptr<BatchTicket> owned(&ticket);
+  --tickets_outstanding_;
+  std::string body = fmt::format("{{\"accepted\":{},\"duplicates\":{},\"rejected\":[",
+                                 ticket.accepted.load(std::memory_order_acquire),
+                                 ticket.duplicates.load(std::memory_order_acquire));
+  for (std::size_t i = 0; i < ticket.rejected.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    fmt::format_to(std::back_inserter(body), "{{\"line\":{},\"reason\":\"{}\"}}",
+                   ticket.rejected[i].line, to_string(ticket.rejected[i].reason));
+  }
+  body += "]}";
+  std::vector<zmq::const_buffer> reply;
+  reply.push_back(zmq::buffer(ticket.client_identity));
+  if (ticket.req_envelope) reply.push_back(zmq::const_buffer());
+  reply.push_back(zmq::buffer(ticket.batch_id));
+  reply.push_back(zmq::buffer(body));
+  // dontwait: a vanished client must not stall ingest; it will resend.
+  if (zmq::send_multipart(submit_, reply, zmq::send_flags::dontwait)) {
+    add_relaxed(counters_.acks_sent, 1);
+  }
+}
+
+void IngestServer::flush_rejected() { rejected_log_.flush(); }
+
+}  // namespace tally::stream

@@ -44,7 +44,7 @@ class FixedString {
   std::array<char, Capacity> bytes_;
 };
 
-// Field limits. Documented in docs/events.md; changing them changes the
+// Field limits, documented in the README ("Bad input"); changing them changes the
 // contract for what is `oversized`.
 inline constexpr std::size_t kMaxIdBytes = 64;
 inline constexpr std::size_t kMaxSubjectBytes = 128;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Tally needs from Debian's packages (Debian 12), only if missing.
+set -euo pipefail
+packages=(
+  g++ cmake ninja-build pkg-config
+  libzmq3-dev cppzmq-dev libboost-dev libsimdjson-dev prometheus-cpp-dev
+  libabsl-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,129 @@
+// The engine and query API without sockets: events go through the real
+// queues and workers; queries through QueryHandler.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "scorer/engine.h"
+#include "scorer/query_handler.h"
+#include "stream/event_decoder.h"
+#include "stream/work_queue.h"
+
+namespace tally::scorer {
+namespace {
+
+constexpr const char* kRules = R"(
+[score]
+base = 10
+min = 0
+max = 20
+clock = "event"
+[rules.fine]
+points = 4
+expires_after = "10d"
+[rules.credit]
+points = -3
+[[tier]]
+name = "low"
+min = 0
+[[tier]]
+name = "high"
+min = 15
+)";
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = parse_rules(kRules, "engine_test.toml", 1);
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const RuleSet>>(loaded));
+    ScorerOptions options;
+    options.workers = 3;
+    engine_ = std::make_unique<Engine>(options, std::get<std::shared_ptr<const RuleSet>>(loaded));
+    engine_->start();
+    handler_ = std::make_unique<QueryHandler>(*engine_, nullptr);
+  }
+  void TearDown() override { engine_->stop(); }
+
+  // Decodes NDJSON and routes it as the ingest thread does.
+  void send(const std::string& ndjson) {
+    struct Sink : stream::DecodeSink {
+      Engine* engine;
+      void on_event(const stream::Event& event) override {
+        stream::WorkItem item;
+        item.event = event;
+        const auto worker = engine->groups().worker_of(event.subject_hash);
+        stream::push_blocking(engine->queues().at(0, worker), &item, 1, [] { return false; });
+        std::int64_t seen = engine->event_clock().load();
+        while (seen < event.time_ms && !engine->event_clock().compare_exchange_weak(seen, event.time_ms)) {
+        }
+      }
+      void on_reject(std::uint32_t, std::string_view, const stream::DecodeResult& result) override {
+        ADD_FAILURE() << "rejected: " << result.detail;
+      }
+    } sink;
+    sink.engine = engine_.get();
+    decoder_.decode_batch(ndjson, *engine_->types().load(), sink);
+  }
+
+  simdjson::dom::element ask(const std::string& request) {
+    answer_ = handler_->handle(request);
+    return parser_.parse(answer_).value();
+  }
+
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<QueryHandler> handler_;
+  stream::EventDecoder decoder_;
+  simdjson::dom::parser parser_;
+  std::string answer_;
+};
+
+TEST_F(EngineTest, ScoreAppliesBaseClampAndTier) {
+  send(R"({"id":"1","subject":"a","type":"fine","time":"2024-01-01T00:00:00Z"})" "\n"
+       R"({"id":"2","subject":"a","type":"fine","time":"2024-01-02T00:00:00Z"})" "\n"
+       R"({"id":"3","subject":"a","type":"fine","time":"2024-01-03T00:00:00Z"})" "\n");
+  // Queries travel on another producer row than events, so they may overtake
+  // them: wait until all three are applied.
+  for (int i = 0; i < 1000; ++i) {
+    if (ask(R"({"op":"stats"})")["accepted"].get_uint64().value() == 3) break;
+  }
+  auto score = ask(R"({"op":"score","subject":"a"})");
+  EXPECT_EQ(score["score"].get_int64().value(), 20);  // 10 + 12, clamped to max 20
+  EXPECT_EQ(score["tier"].get_string().value(), "high");
+  EXPECT_EQ(score["events"].get_int64().value(), 3);
+  auto before = ask(R"({"op":"score","subject":"a","at":"2024-01-01T12:00:00Z"})");
+  EXPECT_EQ(before["score"].get_int64().value(), 14);
+  EXPECT_EQ(before["tier"].get_string().value(), "low");
+  auto expired = ask(R"({"op":"score","subject":"a","at":"2024-01-12T12:00:00Z"})");
+  EXPECT_EQ(expired["score"].get_int64().value(), 10);
+  auto unknown = ask(R"({"op":"score","subject":"nobody"})");
+  EXPECT_EQ(unknown["score"].get_int64().value(), 10);
+  EXPECT_EQ(unknown["events"].get_int64().value(), 0);
+}
+
+TEST_F(EngineTest, ExplainListsActiveInactiveAndRevoked) {
+  send(R"({"id":"f1","subject":"b","type":"fine","time":"2024-01-01T00:00:00Z","source":"cam-9"})" "\n"
+       R"({"id":"c1","subject":"b","type":"credit","time":"2024-03-01T00:00:00Z"})" "\n"
+       R"({"id":"r1","subject":"b","type":"revoke","revokes":"c1","time":"2024-03-02T00:00:00Z","source":"court"})" "\n"
+       R"({"id":"f2","subject":"b","type":"fine","time":"2024-03-03T00:00:00Z"})" "\n");
+  for (int i = 0; i < 1000; ++i) {
+    if (ask(R"({"op":"stats"})")["accepted"].get_uint64().value() == 4) break;
+  }
+  auto explain = ask(R"({"op":"explain","subject":"b"})");
+  EXPECT_EQ(explain["score"].get_int64().value(), 14);
+  ASSERT_EQ(explain["contributions"].get_array().value().size(), 1u);
+  EXPECT_EQ(explain["contributions"].at(0)["id"].get_string().value(), "f2");
+  ASSERT_EQ(explain["inactive"].get_array().value().size(), 1u);
+  EXPECT_EQ(explain["inactive"].at(0)["id"].get_string().value(), "f1");
+  EXPECT_EQ(explain["inactive"].at(0)["source"].get_string().value(), "cam-9");
+  ASSERT_EQ(explain["revoked"].get_array().value().size(), 1u);
+  EXPECT_EQ(explain["revoked"].at(0)["revoked_by"].get_string().value(), "r1");
+  EXPECT_EQ(explain["revoked"].at(0)["expires"].is_null(), true);
+}
+
+TEST_F(EngineTest, WorkersAnswersCountAndRefusesLiveChange) {
+  EXPECT_EQ(ask(R"({"op":"workers"})")["workers"].get_int64().value(), 3);
+  EXPECT_EQ(ask(R"({"op":"workers","set":5})")["error"]["code"].get_string().value(),
+            "not_supported");
+}
+
+}  // namespace
+}  // namespace tally::scorer

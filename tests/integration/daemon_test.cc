@@ -239,7 +239,8 @@ TEST_F(DaemonTest, MetricsEndpointExposesCountersAndLatency) {
         "tally_tier_changes_total", "tally_workers 2"}) {
     EXPECT_NE(metrics.find(expected), std::string::npos) << "missing: " << expected;
   }
-  EXPECT_EQ(metrics.find("subject"), std::string::npos) << "no subject ids in metrics";
+  EXPECT_EQ(metrics.find("subject=\""), std::string::npos) << "no subject ids in labels";
+  EXPECT_EQ(metrics.find("\"s\""), std::string::npos) << "no subject ids in labels";
 }
 
 TEST_F(DaemonTest, QueryErrorsAreNamedNeverSilent) {

@@ -16,6 +16,8 @@ submit=${TALLY_DEMO_SUBMIT:-tcp://127.0.0.1:7002}
 log="$data/tallyd.log"
 
 build/apps/tallyd --rules "$rules" --data-dir "$data" --query-bind "$query" \
+  --ingest-bind "${TALLY_DEMO_INGEST:-tcp://127.0.0.1:7001}" --alerts-bind "${TALLY_DEMO_ALERTS:-tcp://127.0.0.1:7004}" \
+  --metrics-listen "${TALLY_DEMO_METRICS:-127.0.0.1:9464}" \
   --submit-bind "$submit" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT

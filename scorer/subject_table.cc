@@ -253,11 +253,47 @@ void set_sizes(char* blob, std::uint32_t size, std::uint32_t revokes_begin) noex
   }
 }
 
+// Fields shared by both records. An id is a length byte whose bit 7 is the
+// record's flag, then the bytes; a short string (target, spilled source) is a
+// length byte, then the bytes.
+struct IdField {
+  std::string_view id;
+  bool flag;
+};
+
+IdField read_id(const char* at) noexcept {
+  const auto length_byte = static_cast<std::uint8_t>(at[0]);
+  return {{at + 1, static_cast<std::size_t>(length_byte & kLengthMask)},
+          (length_byte & kFlagBit) != 0};
+}
+
+// Returns the bytes written.
+std::size_t write_id(char* at, std::string_view id, bool flag) noexcept {
+  at[0] = static_cast<char>(static_cast<std::uint8_t>(id.size()) | (flag ? kFlagBit : 0));
+  std::memcpy(at + 1, id.data(), id.size());
+  return 1 + id.size();
+}
+
+void set_flag(char* id_at, bool on) noexcept {
+  const auto byte = static_cast<std::uint8_t>(*id_at);
+  *id_at = static_cast<char>(on ? (byte | kFlagBit) : (byte & kLengthMask));
+}
+
+std::string_view read_short_string(const char* at) noexcept {
+  return {at + 1, static_cast<std::uint8_t>(at[0])};
+}
+
+std::size_t write_short_string(char* at, std::string_view text) noexcept {
+  at[0] = static_cast<char>(text.size());
+  std::memcpy(at + 1, text.data(), text.size());
+  return 1 + text.size();
+}
+
 // Contribution record:
 //   +0 i64 time_ms | +8 u16 rule_ref | +10 u16 source_ref
 //   | +12 u8 id_len (bit 7: revoked) | +13 id
 //   | [Rule*, if rule_ref is kSpilled] | [u8 len, source, if source_ref is kSpilled]
-constexpr std::uint32_t kContributionIdLenAt = 12;
+constexpr std::uint32_t kContributionIdAt = 12;
 constexpr std::uint32_t kContributionFixedBytes = 13;
 
 struct Contribution {
@@ -269,15 +305,13 @@ struct Contribution {
   std::string_view id;
   std::uint32_t bytes;  // encoded size
 
+  const char* spilled() const noexcept { return id.data() + id.size(); }
   const Rule& rule() const noexcept {
-    if (rule_ref != kSpilled) return *rule_at(rule_ref);
-    return *load<const Rule*>(at + kContributionFixedBytes + id.size());
+    return rule_ref != kSpilled ? *rule_at(rule_ref) : *load<const Rule*>(spilled());
   }
   std::string_view source() const noexcept {
     if (source_ref != kSpilled) return source_at(source_ref);
-    const char* spilled =
-        at + kContributionFixedBytes + id.size() + (rule_ref == kSpilled ? sizeof(Rule*) : 0);
-    return {spilled + 1, static_cast<std::uint8_t>(spilled[0])};
+    return read_short_string(spilled() + (rule_ref == kSpilled ? sizeof(Rule*) : 0));
   }
 };
 
@@ -287,11 +321,10 @@ Contribution read_contribution(const char* at) noexcept {
   c.time_ms = load<std::int64_t>(at);
   c.rule_ref = load<std::uint16_t>(at + 8);
   c.source_ref = load<std::uint16_t>(at + 10);
-  const auto id_byte = static_cast<std::uint8_t>(at[kContributionIdLenAt]);
-  c.revoked = (id_byte & kFlagBit) != 0;
-  const std::uint32_t id_len = id_byte & kLengthMask;
-  c.id = {at + kContributionFixedBytes, id_len};
-  std::uint32_t bytes = kContributionFixedBytes + id_len;
+  const IdField id = read_id(at + kContributionIdAt);
+  c.id = id.id;
+  c.revoked = id.flag;
+  std::uint32_t bytes = kContributionFixedBytes + static_cast<std::uint32_t>(c.id.size());
   if (c.rule_ref == kSpilled) bytes += sizeof(Rule*);
   if (c.source_ref == kSpilled) bytes += 1 + static_cast<std::uint8_t>(at[bytes]);
   c.bytes = bytes;
@@ -311,25 +344,19 @@ void write_contribution(char* at, std::int64_t time_ms, const Rule* rule, std::u
   store(at, time_ms);
   store(at + 8, rule_ref);
   store(at + 10, source_ref);
-  at[kContributionIdLenAt] =
-      static_cast<char>(static_cast<std::uint8_t>(id.size()) | (revoked ? kFlagBit : 0));
-  std::memcpy(at + kContributionFixedBytes, id.data(), id.size());
-  std::size_t next = kContributionFixedBytes + id.size();
+  std::size_t next = kContributionIdAt + write_id(at + kContributionIdAt, id, revoked);
   if (rule_ref == kSpilled) {
     store(at + next, rule);
     next += sizeof(Rule*);
   }
-  if (source_ref == kSpilled) {
-    at[next] = static_cast<char>(source.size());
-    std::memcpy(at + next + 1, source.data(), source.size());
-  }
+  if (source_ref == kSpilled) write_short_string(at + next, source);
 }
 
 // Revoke record:
 //   +0 i64 time_ms | +8 u16 source_ref | +10 u8 id_len (bit 7: the target is a
 //   contribution here) | +11 id | u8 target_len | target
 //   | [u8 len, source, if source_ref is kSpilled]
-constexpr std::uint32_t kRevokeIdLenAt = 10;
+constexpr std::uint32_t kRevokeIdAt = 10;
 constexpr std::uint32_t kRevokeFixedBytes = 12;  // with the target's length byte
 
 struct Revoke {
@@ -343,8 +370,7 @@ struct Revoke {
 
   std::string_view source() const noexcept {
     if (source_ref != kSpilled) return source_at(source_ref);
-    const char* spilled = target.data() + target.size();
-    return {spilled + 1, static_cast<std::uint8_t>(spilled[0])};
+    return read_short_string(target.data() + target.size());
   }
 };
 
@@ -353,13 +379,12 @@ Revoke read_revoke(const char* at) noexcept {
   r.at = at;
   r.time_ms = load<std::int64_t>(at);
   r.source_ref = load<std::uint16_t>(at + 8);
-  const auto id_byte = static_cast<std::uint8_t>(at[kRevokeIdLenAt]);
-  r.target_present = (id_byte & kFlagBit) != 0;
-  const std::uint32_t id_len = id_byte & kLengthMask;
-  r.id = {at + 11, id_len};
-  const std::uint32_t target_len = static_cast<std::uint8_t>(at[11 + id_len]);
-  r.target = {at + 12 + id_len, target_len};
-  std::uint32_t bytes = kRevokeFixedBytes + id_len + target_len;
+  const IdField id = read_id(at + kRevokeIdAt);
+  r.id = id.id;
+  r.target_present = id.flag;
+  r.target = read_short_string(r.id.data() + r.id.size());
+  std::uint32_t bytes =
+      kRevokeFixedBytes + static_cast<std::uint32_t>(r.id.size() + r.target.size());
   if (r.source_ref == kSpilled) bytes += 1 + static_cast<std::uint8_t>(at[bytes]);
   r.bytes = bytes;
   return r;
@@ -375,22 +400,9 @@ void write_revoke(char* at, std::int64_t time_ms, std::string_view source, std::
                   bool target_present, std::string_view id, std::string_view target) noexcept {
   store(at, time_ms);
   store(at + 8, source_ref);
-  at[kRevokeIdLenAt] =
-      static_cast<char>(static_cast<std::uint8_t>(id.size()) | (target_present ? kFlagBit : 0));
-  std::memcpy(at + 11, id.data(), id.size());
-  std::size_t next = 11 + id.size();
-  at[next++] = static_cast<char>(target.size());
-  std::memcpy(at + next, target.data(), target.size());
-  next += target.size();
-  if (source_ref == kSpilled) {
-    at[next] = static_cast<char>(source.size());
-    std::memcpy(at + next + 1, source.data(), source.size());
-  }
-}
-
-void set_flag(char* id_len_byte, bool on) noexcept {
-  const auto byte = static_cast<std::uint8_t>(*id_len_byte);
-  *id_len_byte = static_cast<char>(on ? (byte | kFlagBit) : (byte & kLengthMask));
+  std::size_t next = kRevokeIdAt + write_id(at + kRevokeIdAt, id, target_present);
+  next += write_short_string(at + next, target);
+  if (source_ref == kSpilled) write_short_string(at + next, source);
 }
 
 bool has_contribution(const char* blob, std::uint32_t begin, std::uint32_t end,
@@ -798,7 +810,7 @@ struct SubjectTable::Impl {
       // The tombstones naming this id resolve: their target is here now.
       for (std::uint32_t at = revokes_begin + bytes; at < size + bytes;) {
         const Revoke r = read_revoke(out + at);
-        if (r.target == id) set_flag(out + at + kRevokeIdLenAt, true);
+        if (r.target == id) set_flag(out + at + kRevokeIdAt, true);
         at += r.bytes;
       }
     }
@@ -844,7 +856,7 @@ struct SubjectTable::Impl {
                  target);
     set_sizes(out, size + bytes, revokes_begin + shift);
     // Contribution offsets are unchanged: revoke records come after them.
-    if (target_at != kAbsent) set_flag(out + target_at + kContributionIdLenAt, true);
+    if (target_at != kAbsent) set_flag(out + target_at + kContributionIdAt, true);
     return true;
   }
 
@@ -883,7 +895,7 @@ struct SubjectTable::Impl {
       }
       if (present || saturating_add(r.time_ms, retain_ms) > now_ms) {
         if (write != read) std::memmove(blob + write, blob + read, bytes);
-        set_flag(blob + write + kRevokeIdLenAt, present);
+        set_flag(blob + write + kRevokeIdAt, present);
         write += bytes;
       }
       read += bytes;

@@ -13,7 +13,9 @@
 // than `retain` ago, revocations whose revoke time is more than `retain` ago
 // and whose target is gone, and subjects left with nothing.
 //
-// Thread-safety: none. One SubjectTable belongs to one shard worker.
+// Thread-safety: none. One SubjectTable belongs to one shard worker; tables
+// of different workers may be used at the same time (what they share, the
+// interned rules and sources, is synchronised).
 #pragma once
 
 #include <cstddef>

@@ -30,7 +30,7 @@ class FixedString {
       size_ = 0;
       return false;
     }
-    std::memcpy(bytes_.data(), text.data(), text.size());
+    if (!text.empty()) std::memcpy(bytes_.data(), text.data(), text.size());  // data() may be null
     size_ = static_cast<std::uint16_t>(text.size());
     return true;
   }

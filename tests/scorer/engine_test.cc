@@ -92,7 +92,7 @@ TEST_F(EngineTest, ScoreAppliesBaseClampAndTier) {
   auto before = ask(R"({"op":"score","subject":"a","at":"2024-01-01T12:00:00Z"})");
   EXPECT_EQ(before["score"].get_int64().value(), 14);
   EXPECT_EQ(before["tier"].get_string().value(), "low");
-  auto expired = ask(R"({"op":"score","subject":"a","at":"2024-01-12T12:00:00Z"})");
+  auto expired = ask(R"({"op":"score","subject":"a","at":"2024-01-13T00:00:00Z"})");
   EXPECT_EQ(expired["score"].get_int64().value(), 10);
   auto unknown = ask(R"({"op":"score","subject":"nobody"})");
   EXPECT_EQ(unknown["score"].get_int64().value(), 10);

@@ -449,6 +449,34 @@ TEST_F(SubjectTableTest, VeryBusySubjectIsOrderIndependent) {
   }
 }
 
+TEST_F(SubjectTableTest, HeaderWidensOnARevokeAsOnAContribution) {
+  // ~31 KB of contributions, then revokes that take the blob past 32 KB; and
+  // the same events the other way round, where a contribution widens it.
+  std::vector<stream::Event> contributions_first;
+  for (int i = 0; i < 1300; ++i) {
+    contributions_first.push_back(
+        make_event(fmt::format("event-{:05}", i), "fleet", i % 2 == 0 ? credit_ : big_, i, "cam"));
+  }
+  for (int i = 0; i < 200; ++i) {
+    contributions_first.push_back(make_event(fmt::format("revoke-{:05}", i), "fleet", revoke_, i,
+                                             "", fmt::format("event-{:05}", i * 3)));
+  }
+  SubjectTable forward;
+  for (const auto& event : contributions_first) forward.apply(event);
+  SubjectTable backward;
+  for (auto it = contributions_first.rbegin(); it != contributions_first.rend(); ++it) {
+    backward.apply(*it);
+  }
+  EXPECT_EQ(describe(forward.find("fleet")), describe(backward.find("fleet")));
+  std::int64_t expected = 0;
+  for (int i = 0; i < 1300; ++i) {
+    const bool revoked = i % 3 == 0 && i / 3 < 200;
+    if (!revoked && (i % 2 == 0 || 1299 < i + 1000)) expected += i % 2 == 0 ? -2 : 10;
+  }
+  EXPECT_EQ(SubjectTable::score_at(*forward.find("fleet"), 1299).raw, expected);
+  EXPECT_EQ(SubjectTable::score_at(*backward.find("fleet"), 1299).raw, expected);
+}
+
 // ---- purge ------------------------------------------------------------------
 
 TEST_F(SubjectTableTest, PurgeDropsExactlyAfterRetention) {

@@ -1,0 +1,165 @@
+#include "scorer/rules.h"
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+namespace tally::scorer {
+namespace {
+
+std::shared_ptr<const RuleSet> parse_ok(const std::string& text) {
+  auto result = parse_rules(text, "test.toml", 1);
+  if (auto* error = std::get_if<RulesError>(&result)) {
+    ADD_FAILURE() << error->to_string();
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<const RuleSet>>(result);
+}
+
+RulesError parse_error(const std::string& text) {
+  auto result = parse_rules(text, "test.toml", 1);
+  EXPECT_TRUE(std::holds_alternative<RulesError>(result)) << text;
+  return std::holds_alternative<RulesError>(result) ? std::get<RulesError>(result) : RulesError{};
+}
+
+TEST(RulesTest, DefaultsAndLookups) {
+  auto rules = parse_ok("[rules.red_light]\npoints = 3\nexpires_after = \"540d\"\n"
+                        "description = \"Red light\"\n[rules.assist]\npoints = -2\n");
+  ASSERT_TRUE(rules);
+  EXPECT_EQ(rules->score().base, 0);
+  EXPECT_EQ(rules->score().clock, Clock::kWall);
+  EXPECT_EQ(rules->score().retain_ms, 730LL * 86400000);
+  const Rule* red = rules->find("red_light");
+  ASSERT_NE(red, nullptr);
+  EXPECT_EQ(red->points, 3);
+  EXPECT_EQ(red->expires_after_ms, 540LL * 86400000);
+  EXPECT_EQ(red->description, "Red light");
+  EXPECT_EQ(rules->find("assist")->expires_after_ms, stream::kNever);
+  EXPECT_EQ(rules->resolve("nope"), nullptr);
+  const auto* revoke = rules->resolve("revoke");
+  ASSERT_NE(revoke, nullptr);
+  EXPECT_TRUE(revoke->is_revoke);
+  EXPECT_EQ(RuleSet::rule_of(*revoke).name, "revoke");
+  EXPECT_EQ(rules->tier_for(100), "");
+}
+
+TEST(RulesTest, TiersClampAndClock) {
+  auto rules = parse_ok(R"(
+[score]
+base = 1000
+min = 0
+max = 2000
+clock = "event"
+retain = "2w"
+[rules.x]
+points = -5
+[[tier]]
+name = "B"
+min = 900
+[[tier]]
+name = "D"
+min = 0
+[[tier]]
+name = "A"
+min = 1000
+)");
+  ASSERT_TRUE(rules);
+  EXPECT_EQ(rules->score().clock, Clock::kEvent);
+  EXPECT_EQ(rules->score().retain_ms, 14LL * 86400000);
+  ASSERT_EQ(rules->tiers().size(), 3u);
+  EXPECT_EQ(rules->tiers().front().name, "D");  // sorted by min
+  EXPECT_EQ(rules->tier_for(-1), "");
+  EXPECT_EQ(rules->tier_for(0), "D");
+  EXPECT_EQ(rules->tier_for(899), "D");
+  EXPECT_EQ(rules->tier_for(900), "B");
+  EXPECT_EQ(rules->tier_for(1000), "A");
+  EXPECT_EQ(rules->clamp(-50), 0);
+  EXPECT_EQ(rules->clamp(5000), 2000);
+  EXPECT_EQ(rules->clamp(1234), 1234);
+}
+
+TEST(RulesTest, RefusesWithFileLineAndReason) {
+  struct Case {
+    std::string text;
+    std::uint32_t line;
+    std::string reason_part;
+  };
+  const std::vector<Case> cases = {
+      {"[rules.a]\npoints = 3\npoints = 4\n", 3, ""},  // TOML: duplicate key
+      {"[rules.a]\npoints = \"three\"\n", 2, "integer"},
+      {"[rules.a]\nexpires_after = \"1d\"\n", 1, "no `points`"},
+      {"[rules.a]\npoints = 1\nexpires_after = \"forever\"\n", 3, "duration"},
+      {"[rules.a]\npoints = 1\nexpires_after = \"0d\"\n", 3, "duration"},
+      {"[rules.a]\npoints = 1\nexpires_after = \"10y\"\n", 3, "duration"},
+      {"[rules.a]\npoints = 1\npoints_typo = 2\n", 3, "unknown key"},
+      {"[score]\nclock = \"sundial\"\n[rules.a]\npoints = 1\n", 2, "clock"},
+      {"[score]\nmin = 10\nmax = 0\n[rules.a]\npoints = 1\n", 1, "greater"},
+      {"[score]\nbase = 50\nmax = 10\n[rules.a]\npoints = 1\n", 1, "base"},
+      {"[score]\nretain = \"soon\"\n[rules.a]\npoints = 1\n", 2, "duration"},
+      {"[rules.revoke]\npoints = 1\n", 1, "built in"},
+      {"[rules.RedLight]\npoints = 1\n", 1, "lower-case"},
+      {"[rules.a]\npoints = 99999999999\n", 2, "range"},
+      {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"x\"\nmin = 5\n", 7, "duplicate tier"},
+      {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"y\"\nmin = 0\n", 8, "same min"},
+      {"[rules.a]\npoints = 1\n[[tier]]\nmin = 0\n", 3, "name"},
+      {"[score]\nbase = 0\n", 0, "at least one rule"},
+      {"[rules.a]\npoints = 1\n[extra]\nx = 1\n", 3, "unknown key"},
+  };
+  for (const auto& c : cases) {
+    const RulesError error = parse_error(c.text);
+    EXPECT_EQ(error.file, "test.toml");
+    EXPECT_EQ(error.line, c.line) << c.text << " -> " << error.to_string();
+    EXPECT_NE(error.reason.find(c.reason_part), std::string::npos) << error.to_string();
+  }
+  EXPECT_EQ((RulesError{"f.toml", 3, 7, "bad"}).to_string(), "f.toml:3:7: bad");
+}
+
+TEST(RulesTest, UnreadableFileIsAnError) {
+  auto result = load_rules_file("/nonexistent/rules.toml", 1);
+  ASSERT_TRUE(std::holds_alternative<RulesError>(result));
+  EXPECT_NE(std::get<RulesError>(result).reason.find("cannot read"), std::string::npos);
+}
+
+TEST(RulesTest, DurationsParseAndFormat) {
+  EXPECT_EQ(parse_duration_ms("30s"), 30000);
+  EXPECT_EQ(parse_duration_ms("5m"), 300000);
+  EXPECT_EQ(parse_duration_ms("2h"), 7200000);
+  EXPECT_EQ(parse_duration_ms("548d"), 548LL * 86400000);
+  EXPECT_EQ(parse_duration_ms("3w"), 21LL * 86400000);
+  for (const char* bad : {"", "d", "5", "5y", "-5d", "5.5d", " 5d"}) {
+    EXPECT_LT(parse_duration_ms(bad), 0) << bad;
+  }
+  EXPECT_EQ(format_duration(548LL * 86400000), "548d");
+  EXPECT_EQ(format_duration(21LL * 86400000), "3w");
+  EXPECT_EQ(format_duration(90LL * 60000), "90m");
+  EXPECT_EQ(format_duration(45000), "45s");
+}
+
+TEST(RulesTest, ShippedProfilesLoad) {
+  const std::filesystem::path dir = std::filesystem::path(TALLY_SOURCE_DIR) / "config" / "rules";
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    auto result = load_rules_file(entry.path().string(), 1);
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const RuleSet>>(result))
+        << std::get<RulesError>(result).to_string();
+    for (const Rule& rule : std::get<std::shared_ptr<const RuleSet>>(result)->rules()) {
+      EXPECT_FALSE(rule.description.empty()) << entry.path() << " rule " << rule.name;
+    }
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 3);
+  auto ny = std::get<std::shared_ptr<const RuleSet>>(
+      load_rules_file((dir / "demerit-ny.toml").string(), 1));
+  EXPECT_EQ(ny->find("speeding_over_40")->points, 11);
+  EXPECT_EQ(ny->find("red_light")->expires_after_ms, 548LL * 86400000);
+  EXPECT_EQ(ny->tier_for(6), "assessment");
+  EXPECT_EQ(ny->tier_for(11), "suspension");
+  auto credit = std::get<std::shared_ptr<const RuleSet>>(
+      load_rules_file((dir / "city-credit.toml").string(), 1));
+  EXPECT_EQ(credit->score().base, 1000);
+  EXPECT_EQ(credit->tier_for(1000), "A");
+  EXPECT_GT(credit->find("assist_police")->points, 0);
+}
+
+}  // namespace
+}  // namespace tally::scorer

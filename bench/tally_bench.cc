@@ -10,11 +10,6 @@
 // event processed. Latency quantiles come from the daemon's own
 // tally_event_latency_seconds histogram (the difference across the run), so
 // they measure receive-to-applied inside tallyd, not the client.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -28,6 +23,7 @@
 #include <simdjson.h>
 #include <zmq.hpp>
 
+#include "adapters/http_get.h"
 #include "adapters/query_client.h"
 #include "stream/event_time.h"
 
@@ -70,23 +66,11 @@ std::uint64_t processed(tally::adapters::QueryClient& client) {
 // Bucket upper bound -> cumulative count, from the Prometheus text format.
 std::map<double, double> latency_buckets(const std::string& address) {
   const auto colon = address.rfind(':');
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in peer{};
-  peer.sin_family = AF_INET;
-  peer.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &peer.sin_addr);
   std::map<double, double> buckets;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
-    ::close(fd);
-    return buckets;
-  }
-  const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string response;
-  char chunk[65536];
-  ssize_t n;
-  while ((n = ::read(fd, chunk, sizeof chunk)) > 0) response.append(chunk, static_cast<std::size_t>(n));
-  ::close(fd);
+  const auto body = tally::adapters::http_get(address.substr(0, colon),
+                                              std::stoi(address.substr(colon + 1)), "/metrics");
+  if (!body) return buckets;
+  const std::string& response = *body;
   const std::string prefix = "tally_event_latency_seconds_bucket{le=\"";
   std::istringstream lines(response);
   std::string line;

@@ -34,6 +34,13 @@ void add(MetricFamily& into, double value, std::vector<ClientMetric::Label> labe
   into.metric.push_back(std::move(metric));
 }
 
+// A family with one unlabelled sample.
+MetricFamily single(std::string name, std::string help, MetricType type, double value) {
+  MetricFamily result = family(std::move(name), std::move(help), type);
+  add(result, value);
+  return result;
+}
+
 }  // namespace
 
 class MetricsExporter::Collector final : public prometheus::Collectable {
@@ -52,16 +59,11 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     add(build, 1, {{"version", options_.version}});
     out.push_back(std::move(build));
 
-    auto messages = family("tally_ingest_messages_total",
-                           "ZeroMQ messages carrying a batch, both ingest sockets",
-                           MetricType::Counter);
-    add(messages, relaxed(ingest_.messages));
-    out.push_back(std::move(messages));
-
-    auto received = family("tally_events_received_total",
-                           "Non-blank NDJSON lines received", MetricType::Counter);
-    add(received, relaxed(ingest_.received));
-    out.push_back(std::move(received));
+    out.push_back(single("tally_ingest_messages_total",
+                         "ZeroMQ messages carrying a batch, both ingest sockets",
+                         MetricType::Counter, relaxed(ingest_.messages)));
+    out.push_back(single("tally_events_received_total", "Non-blank NDJSON lines received",
+                         MetricType::Counter, relaxed(ingest_.received)));
 
     auto rejected = family("tally_events_rejected_total",
                            "Lines refused, by reason (each is in rejected.ndjson)",
@@ -72,16 +74,11 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     }
     out.push_back(std::move(rejected));
 
-    auto bad_batches = family("tally_bad_batches_total",
-                              "Acknowledged-batch messages refused for their framing",
-                              MetricType::Counter);
-    add(bad_batches, relaxed(ingest_.bad_batches));
-    out.push_back(std::move(bad_batches));
-
-    auto acks = family("tally_batches_acknowledged_total",
-                       "Acknowledged batches answered", MetricType::Counter);
-    add(acks, relaxed(ingest_.acks_sent));
-    out.push_back(std::move(acks));
+    out.push_back(single("tally_bad_batches_total",
+                         "Acknowledged-batch messages refused for their framing",
+                         MetricType::Counter, relaxed(ingest_.bad_batches)));
+    out.push_back(single("tally_batches_acknowledged_total", "Acknowledged batches answered",
+                         MetricType::Counter, relaxed(ingest_.acks_sent)));
 
     auto reloads = family("tally_rules_reloads_total", "Rules reloads, by result",
                           MetricType::Counter);
@@ -89,14 +86,9 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     add(reloads, static_cast<double>(engine_.reloads_refused()), {{"result", "refused"}});
     out.push_back(std::move(reloads));
 
-    auto rules_version = family("tally_rules_version", "Version of the live rule set (1 at start)",
-                                MetricType::Gauge);
-    add(rules_version, engine_.rules().version());
-    out.push_back(std::move(rules_version));
-
-    auto workers = family("tally_workers", "Shard workers", MetricType::Gauge);
-    add(workers, engine_.workers());
-    out.push_back(std::move(workers));
+    out.push_back(single("tally_rules_version", "Version of the live rule set (1 at start)",
+                         MetricType::Gauge, engine_.rules().version()));
+    out.push_back(single("tally_workers", "Shard workers", MetricType::Gauge, engine_.workers()));
 
     append_shard_families(out);
     return out;

@@ -1,11 +1,8 @@
 #include "tests/integration/daemon_process.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +14,8 @@
 
 #include <gtest/gtest.h>
 #include <zmq_addon.hpp>
+
+#include "adapters/http_get.h"
 
 namespace tally::testing {
 
@@ -50,6 +49,28 @@ std::vector<char*> to_argv(std::vector<std::string>& args) {
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   return argv;
+}
+
+struct Spawned {
+  pid_t pid;
+  int output_fd;  // the child's stdout (and stderr, if asked)
+};
+
+Spawned spawn(std::vector<std::string> args, bool with_stderr) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    if (with_stderr) ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    auto argv = to_argv(args);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  return {pid, pipe_fds[0]};
 }
 
 // Reads one line from fd, waiting at most until `deadline`.
@@ -95,19 +116,9 @@ DaemonProcess::DaemonProcess(const std::filesystem::path& rules,
                                    "--metrics-listen",
                                    "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    auto argv = to_argv(args);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(pipe_fds[1]);
-  stdout_fd_ = pipe_fds[0];
+  const Spawned child = spawn(std::move(args), false);
+  pid_ = child.pid;
+  stdout_fd_ = child.output_fd;
   std::string buffer;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (true) {
@@ -225,57 +236,24 @@ std::string DaemonProcess::scrape_metrics() {
   const std::string rest = metrics_url_.substr(std::string("http://").size());
   const auto colon = rest.find(':');
   const auto slash = rest.find('/');
-  const std::string host = rest.substr(0, colon);
-  const int port = std::stoi(rest.substr(colon + 1, slash - colon - 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, host.c_str(), &address.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot connect to " + metrics_url_);
-  }
-  const std::string request =
-      "GET /metrics HTTP/1.0\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string response;
-  char chunk[65536];
-  ssize_t n;
-  while ((n = ::read(fd, chunk, sizeof chunk)) > 0) response.append(chunk, static_cast<std::size_t>(n));
-  ::close(fd);
-  const auto body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos ||
-      body == std::string::npos) {
-    throw std::runtime_error("bad HTTP answer: " + response.substr(0, 200));
-  }
-  return response.substr(body + 4);
+  const auto body = adapters::http_get(rest.substr(0, colon),
+                                       std::stoi(rest.substr(colon + 1, slash - colon - 1)),
+                                       rest.substr(slash));
+  if (!body) throw std::runtime_error("no 200 answer from " + metrics_url_);
+  return *body;
 }
 
-ProgramResult run_program(const std::vector<std::string>& argv_strings) {
-  std::vector<std::string> args = argv_strings;
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::dup2(pipe_fds[1], STDERR_FILENO);
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    auto argv = to_argv(args);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(pipe_fds[1]);
+ProgramResult run_program(const std::vector<std::string>& argv) {
+  const Spawned child = spawn(argv, true);
   ProgramResult result;
   char chunk[4096];
   ssize_t n;
-  while ((n = ::read(pipe_fds[0], chunk, sizeof chunk)) > 0) {
+  while ((n = ::read(child.output_fd, chunk, sizeof chunk)) > 0) {
     result.output.append(chunk, static_cast<std::size_t>(n));
   }
-  ::close(pipe_fds[0]);
+  ::close(child.output_fd);
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  ::waitpid(child.pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }

@@ -88,6 +88,7 @@ class ShardWorker {
   ApplyOutcome apply(const stream::Event& event, std::int64_t now_ms);
 
  private:
+  std::size_t drain(stream::WorkQueue& queue);
   void handle(const stream::WorkItem& item);
   void maybe_purge(std::int64_t now_ms);
   void publish_alert(const stream::Event& event, std::string_view from, std::string_view to,
@@ -100,6 +101,8 @@ class ShardWorker {
   stream::TicketQueue& done_tickets_;
   SubjectTable table_;
   AlertQueue alerts_;
+  static constexpr std::size_t kChunkItems = 64;
+  std::vector<stream::WorkItem> chunk_;  // items popped from a queue, handled in order
 
   // Per-chunk context, refreshed once per drained chunk, not per event.
   std::int64_t chunk_wall_ms_ = 0;

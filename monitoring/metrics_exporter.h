@@ -16,7 +16,7 @@
 #include <string>
 
 #include "scorer/engine.h"
-#include "stream/ingest_server.h"
+#include "stream/ingest_counters.h"
 
 namespace prometheus {
 class Exposer;

@@ -21,7 +21,7 @@
 #include <simdjson.h>
 
 #include "scorer/engine.h"
-#include "stream/ingest_server.h"
+#include "stream/ingest_counters.h"
 
 namespace tally::scorer {
 

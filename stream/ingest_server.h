@@ -25,6 +25,7 @@
 #include <zmq.hpp>
 
 #include "stream/event_decoder.h"
+#include "stream/ingest_counters.h"
 #include "stream/key_groups.h"
 #include "stream/reject_reason.h"
 #include "stream/rejected_log.h"
@@ -42,17 +43,6 @@ struct IngestOptions {
   // Messages ZeroMQ queues per socket before pushing back on senders.
   int receive_high_water_mark = 1000;
   DecoderOptions decoder;
-};
-
-// Written only by the ingest thread (relaxed single-writer updates, so no
-// contended read-modify-write); read by the metrics collector and `stats`.
-struct IngestCounters {
-  std::atomic<std::uint64_t> messages{0};        // ZeroMQ messages with a batch
-  std::atomic<std::uint64_t> received{0};        // non-blank lines
-  std::atomic<std::uint64_t> routed{0};          // events handed to workers
-  std::atomic<std::uint64_t> bad_batches{0};     // acknowledged batches with bad framing
-  std::atomic<std::uint64_t> acks_sent{0};
-  std::array<std::atomic<std::uint64_t>, kRejectReasonCount> rejected{};
 };
 
 class IngestServer {

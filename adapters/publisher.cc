@@ -1,12 +1,11 @@
 #include "adapters/publisher.h"
 
+#include <fmt/format.h>
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <stdexcept>
 #include <vector>
-
-#include <fmt/format.h>
-#include <simdjson.h>
 #include <zmq_addon.hpp>
 
 namespace tally::adapters {
@@ -31,11 +30,10 @@ Publisher::Publisher(zmq::context_t& context, PublisherOptions options)
   socket_.set(zmq::sockopt::linger, options_.acknowledged ? 0 : 30000);
   socket_.connect(options_.endpoint);
   // Batch ids unique across processes and runs: pid and start time.
-  batch_prefix_ = fmt::format(
-      "{}-{}-", ::getpid(),
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  batch_prefix_ = fmt::format("{}-{}-", ::getpid(),
+                              std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
   if (options_.batch_max_events == 0) options_.batch_max_events = 1;
 }
 

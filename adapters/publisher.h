@@ -16,7 +16,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-
 #include <zmq.hpp>
 
 namespace tally::adapters {
@@ -41,12 +40,12 @@ struct PublisherOptions {
 };
 
 struct PublishSummary {
-  std::uint64_t events = 0;      // lines handed to add()
+  std::uint64_t events = 0;  // lines handed to add()
   std::uint64_t batches = 0;
   std::uint64_t accepted = 0;    // acknowledged mode only
   std::uint64_t duplicates = 0;  // acknowledged mode only
   std::uint64_t resends = 0;
-  std::uint64_t unacknowledged_batches = 0;  // gave up after max_attempts
+  std::uint64_t unacknowledged_batches = 0;       // gave up after max_attempts
   std::map<std::string, std::uint64_t> rejected;  // by reason
   std::uint64_t rejected_total() const;
   bool complete() const { return unacknowledged_batches == 0; }

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <vector>
-
 #include <zmq_addon.hpp>
 
 namespace tally::adapters {

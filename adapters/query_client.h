@@ -10,7 +10,6 @@
 #include <chrono>
 #include <optional>
 #include <string>
-
 #include <zmq.hpp>
 
 namespace tally::adapters {

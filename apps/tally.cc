@@ -1,12 +1,12 @@
 // tally: the command-line client. Parses flags and speaks tallyd's query API
 // and ingest protocol through the adapters library; formatting only.
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <simdjson.h>
 
 #include "adapters/publisher.h"
 #include "adapters/query_client.h"
@@ -148,10 +148,13 @@ int main(int argc, char** argv) {
   auto* top = app.add_subcommand("top", "The N highest (or lowest) scores");
   top->add_option("n", n, "How many (1-10000)")->capture_default_str();
   top->add_flag("--lowest", lowest, "The lowest scores instead");
-  auto* stats = app.add_subcommand("stats", "Counts: received, accepted, duplicates, rejected by reason, per worker");
-  auto* reload = app.add_subcommand("reload", "Re-read the rules file; the answer says whether it took");
+  auto* stats = app.add_subcommand(
+      "stats", "Counts: received, accepted, duplicates, rejected by reason, per worker");
+  auto* reload =
+      app.add_subcommand("reload", "Re-read the rules file; the answer says whether it took");
   std::uint64_t set_workers = 0;
-  auto* workers = app.add_subcommand("workers", "The worker count (changing it live is a later feature)");
+  auto* workers =
+      app.add_subcommand("workers", "The worker count (changing it live is a later feature)");
   workers->add_option("n", set_workers, "Ask for this many workers");
   std::string file;
   bool ack = false;
@@ -192,7 +195,8 @@ int main(int argc, char** argv) {
     if (ack) {
       fmt::print("accepted {}, duplicates {}, rejected {}, resends {}\n", summary.accepted,
                  summary.duplicates, summary.rejected_total(), summary.resends);
-      for (const auto& [reason, count] : summary.rejected) fmt::print("  rejected {}: {}\n", reason, count);
+      for (const auto& [reason, count] : summary.rejected)
+        fmt::print("  rejected {}: {}\n", reason, count);
       if (!summary.complete()) {
         std::fprintf(stderr, "tally: %llu batches were never acknowledged\n",
                      static_cast<unsigned long long>(summary.unacknowledged_batches));
@@ -209,7 +213,8 @@ int main(int argc, char** argv) {
                           at.empty() ? "" : ",\"at\":" + time_value(at));
   } else if (top->parsed()) {
     op = "top";
-    request = fmt::format(R"({{"op":"top","n":{},"order":"{}"}})", n, lowest ? "lowest" : "highest");
+    request =
+        fmt::format(R"({{"op":"top","n":{},"order":"{}"}})", n, lowest ? "lowest" : "highest");
   } else if (stats->parsed()) {
     op = "stats";
     request = R"({"op":"stats"})";

@@ -1,10 +1,10 @@
 // tallyd: parses flags, fills DaemonOptions, runs the daemon. Nothing else.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <optional>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "daemon/daemon.h"
 
@@ -47,42 +47,45 @@ int main(int argc, char** argv) {
       metrics_listen;
   std::uint32_t workers = 0;
   std::size_t max_line_bytes = 0;
-  auto* rules_flag =
-      app.add_option("--rules", rules, "Rules file (TOML): points, expiries, tiers. Required here "
-                                       "or as `rules` in the config file");
-  app.add_option("--config", config, "Config file (TOML); keys are the flag names with "
-                                     "underscores, e.g. ingest_bind = \"tcp://...\"");
-  auto* workers_flag = app.add_option(
-      "--workers", workers,
-      fmt::format("Shard workers, each owning a share of the subjects (default: cores = {})",
-                  defaults.scorer.workers))
-      ->check(CLI::Range(1, 4096));
+  auto* rules_flag = app.add_option("--rules", rules,
+                                    "Rules file (TOML): points, expiries, tiers. Required here "
+                                    "or as `rules` in the config file");
+  app.add_option("--config", config,
+                 "Config file (TOML); keys are the flag names with "
+                 "underscores, e.g. ingest_bind = \"tcp://...\"");
+  auto* workers_flag =
+      app.add_option(
+             "--workers", workers,
+             fmt::format("Shard workers, each owning a share of the subjects (default: cores = {})",
+                         defaults.scorer.workers))
+          ->check(CLI::Range(1, 4096));
   auto* ingest_flag = app.add_option(
       "--ingest-bind", ingest_bind,
       "Fire-and-forget ingest, ZeroMQ PULL (default " + defaults.ingest.ingest_bind + ")");
   auto* submit_flag = app.add_option(
       "--submit-bind", submit_bind,
       "Acknowledged batches, ZeroMQ ROUTER (default " + defaults.ingest.submit_bind + ")");
-  auto* query_flag = app.add_option(
-      "--query-bind", query_bind,
-      "Query and admin API, ZeroMQ ROUTER (default " + defaults.query_bind + ")");
-  auto* alerts_flag = app.add_option(
-      "--alerts-bind", alerts_bind,
-      "Tier-change alerts, ZeroMQ PUB (default " + defaults.alerts_bind + ")");
-  auto* metrics_flag = app.add_option(
-      "--metrics-listen", metrics_listen,
-      "Prometheus /metrics HTTP address HOST:PORT; port 0 picks one (default " +
-          defaults.metrics.listen + ")");
-  auto* data_flag = app.add_option(
-      "--data-dir", data_dir,
-      "Directory for rejected.ndjson (dead letters); created if missing (default " +
-          defaults.data_dir + ")");
-  auto* line_flag = app.add_option(
-      "--max-line-bytes", max_line_bytes,
-      fmt::format("Longest accepted event line; longer ones are rejected `oversized` "
-                  "(default {})",
-                  defaults.ingest.decoder.max_line_bytes))
-      ->check(CLI::PositiveNumber);
+  auto* query_flag =
+      app.add_option("--query-bind", query_bind,
+                     "Query and admin API, ZeroMQ ROUTER (default " + defaults.query_bind + ")");
+  auto* alerts_flag =
+      app.add_option("--alerts-bind", alerts_bind,
+                     "Tier-change alerts, ZeroMQ PUB (default " + defaults.alerts_bind + ")");
+  auto* metrics_flag =
+      app.add_option("--metrics-listen", metrics_listen,
+                     "Prometheus /metrics HTTP address HOST:PORT; port 0 picks one (default " +
+                         defaults.metrics.listen + ")");
+  auto* data_flag =
+      app.add_option("--data-dir", data_dir,
+                     "Directory for rejected.ndjson (dead letters); created if missing (default " +
+                         defaults.data_dir + ")");
+  auto* line_flag =
+      app.add_option(
+             "--max-line-bytes", max_line_bytes,
+             fmt::format("Longest accepted event line; longer ones are rejected `oversized` "
+                         "(default {})",
+                         defaults.ingest.decoder.max_line_bytes))
+          ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   DaemonOptions options;

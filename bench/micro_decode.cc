@@ -33,8 +33,8 @@ std::string realistic_batch(int events) {
         R"({{"id":"nyc:{}","subject":"plate:NY:{}","type":"red_light","time":"{}",)"
         R"("source":"cam-{}","attrs":{{"county":"K","precinct":"062","fine":"50.00"}}}})"
         "\n",
-        8713353457 + i, 100000 + i * 7, tally::stream::format_rfc3339_ms(1600000000000 + i * 60000LL),
-        i % 300);
+        8713353457 + i, 100000 + i * 7,
+        tally::stream::format_rfc3339_ms(1600000000000 + i * 60000LL), i % 300);
   }
   return batch;
 }
@@ -56,8 +56,9 @@ BENCHMARK(BM_DecodeBatch);
 void BM_DecodeBatchEpochMillis(benchmark::State& state) {
   std::string batch;
   for (int i = 0; i < 1000; ++i) {
-    batch += fmt::format(R"({{"id":"e{}","subject":"s{}","type":"red_light","time":{}}})" "\n", i,
-                         i, 1600000000000 + i);
+    batch += fmt::format(R"({{"id":"e{}","subject":"s{}","type":"red_light","time":{}}})"
+                         "\n",
+                         i, i, 1600000000000 + i);
   }
   BenchTypes types;
   tally::stream::EventDecoder decoder;

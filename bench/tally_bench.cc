@@ -10,6 +10,10 @@
 // event processed. Latency quantiles come from the daemon's own
 // tally_event_latency_seconds histogram (the difference across the run), so
 // they measure receive-to-applied inside tallyd, not the client.
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -17,10 +21,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <simdjson.h>
 #include <zmq.hpp>
 
 #include "adapters/http_get.h"
@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--ingest", settings.ingest, "tallyd's PULL endpoint")->capture_default_str();
   app.add_option("--query", settings.query, "tallyd's query endpoint")->capture_default_str();
-  app.add_option("--metrics", settings.metrics, "tallyd's metrics HOST:PORT")->capture_default_str();
+  app.add_option("--metrics", settings.metrics, "tallyd's metrics HOST:PORT")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (settings.batch == 0) {
     settings.batch = settings.workload == "batched" ? 1000 : settings.workload == "single" ? 1 : 10;
@@ -129,8 +130,8 @@ int main(int argc, char** argv) {
 
   // Pre-build every message so that the sender measures the daemon, not itself.
   const auto types = split(settings.types, ',');
-  const std::string run = std::to_string(
-      std::chrono::system_clock::now().time_since_epoch().count() % 1000000000);
+  const std::string run =
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000000);
   std::mt19937_64 random(42);
   const std::int64_t base_ms = 1704067200000;  // 2024-01-01
   std::vector<std::string> messages;
@@ -139,7 +140,8 @@ int main(int argc, char** argv) {
     message += fmt::format(
         R"({{"id":"b{}-{}","subject":"plate:NY:{}","type":"{}","time":"{}","source":"cam-{}"}})",
         run, i, random() % settings.subjects, types[i % types.size()],
-        tally::stream::format_rfc3339_ms(base_ms + static_cast<std::int64_t>(random() % 31536000000)),
+        tally::stream::format_rfc3339_ms(base_ms +
+                                         static_cast<std::int64_t>(random() % 31536000000)),
         random() % 500);
     message += '\n';
     if ((i + 1) % settings.batch == 0 || i + 1 == settings.events) {
@@ -170,11 +172,13 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   auto buckets = latency_buckets(settings.metrics);
-  for (auto& [upper, count] : buckets) count -= buckets_before.count(upper) ? buckets_before.at(upper) : 0;
-  fmt::print("{:<9} {:>9} events  batch {:>5}  {:>6.2f} M events/s  p50 {:.3f} ms  p99 {:.3f} ms  "
-             "p99.9 {:.3f} ms\n",
-             settings.workload, settings.events, settings.batch,
-             static_cast<double>(settings.events) / seconds / 1e6, quantile(buckets, 0.5) * 1e3,
-             quantile(buckets, 0.99) * 1e3, quantile(buckets, 0.999) * 1e3);
+  for (auto& [upper, count] : buckets)
+    count -= buckets_before.count(upper) ? buckets_before.at(upper) : 0;
+  fmt::print(
+      "{:<9} {:>9} events  batch {:>5}  {:>6.2f} M events/s  p50 {:.3f} ms  p99 {:.3f} ms  "
+      "p99.9 {:.3f} ms\n",
+      settings.workload, settings.events, settings.batch,
+      static_cast<double>(settings.events) / seconds / 1e6, quantile(buckets, 0.5) * 1e3,
+      quantile(buckets, 0.99) * 1e3, quantile(buckets, 0.999) * 1e3);
   return 0;
 }

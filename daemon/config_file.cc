@@ -1,7 +1,7 @@
-#include <filesystem>
-
 #include <fmt/format.h>
 #include <toml++/toml.h>
+
+#include <filesystem>
 
 #include "daemon/daemon.h"
 

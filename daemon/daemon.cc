@@ -1,12 +1,12 @@
 #include "daemon/daemon.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <thread>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -66,8 +66,8 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   std::error_code error;
   std::filesystem::create_directories(options_.data_dir, error);
   if (error) {
-    throw ConfigError(fmt::format("cannot create data directory {}: {}", options_.data_dir,
-                                  error.message()));
+    throw ConfigError(
+        fmt::format("cannot create data directory {}: {}", options_.data_dir, error.message()));
   }
   options_.ingest.rejected_path =
       (std::filesystem::path(options_.data_dir) / "rejected.ndjson").string();
@@ -84,8 +84,10 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   } catch (const std::runtime_error& bind_error) {
     throw ConfigError(bind_error.what());
   }
-  zmq::socket_t query = bind_socket(context, zmq::socket_type::router, options_.query_bind, "query");
-  zmq::socket_t alerts = bind_socket(context, zmq::socket_type::pub, options_.alerts_bind, "alerts");
+  zmq::socket_t query =
+      bind_socket(context, zmq::socket_type::router, options_.query_bind, "query");
+  zmq::socket_t alerts =
+      bind_socket(context, zmq::socket_type::pub, options_.alerts_bind, "alerts");
   // A PUB socket drops for a subscriber that falls behind its high-water
   // mark; a deep queue makes that a slow consumer's problem only under
   // sustained overload.
@@ -94,8 +96,8 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   options_.metrics.version = TALLY_VERSION;
   std::unique_ptr<monitoring::MetricsExporter> metrics;
   try {
-    metrics = std::make_unique<monitoring::MetricsExporter>(options_.metrics, engine,
-                                                            ingest.counters());
+    metrics =
+        std::make_unique<monitoring::MetricsExporter>(options_.metrics, engine, ingest.counters());
   } catch (const std::runtime_error& listen_error) {
     throw ConfigError(listen_error.what());
   }
@@ -113,14 +115,13 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   };
   scorer::QueryHandler handler(engine, &ingest.counters(), publish_alerts);
 
-  std::printf("tallyd %s: rules %s (%zu rules, version 1), %u workers, data in %s\n",
-              TALLY_VERSION, options_.rules_path.c_str(), rules->rules().size(),
-              engine.workers(), options_.data_dir.c_str());
+  std::printf("tallyd %s: rules %s (%zu rules, version 1), %u workers, data in %s\n", TALLY_VERSION,
+              options_.rules_path.c_str(), rules->rules().size(), engine.workers(),
+              options_.data_dir.c_str());
   std::printf("listening ingest %s (PULL)\n", ingest.ingest_endpoint().c_str());
   std::printf("listening submit %s (ROUTER, acknowledged batches)\n",
               ingest.submit_endpoint().c_str());
-  std::printf("listening query %s (ROUTER)\n",
-              query.get(zmq::sockopt::last_endpoint).c_str());
+  std::printf("listening query %s (ROUTER)\n", query.get(zmq::sockopt::last_endpoint).c_str());
   std::printf("listening alerts %s (PUB)\n", alerts.get(zmq::sockopt::last_endpoint).c_str());
   std::printf("listening metrics %s\n", metrics->url().c_str());
   std::printf("ready\n");

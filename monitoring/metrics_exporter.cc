@@ -1,12 +1,12 @@
 #include "monitoring/metrics_exporter.h"
 
-#include <map>
-#include <stdexcept>
-
 #include <fmt/format.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+
+#include <map>
+#include <stdexcept>
 
 namespace tally::monitoring {
 namespace {
@@ -65,9 +65,9 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     out.push_back(single("tally_events_received_total", "Non-blank NDJSON lines received",
                          MetricType::Counter, relaxed(ingest_.received)));
 
-    auto rejected = family("tally_events_rejected_total",
-                           "Lines refused, by reason (each is in rejected.ndjson)",
-                           MetricType::Counter);
+    auto rejected =
+        family("tally_events_rejected_total",
+               "Lines refused, by reason (each is in rejected.ndjson)", MetricType::Counter);
     for (std::size_t r = 0; r < stream::kRejectReasonCount; ++r) {
       add(rejected, relaxed(ingest_.rejected[r]),
           {{"reason", std::string(stream::kRejectReasonNames[r])}});
@@ -80,8 +80,8 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     out.push_back(single("tally_batches_acknowledged_total", "Acknowledged batches answered",
                          MetricType::Counter, relaxed(ingest_.acks_sent)));
 
-    auto reloads = family("tally_rules_reloads_total", "Rules reloads, by result",
-                          MetricType::Counter);
+    auto reloads =
+        family("tally_rules_reloads_total", "Rules reloads, by result", MetricType::Counter);
     add(reloads, static_cast<double>(engine_.reloads_ok()), {{"result", "ok"}});
     add(reloads, static_cast<double>(engine_.reloads_refused()), {{"result", "refused"}});
     out.push_back(std::move(reloads));
@@ -98,22 +98,21 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
   void append_shard_families(std::vector<MetricFamily>& out) const {
     const std::vector<scorer::ShardStats> shards = engine_.stats(scorer::Producer::kMetrics);
 
-    auto accepted = family("tally_events_accepted_total", "Events applied, by worker",
-                           MetricType::Counter);
+    auto accepted =
+        family("tally_events_accepted_total", "Events applied, by worker", MetricType::Counter);
     auto duplicates = family("tally_events_duplicate_total",
                              "Events whose id was already seen, by worker", MetricType::Counter);
     auto subjects = family("tally_subjects", "Subjects held, by worker", MetricType::Gauge);
     auto memory = family("tally_subject_memory_bytes",
                          "Approximate heap bytes of subject state, by worker", MetricType::Gauge);
-    auto depth = family("tally_queue_depth", "Items waiting in a worker's queues",
-                        MetricType::Gauge);
+    auto depth =
+        family("tally_queue_depth", "Items waiting in a worker's queues", MetricType::Gauge);
     auto busy = family("tally_worker_busy_seconds_total",
                        "Time a worker spent applying events and commands; its rate is the "
                        "worker's utilisation",
                        MetricType::Counter);
     auto purged = family("tally_subjects_purged_total",
-                         "Subjects dropped after their retention, by worker",
-                         MetricType::Counter);
+                         "Subjects dropped after their retention, by worker", MetricType::Counter);
     std::map<std::string, double> hits_by_type;
     std::map<std::string, double> tier_changes;
     scorer::LatencyHistogram latency;
@@ -134,14 +133,14 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
       out.push_back(std::move(*moved));
     }
 
-    auto hits = family("tally_rule_hits_total", "Accepted events, by event type",
-                       MetricType::Counter);
+    auto hits =
+        family("tally_rule_hits_total", "Accepted events, by event type", MetricType::Counter);
     for (const auto& [type, count] : hits_by_type) add(hits, count, {{"type", type}});
     out.push_back(std::move(hits));
 
-    auto tiers = family("tally_tier_changes_total",
-                        "Subjects moving into a tier (each one raised an alert)",
-                        MetricType::Counter);
+    auto tiers =
+        family("tally_tier_changes_total", "Subjects moving into a tier (each one raised an alert)",
+               MetricType::Counter);
     for (const auto& [tier, count] : tier_changes) add(tiers, count, {{"tier", tier}});
     out.push_back(std::move(tiers));
 

@@ -1,9 +1,9 @@
 #include "scorer/query_handler.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <deque>
-
-#include <fmt/format.h>
 
 #include "stream/event_time.h"
 #include "stream/json_text.h"
@@ -264,8 +264,8 @@ std::string QueryHandler::top(simdjson::dom::object request) {
   if (merged.size() > n) merged.resize(n);
 
   const RuleSet& rules = engine_.rules();
-  std::string out = fmt::format("{{\"order\":\"{}\",\"n\":{},\"at\":",
-                                highest ? "highest" : "lowest", n);
+  std::string out =
+      fmt::format("{{\"order\":\"{}\",\"n\":{},\"at\":", highest ? "highest" : "lowest", n);
   append_time(out, at);
   out += ",\"subjects\":[";
   for (std::size_t i = 0; i < merged.size(); ++i) {
@@ -327,15 +327,16 @@ std::string QueryHandler::reload() {
     append_json_string(out, error->to_string());
     out += ",\"file\":";
     append_json_string(out, error->file);
-    fmt::format_to(std::back_inserter(out), ",\"line\":{},\"column\":{},\"reason\":",
-                   error->line, error->column);
+    fmt::format_to(std::back_inserter(out), ",\"line\":{},\"column\":{},\"reason\":", error->line,
+                   error->column);
     append_json_string(out, error->reason);
     out += "}}";
     return out;
   }
   const auto& rules = *std::get<std::shared_ptr<const RuleSet>>(result);
-  std::string out = fmt::format("{{\"reloaded\":true,\"version\":{},\"rules\":{},\"file\":",
-                                rules.version(), rules.rules().size());
+  std::string out =
+      fmt::format("{{\"reloaded\":true,\"version\":{},\"rules\":{},\"file\":", rules.version(),
+                  rules.rules().size());
   append_json_string(out, rules.source());
   out += "}";
   return out;

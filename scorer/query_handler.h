@@ -14,11 +14,11 @@
 // Thread-safety: one QueryHandler per calling thread (it uses one Producer row).
 #pragma once
 
+#include <simdjson.h>
+
 #include <functional>
 #include <string>
 #include <string_view>
-
-#include <simdjson.h>
 
 #include "scorer/engine.h"
 #include "stream/ingest_counters.h"

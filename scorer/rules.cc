@@ -1,13 +1,13 @@
 #include "scorer/rules.h"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 namespace tally::scorer {
 namespace {
@@ -92,12 +92,23 @@ std::int64_t parse_duration_ms(std::string_view text) noexcept {
   if (text.size() < 2) return -1;
   std::int64_t unit_ms = 0;
   switch (text.back()) {
-    case 's': unit_ms = 1000; break;
-    case 'm': unit_ms = 60 * 1000; break;
-    case 'h': unit_ms = 3600 * 1000; break;
-    case 'd': unit_ms = 86400 * 1000; break;
-    case 'w': unit_ms = 7 * 86400 * 1000LL; break;
-    default: return -1;
+    case 's':
+      unit_ms = 1000;
+      break;
+    case 'm':
+      unit_ms = 60 * 1000;
+      break;
+    case 'h':
+      unit_ms = 3600 * 1000;
+      break;
+    case 'd':
+      unit_ms = 86400 * 1000;
+      break;
+    case 'w':
+      unit_ms = 7 * 86400 * 1000LL;
+      break;
+    default:
+      return -1;
   }
   std::int64_t amount = 0;
   for (char c : text.substr(0, text.size() - 1)) {
@@ -180,14 +191,16 @@ RulesResult parse_rules(std::string_view toml_text, std::string_view file_name,
                fmt::format("rule name `{}`: use lower-case letters, digits and `_` only", name));
       }
       const auto* table = node.as_table();
-      if (table == nullptr) refuse(file_name, node, fmt::format("`rules.{}` must be a table", name));
+      if (table == nullptr)
+        refuse(file_name, node, fmt::format("`rules.{}` must be a table", name));
       refuse_unknown_keys(file_name, *table, {"points", "expires_after", "description"},
                           fmt::format("[rules.{}]", name));
       Rule& rule = rules->rules_.emplace_back();
       rule.name = name;
       rule.rules_version = version;
       const auto* points = table->get("points");
-      if (points == nullptr) refuse(file_name, node, fmt::format("rule `{}` has no `points`", name));
+      if (points == nullptr)
+        refuse(file_name, node, fmt::format("rule `{}` has no `points`", name));
       const std::int64_t value = integer(file_name, *points, "points");
       if (value < std::numeric_limits<std::int32_t>::min() ||
           value > std::numeric_limits<std::int32_t>::max()) {
@@ -224,8 +237,9 @@ RulesResult parse_rules(std::string_view toml_text, std::string_view file_name,
             refuse(file_name, *name, fmt::format("duplicate tier name `{}`", tier.name));
           }
           if (other.min == tier.min) {
-            refuse(file_name, *min, fmt::format("tiers `{}` and `{}` have the same min {}",
-                                                other.name, tier.name, tier.min));
+            refuse(file_name, *min,
+                   fmt::format("tiers `{}` and `{}` have the same min {}", other.name, tier.name,
+                               tier.min));
           }
         }
         rules->tiers_.push_back(std::move(tier));

@@ -10,6 +10,8 @@
 // Thread-safety: immutable after load; safe to read from any thread.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -18,8 +20,6 @@
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "stream/event.h"
 
@@ -91,8 +91,9 @@ class RuleSet final : public stream::EventTypeResolver {
   const std::string& source() const noexcept { return source_; }
 
  private:
-  friend std::variant<std::shared_ptr<const RuleSet>, RulesError> parse_rules(
-      std::string_view, std::string_view, std::uint32_t);
+  friend std::variant<std::shared_ptr<const RuleSet>, RulesError> parse_rules(std::string_view,
+                                                                              std::string_view,
+                                                                              std::uint32_t);
 
   ScoreConfig score_;
   std::vector<Tier> tiers_;

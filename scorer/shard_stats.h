@@ -16,9 +16,8 @@ namespace tally::scorer {
 struct LatencyHistogram {
   // Upper bounds in seconds; dense around the 1 ms objective.
   static constexpr std::array<double, 27> kBounds = {
-      5e-6,   1e-5,   2.5e-5, 5e-5,   7.5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4,
-      5e-4,   7.5e-4, 1e-3,   1.5e-3, 2e-3,   3e-3, 5e-3,   7.5e-3, 1e-2,
-      2.5e-2, 5e-2,   0.1,    0.25,   0.5,    1.0,  2.5,    5.0,  10.0};
+      5e-6, 1e-5, 2.5e-5, 5e-5, 7.5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4, 5e-4, 7.5e-4, 1e-3, 1.5e-3, 2e-3,
+      3e-3, 5e-3, 7.5e-3, 1e-2, 2.5e-2, 5e-2, 0.1,    0.25, 0.5,  1.0,  2.5,    5.0,  10.0};
   std::array<std::uint64_t, kBounds.size() + 1> counts{};  // last: +Inf
   double sum_seconds = 0;
 
@@ -29,17 +28,17 @@ struct LatencyHistogram {
 
 struct ShardStats {
   std::uint32_t worker = 0;
-  std::uint64_t applied = 0;     // events taken from the queues
+  std::uint64_t applied = 0;  // events taken from the queues
   std::uint64_t accepted = 0;
   std::uint64_t duplicates = 0;
-  std::uint64_t revokes = 0;     // accepted revoke events
+  std::uint64_t revokes = 0;  // accepted revoke events
   std::uint64_t subjects = 0;
   std::uint64_t memory_bytes = 0;
   std::uint64_t queue_depth = 0;
   std::uint64_t purged_subjects = 0;
-  double busy_seconds = 0;       // time spent applying events and commands
-  std::vector<std::pair<std::string, std::uint64_t>> hits_by_type;   // accepted, by rule
-  std::vector<std::pair<std::string, std::uint64_t>> tier_changes;   // by tier entered
+  double busy_seconds = 0;  // time spent applying events and commands
+  std::vector<std::pair<std::string, std::uint64_t>> hits_by_type;  // accepted, by rule
+  std::vector<std::pair<std::string, std::uint64_t>> tier_changes;  // by tier entered
   LatencyHistogram latency;
 };
 

@@ -101,10 +101,10 @@ void ShardWorker::handle(const stream::WorkItem& item) {
         chunk_steady_ns_ = steady_now_ns();
       }
       const RuleSet& current = rules();
-      const std::int64_t now = current.score().clock == Clock::kEvent
-                                   ? std::max(context_.event_clock->load(std::memory_order_relaxed),
-                                              item.event.time_ms)
-                                   : chunk_wall_ms_;
+      const std::int64_t now =
+          current.score().clock == Clock::kEvent
+              ? std::max(context_.event_clock->load(std::memory_order_relaxed), item.event.time_ms)
+              : chunk_wall_ms_;
       const ApplyOutcome outcome = apply(item.event, now);
       if (item.ticket != nullptr) {
         (outcome == ApplyOutcome::kAccepted ? ticket_accepted_ : ticket_duplicates_) += 1;

@@ -10,15 +10,15 @@
 // Thread-safety: run() on the worker's own thread; the rest is set up before.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <atomic>
+#include <boost/lockfree/spsc_queue.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
-#include <boost/lockfree/spsc_queue.hpp>
 
 #include "scorer/rules.h"
 #include "scorer/shard_stats.h"

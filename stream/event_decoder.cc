@@ -19,8 +19,8 @@ bool is_blank(std::string_view line) {
 
 // Reads a required non-empty string field into `out`.
 template <std::size_t N>
-DecodeResult read_string(simdjson::ondemand::value value, FixedString<N>& out, const char* wrong_type,
-                         const char* too_long, bool allow_empty = false) {
+DecodeResult read_string(simdjson::ondemand::value value, FixedString<N>& out,
+                         const char* wrong_type, const char* too_long, bool allow_empty = false) {
   std::string_view text;
   if (value.get_string().get(text) != simdjson::SUCCESS) {
     return refuse(RejectReason::kBadField, wrong_type);
@@ -53,8 +53,7 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
   out.revokes.clear();
   out.source.clear();
   out.type = nullptr;
-  bool has_id = false, has_subject = false, has_type = false, has_time = false,
-       has_revokes = false;
+  bool has_id = false, has_subject = false, has_type = false, has_time = false, has_revokes = false;
   std::string_view type_name;
   char type_buffer[128];
   DecodeResult time_result;
@@ -114,8 +113,8 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
           out.time_ms = ms;
         }
       } else {
-        time_result =
-            refuse(RejectReason::kBadTime, "field `time`: not RFC 3339 or integer epoch milliseconds");
+        time_result = refuse(RejectReason::kBadTime,
+                             "field `time`: not RFC 3339 or integer epoch milliseconds");
       }
     } else if (key == "source") {
       result = read_string(value, out.source, "field `source`: must be a string",
@@ -148,7 +147,8 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
   if (!has_time) return refuse(RejectReason::kMissingField, "field `time` is required");
   if (!time_result.ok) return time_result;
   out.type = types.resolve(type_name);
-  if (out.type == nullptr) return refuse(RejectReason::kUnknownType, "field `type`: no rule for this type");
+  if (out.type == nullptr)
+    return refuse(RejectReason::kUnknownType, "field `type`: no rule for this type");
   if (out.type->is_revoke) {
     if (out.revokes.empty()) {
       return refuse(RejectReason::kBadRevoke,

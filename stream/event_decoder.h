@@ -9,12 +9,12 @@
 // Thread-safety: one EventDecoder per thread (it owns a simdjson parser).
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <simdjson.h>
 
 #include "stream/event.h"
 #include "stream/reject_reason.h"
@@ -30,7 +30,7 @@ struct DecoderOptions {
 struct DecodeResult {
   bool ok = true;
   RejectReason reason = RejectReason::kMalformedJson;  // meaningful when !ok
-  const char* detail = "";  // static text naming the field or problem
+  const char* detail = "";                             // static text naming the field or problem
 };
 
 // Receives every line of a batch, in order. `line_number` counts from 1 and

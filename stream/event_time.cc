@@ -27,7 +27,8 @@ constexpr Civil civil_from_days(std::int64_t days) noexcept {
   const auto day_of_era = static_cast<unsigned>(days - era * 146097);
   const unsigned year_of_era =
       (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const unsigned mp = (5 * day_of_year + 2) / 153;
   const unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
   const unsigned month = mp < 10 ? mp + 3 : mp - 9;
@@ -106,13 +107,15 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) noexcept {
         !digits(text, pos, 2, offset_mins) || offset_hours > 23 || offset_mins > 59) {
       return std::nullopt;
     }
-    offset_minutes = (negative ? -1 : 1) * static_cast<std::int64_t>(offset_hours * 60 + offset_mins);
+    offset_minutes =
+        (negative ? -1 : 1) * static_cast<std::int64_t>(offset_hours * 60 + offset_mins);
   } else {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
   const std::int64_t days = days_from_civil(year, month, day);
-  const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  const std::int64_t seconds =
+      days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
   return seconds * 1000 + millis;
 }
 

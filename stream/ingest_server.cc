@@ -1,9 +1,9 @@
 #include "stream/ingest_server.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
-
-#include <fmt/format.h>
 #include <zmq_addon.hpp>
 
 #include "stream/backoff.h"
@@ -26,9 +26,7 @@ void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
   counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
 }
 
-std::string last_endpoint(zmq::socket_t& socket) {
-  return socket.get(zmq::sockopt::last_endpoint);
-}
+std::string last_endpoint(zmq::socket_t& socket) { return socket.get(zmq::sockopt::last_endpoint); }
 
 }  // namespace
 
@@ -71,8 +69,8 @@ class IngestServer::Router final : public DecodeSink {
   void on_reject(std::uint32_t line_number, std::string_view line,
                  const DecodeResult& result) override {
     add_relaxed(server_.counters_.rejected[static_cast<std::size_t>(result.reason)], 1);
-    server_.rejected_log_.write(channel_, ticket_ != nullptr ? ticket_->batch_id : "",
-                                line_number, result.reason, result.detail, line);
+    server_.rejected_log_.write(channel_, ticket_ != nullptr ? ticket_->batch_id : "", line_number,
+                                result.reason, result.detail, line);
     if (ticket_ != nullptr) ticket_->rejected.push_back({line_number, result.reason});
   }
 
@@ -157,8 +155,8 @@ void IngestServer::bind() {
     try {
       socket.bind(endpoint);
     } catch (const zmq::error_t& error) {
-      throw std::runtime_error(fmt::format("cannot bind {} socket to {}: {}", what, endpoint,
-                                           error.what()));
+      throw std::runtime_error(
+          fmt::format("cannot bind {} socket to {}: {}", what, endpoint, error.what()));
     }
     return last_endpoint(socket);
   };
@@ -211,9 +209,8 @@ void IngestServer::run(const std::atomic<bool>& stop) {
 void IngestServer::handle_pull_message(zmq::message_t& payload) {
   add_relaxed(counters_.messages, 1);
   router_->begin("ingest", nullptr);
-  const std::uint32_t lines =
-      decoder_.decode_batch(payload.to_string_view(), *types_.load(std::memory_order_acquire),
-                            *router_);
+  const std::uint32_t lines = decoder_.decode_batch(
+      payload.to_string_view(), *types_.load(std::memory_order_acquire), *router_);
   add_relaxed(counters_.received, lines);
   router_->finish(event_clock_);
 }

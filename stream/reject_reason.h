@@ -22,7 +22,7 @@ enum class RejectReason : std::uint8_t {
 inline constexpr std::size_t kRejectReasonCount = 7;
 
 inline constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
-    "malformed_json", "missing_field", "bad_field", "bad_time",
+    "malformed_json", "missing_field", "bad_field",  "bad_time",
     "unknown_type",   "oversized",     "bad_revoke",
 };
 

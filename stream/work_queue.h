@@ -11,12 +11,11 @@
 #pragma once
 
 #include <atomic>
+#include <boost/lockfree/spsc_queue.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/lockfree/spsc_queue.hpp>
 
 #include "stream/event.h"
 #include "stream/reject_reason.h"
@@ -58,8 +57,8 @@ enum class WorkKind : std::uint8_t {
 struct WorkItem {
   WorkKind kind = WorkKind::kEvent;
   Event event;
-  std::int64_t received_ns = 0;     // steady clock when its batch arrived
-  BatchTicket* ticket = nullptr;    // set for events of acknowledged batches
+  std::int64_t received_ns = 0;   // steady clock when its batch arrived
+  BatchTicket* ticket = nullptr;  // set for events of acknowledged batches
   WorkerCommand* command = nullptr;
 };
 
@@ -67,7 +66,8 @@ struct WorkItem {
 // deep enough to absorb a large batch, small enough to stay in L2/L3.
 inline constexpr std::size_t kWorkQueueCapacity = 4096;
 
-using WorkQueue = boost::lockfree::spsc_queue<WorkItem, boost::lockfree::capacity<kWorkQueueCapacity>>;
+using WorkQueue =
+    boost::lockfree::spsc_queue<WorkItem, boost::lockfree::capacity<kWorkQueueCapacity>>;
 
 // Tickets finished by a worker, on their way back to the ingest thread.
 using TicketQueue = boost::lockfree::spsc_queue<BatchTicket*, boost::lockfree::capacity<4096>>;

@@ -2,10 +2,10 @@
 // answers, so resend and give-up are exercised over real ZeroMQ sockets.
 #include "adapters/publisher.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 #include <zmq_addon.hpp>
 
 namespace tally::adapters {
@@ -38,8 +38,9 @@ class FakeSubmitPeer {
       if (received_ <= drop_ || !answer_) continue;
       const std::string payload = frames[2].to_string();
       const auto lines = std::count(payload.begin(), payload.end(), '\n');
-      const std::string body = "{\"accepted\":" + std::to_string(lines) +
-                               ",\"duplicates\":0,\"rejected\":[{\"line\":1,\"reason\":\"bad_time\"}]}";
+      const std::string body =
+          "{\"accepted\":" + std::to_string(lines) +
+          ",\"duplicates\":0,\"rejected\":[{\"line\":1,\"reason\":\"bad_time\"}]}";
       std::array<zmq::const_buffer, 3> reply = {zmq::buffer(frames[0].to_string_view()),
                                                 zmq::buffer(frames[1].to_string_view()),
                                                 zmq::buffer(body)};

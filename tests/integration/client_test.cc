@@ -35,8 +35,9 @@ TEST_F(ClientTest, SendsAcknowledgedBatchesAndAnswersQueries) {
   DaemonProcess daemon(dir_ / "rules.toml", dir_ / "data", {"--workers", "2"});
   std::string events;
   for (int i = 0; i < 2500; ++i) {
-    events += "{\"id\":\"c" + std::to_string(i) + "\",\"subject\":\"plate:NY:" +
-              std::to_string(i % 100) + "\",\"type\":\"red_light\",\"time\":\"2024-01-01T00:00:00Z\"}\n";
+    events += "{\"id\":\"c" + std::to_string(i) +
+              "\",\"subject\":\"plate:NY:" + std::to_string(i % 100) +
+              "\",\"type\":\"red_light\",\"time\":\"2024-01-01T00:00:00Z\"}\n";
   }
   events += "{\"id\":\"bad\",\"subject\":\"x\",\"type\":\"red_light\",\"time\":\"never\"}\n";
   write_file(dir_ / "events.ndjson", events);
@@ -83,8 +84,8 @@ TEST_F(ClientTest, FireAndForgetSendReachesTheDaemon) {
 }
 
 TEST_F(ClientTest, NoDaemonIsAClearErrorNotAHang) {
-  auto result = run_program({tally_path(), "--query", "tcp://127.0.0.1:1", "--timeout", "0.3",
-                             "score", "x"});
+  auto result =
+      run_program({tally_path(), "--query", "tcp://127.0.0.1:1", "--timeout", "0.3", "score", "x"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.output.find("is tallyd running?"), std::string::npos) << result.output;
 }

@@ -1,6 +1,7 @@
 #include "tests/integration/daemon_process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,8 +12,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <gtest/gtest.h>
 #include <zmq_addon.hpp>
 
 #include "adapters/http_get.h"
@@ -100,21 +99,11 @@ std::optional<std::string> read_line(int fd, std::string& buffer,
 DaemonProcess::DaemonProcess(const std::filesystem::path& rules,
                              const std::filesystem::path& data_dir,
                              std::vector<std::string> extra_args) {
-  std::vector<std::string> args = {tallyd_path(),
-                                   "--rules",
-                                   rules.string(),
-                                   "--data-dir",
-                                   data_dir.string(),
-                                   "--ingest-bind",
-                                   "tcp://127.0.0.1:*",
-                                   "--submit-bind",
-                                   "tcp://127.0.0.1:*",
-                                   "--query-bind",
-                                   "tcp://127.0.0.1:*",
-                                   "--alerts-bind",
-                                   "tcp://127.0.0.1:*",
-                                   "--metrics-listen",
-                                   "127.0.0.1:0"};
+  std::vector<std::string> args = {tallyd_path(),       "--rules",           rules.string(),
+                                   "--data-dir",        data_dir.string(),   "--ingest-bind",
+                                   "tcp://127.0.0.1:*", "--submit-bind",     "tcp://127.0.0.1:*",
+                                   "--query-bind",      "tcp://127.0.0.1:*", "--alerts-bind",
+                                   "tcp://127.0.0.1:*", "--metrics-listen",  "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   const Spawned child = spawn(std::move(args), false);
   pid_ = child.pid;
@@ -236,9 +225,9 @@ std::string DaemonProcess::scrape_metrics() {
   const std::string rest = metrics_url_.substr(std::string("http://").size());
   const auto colon = rest.find(':');
   const auto slash = rest.find('/');
-  const auto body = adapters::http_get(rest.substr(0, colon),
-                                       std::stoi(rest.substr(colon + 1, slash - colon - 1)),
-                                       rest.substr(slash));
+  const auto body =
+      adapters::http_get(rest.substr(0, colon),
+                         std::stoi(rest.substr(colon + 1, slash - colon - 1)), rest.substr(slash));
   if (!body) throw std::runtime_error("no 200 answer from " + metrics_url_);
   return *body;
 }

@@ -4,6 +4,7 @@
 // never collide.
 #pragma once
 
+#include <simdjson.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -11,8 +12,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
 #include <zmq.hpp>
 
 namespace tally::testing {

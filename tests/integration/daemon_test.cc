@@ -1,12 +1,11 @@
 // End to end: the real tallyd, real ZeroMQ sockets, real HTTP.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <random>
 #include <thread>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 #include <zmq_addon.hpp>
 
 #include "tests/integration/daemon_process.h"
@@ -49,8 +48,8 @@ min = 11
 
 std::string event(const std::string& id, const std::string& subject, const std::string& type,
                   const std::string& time, const std::string& extra = "") {
-  return fmt::format(R"({{"id":"{}","subject":"{}","type":"{}","time":"{}"{}}})", id, subject,
-                     type, time, extra) +
+  return fmt::format(R"({{"id":"{}","subject":"{}","type":"{}","time":"{}"{}}})", id, subject, type,
+                     time, extra) +
          "\n";
 }
 
@@ -109,8 +108,7 @@ TEST_F(DaemonTest, ScoresEventsPushedFireAndForget) {
 TEST_F(DaemonTest, AcknowledgedBatchReportsAcceptedDuplicatesAndRejectedLines) {
   auto daemon = start();
   const std::string batch = event("a1", "s1", "red_light", "2024-01-01T00:00:00Z") +
-                            event("a2", "s2", "speeding", "2024-01-01T00:00:00Z") +
-                            "{not json\n" +
+                            event("a2", "s2", "speeding", "2024-01-01T00:00:00Z") + "{not json\n" +
                             event("a1", "s1", "red_light", "2024-01-01T00:00:00Z") +
                             event("a3", "s1", "no_such_type", "2024-01-01T00:00:00Z") +
                             event("a4", "s1", "red_light", "yesterday");
@@ -179,8 +177,8 @@ TEST_F(DaemonTest, RevokeCancelsItsTargetWhicheverArrivesFirst) {
   EXPECT_EQ(revoked.at(0)["revoke_source"].get_string().value(), "appeals-court");
 
   // A revoke after its target.
-  daemon.submit_batch("b3", event("r2", "p1", "revoke", "2024-03-02T00:00:00Z",
-                                  R"(,"revokes":"v2")"));
+  daemon.submit_batch("b3",
+                      event("r2", "p1", "revoke", "2024-03-02T00:00:00Z", R"(,"revokes":"v2")"));
   EXPECT_EQ(score_of(daemon, "p1"), 0);
   EXPECT_EQ(daemon.terminate(), 0);
 }
@@ -195,12 +193,12 @@ TEST_F(DaemonTest, TierChangesArePublishedOnTheAlertSocket) {
   // PUB/SUB joins asynchronously: send a probe until the subscriber hears it.
   std::vector<zmq::message_t> frames;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    daemon.submit_batch(fmt::format("probe-{}", attempt),
-                        event(fmt::format("probe-{}", attempt), fmt::format("probe-{}", attempt),
-                              "speeding", "2024-01-01T00:00:00Z") +
-                            event(fmt::format("probe-{}b", attempt),
-                                  fmt::format("probe-{}", attempt), "speeding",
-                                  "2024-01-01T00:00:01Z"));
+    daemon.submit_batch(
+        fmt::format("probe-{}", attempt),
+        event(fmt::format("probe-{}", attempt), fmt::format("probe-{}", attempt), "speeding",
+              "2024-01-01T00:00:00Z") +
+            event(fmt::format("probe-{}b", attempt), fmt::format("probe-{}", attempt), "speeding",
+                  "2024-01-01T00:00:01Z"));
     subscriber.set(zmq::sockopt::rcvtimeo, 100);
     frames.clear();
     if (zmq::recv_multipart(subscriber, std::back_inserter(frames))) break;
@@ -235,8 +233,8 @@ TEST_F(DaemonTest, MetricsEndpointExposesCountersAndLatency) {
         "tally_rule_hits_total{type=\"red_light\"} 1", "tally_subjects{worker=",
         "tally_queue_depth{worker=", "tally_worker_busy_seconds_total{worker=",
         "tally_event_latency_seconds_bucket{le=", "tally_event_latency_seconds_count 2",
-        "tally_rules_reloads_total{result=\"ok\"} 0", "tally_build_info{version=",
-        "tally_tier_changes_total", "tally_workers 2"}) {
+        "tally_rules_reloads_total{result=\"ok\"} 0",
+        "tally_build_info{version=", "tally_tier_changes_total", "tally_workers 2"}) {
     EXPECT_NE(metrics.find(expected), std::string::npos) << "missing: " << expected;
   }
   EXPECT_EQ(metrics.find("subject=\""), std::string::npos) << "no subject ids in labels";
@@ -331,21 +329,22 @@ TEST_F(DaemonTest, ReloadSwapsRulesAndRefusesABrokenFile) {
 }
 
 TEST_F(DaemonTest, DaemonRefusesBadRulesWithFileAndLine) {
-  write_file(dir_ / "bad.toml", "[score]\nbase = 0\n\n[rules.red_light]\npoints = 3\n"
-                                "expires_after = \"forever\"\n");
-  auto result = run_program({tallyd_path(), "--rules", (dir_ / "bad.toml").string(),
-                             "--data-dir", (dir_ / "data").string()});
+  write_file(dir_ / "bad.toml",
+             "[score]\nbase = 0\n\n[rules.red_light]\npoints = 3\n"
+             "expires_after = \"forever\"\n");
+  auto result = run_program({tallyd_path(), "--rules", (dir_ / "bad.toml").string(), "--data-dir",
+                             (dir_ / "data").string()});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("bad.toml:6"), std::string::npos) << result.output;
 }
 
 TEST_F(DaemonTest, BusyPortIsAClearStartupError) {
   auto first = start();
-  auto result = run_program({tallyd_path(), "--rules", (dir_ / "rules.toml").string(),
-                             "--data-dir", (dir_ / "data2").string(), "--query-bind",
-                             first.query(), "--metrics-listen", "127.0.0.1:0",
-                             "--ingest-bind", "tcp://127.0.0.1:*", "--submit-bind",
-                             "tcp://127.0.0.1:*", "--alerts-bind", "tcp://127.0.0.1:*"});
+  auto result =
+      run_program({tallyd_path(), "--rules", (dir_ / "rules.toml").string(), "--data-dir",
+                   (dir_ / "data2").string(), "--query-bind", first.query(), "--metrics-listen",
+                   "127.0.0.1:0", "--ingest-bind", "tcp://127.0.0.1:*", "--submit-bind",
+                   "tcp://127.0.0.1:*", "--alerts-bind", "tcp://127.0.0.1:*"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.output.find("cannot bind query socket"), std::string::npos) << result.output;
 }
@@ -368,8 +367,8 @@ TEST_F(DaemonTest, ScoresDoNotDependOnArrivalOrderOrWorkerCount) {
   std::mt19937 random(7);
   for (int i = 0; i < 3000; ++i) {
     const std::string subject = fmt::format("s{}", random() % 50);
-    const std::string time = fmt::format("2024-{:02}-{:02}T00:00:00Z", 1 + random() % 12,
-                                         1 + random() % 28);
+    const std::string time =
+        fmt::format("2024-{:02}-{:02}T00:00:00Z", 1 + random() % 12, 1 + random() % 28);
     const char* type = random() % 3 == 0 ? "speeding" : "red_light";
     events.push_back(event(fmt::format("o{}", i), subject, type, time));
     if (i % 10 == 0) {  // revoke an earlier (or later) event of the same subject

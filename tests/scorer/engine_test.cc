@@ -1,9 +1,10 @@
 // The engine and query API without sockets: events go through the real
 // queues and workers; queries through QueryHandler.
+#include "scorer/engine.h"
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "scorer/engine.h"
 #include "scorer/query_handler.h"
 #include "stream/event_decoder.h"
 #include "stream/work_queue.h"
@@ -53,7 +54,8 @@ class EngineTest : public ::testing::Test {
         const auto worker = engine->groups().worker_of(event.subject_hash);
         stream::push_blocking(engine->queues().at(0, worker), &item, 1, [] { return false; });
         std::int64_t seen = engine->event_clock().load();
-        while (seen < event.time_ms && !engine->event_clock().compare_exchange_weak(seen, event.time_ms)) {
+        while (seen < event.time_ms &&
+               !engine->event_clock().compare_exchange_weak(seen, event.time_ms)) {
         }
       }
       void on_reject(std::uint32_t, std::string_view, const stream::DecodeResult& result) override {
@@ -77,9 +79,12 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, ScoreAppliesBaseClampAndTier) {
-  send(R"({"id":"1","subject":"a","type":"fine","time":"2024-01-01T00:00:00Z"})" "\n"
-       R"({"id":"2","subject":"a","type":"fine","time":"2024-01-02T00:00:00Z"})" "\n"
-       R"({"id":"3","subject":"a","type":"fine","time":"2024-01-03T00:00:00Z"})" "\n");
+  send(R"({"id":"1","subject":"a","type":"fine","time":"2024-01-01T00:00:00Z"})"
+       "\n"
+       R"({"id":"2","subject":"a","type":"fine","time":"2024-01-02T00:00:00Z"})"
+       "\n"
+       R"({"id":"3","subject":"a","type":"fine","time":"2024-01-03T00:00:00Z"})"
+       "\n");
   // Queries travel on another producer row than events, so they may overtake
   // them: wait until all three are applied.
   for (int i = 0; i < 1000; ++i) {
@@ -100,10 +105,15 @@ TEST_F(EngineTest, ScoreAppliesBaseClampAndTier) {
 }
 
 TEST_F(EngineTest, ExplainListsActiveInactiveAndRevoked) {
-  send(R"({"id":"f1","subject":"b","type":"fine","time":"2024-01-01T00:00:00Z","source":"cam-9"})" "\n"
-       R"({"id":"c1","subject":"b","type":"credit","time":"2024-03-01T00:00:00Z"})" "\n"
-       R"({"id":"r1","subject":"b","type":"revoke","revokes":"c1","time":"2024-03-02T00:00:00Z","source":"court"})" "\n"
-       R"({"id":"f2","subject":"b","type":"fine","time":"2024-03-03T00:00:00Z"})" "\n");
+  send(
+      R"({"id":"f1","subject":"b","type":"fine","time":"2024-01-01T00:00:00Z","source":"cam-9"})"
+      "\n"
+      R"({"id":"c1","subject":"b","type":"credit","time":"2024-03-01T00:00:00Z"})"
+      "\n"
+      R"({"id":"r1","subject":"b","type":"revoke","revokes":"c1","time":"2024-03-02T00:00:00Z","source":"court"})"
+      "\n"
+      R"({"id":"f2","subject":"b","type":"fine","time":"2024-03-03T00:00:00Z"})"
+      "\n");
   for (int i = 0; i < 1000; ++i) {
     if (ask(R"({"op":"stats"})")["accepted"].get_uint64().value() == 4) break;
   }

@@ -1,8 +1,8 @@
 #include "scorer/rules.h"
 
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 namespace tally::scorer {
 namespace {
@@ -23,8 +23,9 @@ RulesError parse_error(const std::string& text) {
 }
 
 TEST(RulesTest, DefaultsAndLookups) {
-  auto rules = parse_ok("[rules.red_light]\npoints = 3\nexpires_after = \"540d\"\n"
-                        "description = \"Red light\"\n[rules.assist]\npoints = -2\n");
+  auto rules = parse_ok(
+      "[rules.red_light]\npoints = 3\nexpires_after = \"540d\"\n"
+      "description = \"Red light\"\n[rules.assist]\npoints = -2\n");
   ASSERT_TRUE(rules);
   EXPECT_EQ(rules->score().base, 0);
   EXPECT_EQ(rules->score().clock, Clock::kWall);
@@ -99,8 +100,10 @@ TEST(RulesTest, RefusesWithFileLineAndReason) {
       {"[rules.revoke]\npoints = 1\n", 1, "built in"},
       {"[rules.RedLight]\npoints = 1\n", 1, "lower-case"},
       {"[rules.a]\npoints = 99999999999\n", 2, "range"},
-      {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"x\"\nmin = 5\n", 7, "duplicate tier"},
-      {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"y\"\nmin = 0\n", 8, "same min"},
+      {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"x\"\nmin = 5\n",
+       7, "duplicate tier"},
+      {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"y\"\nmin = 0\n",
+       8, "same min"},
       {"[rules.a]\npoints = 1\n[[tier]]\nmin = 0\n", 3, "name"},
       {"[score]\nbase = 0\n", 0, "at least one rule"},
       {"[rules.a]\npoints = 1\n[extra]\nx = 1\n", 3, "unknown key"},

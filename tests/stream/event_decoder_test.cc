@@ -1,10 +1,10 @@
 #include "stream/event_decoder.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "stream/event_time.h"
 #include "stream/key_groups.h"
@@ -44,7 +44,8 @@ class EventDecoderTest : public ::testing::Test {
       return {};
     }
     EXPECT_EQ(sink.rejects.size(), 1u) << line;
-    return {false, sink.rejects.empty() ? RejectReason::kMalformedJson : sink.rejects[0].second, ""};
+    return {false, sink.rejects.empty() ? RejectReason::kMalformedJson : sink.rejects[0].second,
+            ""};
   }
   RejectReason reason(const std::string& line) {
     const DecodeResult result = decode(line);
@@ -58,9 +59,11 @@ class EventDecoderTest : public ::testing::Test {
 };
 
 TEST_F(EventDecoderTest, DecodesEveryFieldInAnyOrder) {
-  ASSERT_TRUE(decode(R"({"time":"2024-03-01T12:30:00Z","type":"red_light","source":"cam-7",)"
-                     R"("attrs":{"lane":2,"x":[1,2]},"subject":"plate:NY:ABC1234","id":"e-1","extra":true})")
-                  .ok);
+  ASSERT_TRUE(
+      decode(
+          R"({"time":"2024-03-01T12:30:00Z","type":"red_light","source":"cam-7",)"
+          R"("attrs":{"lane":2,"x":[1,2]},"subject":"plate:NY:ABC1234","id":"e-1","extra":true})")
+          .ok);
   EXPECT_EQ(event_.id.view(), "e-1");
   EXPECT_EQ(event_.subject.view(), "plate:NY:ABC1234");
   EXPECT_EQ(event_.source.view(), "cam-7");
@@ -72,44 +75,66 @@ TEST_F(EventDecoderTest, DecodesEveryFieldInAnyOrder) {
 TEST_F(EventDecoderTest, AcceptsEpochMillisecondsAndOffsets) {
   ASSERT_TRUE(decode(R"({"id":"a","subject":"s","type":"red_light","time":1709296200123})").ok);
   EXPECT_EQ(event_.time_ms, 1709296200123);
-  ASSERT_TRUE(decode(R"({"id":"a","subject":"s","type":"red_light","time":"2024-03-01T08:30:00.5-04:00"})").ok);
+  ASSERT_TRUE(
+      decode(R"({"id":"a","subject":"s","type":"red_light","time":"2024-03-01T08:30:00.5-04:00"})")
+          .ok);
   EXPECT_EQ(event_.time_ms, 1709296200500);
 }
 
 TEST_F(EventDecoderTest, UnescapesUnicodeAndEscapesByteExactly) {
-  ASSERT_TRUE(decode(R"({"id":"\u00e9\n\"q\"","subject":"person:Jos\u00e9 \ud83d\ude97","type":"red_light","time":0})").ok);
+  ASSERT_TRUE(
+      decode(
+          R"({"id":"\u00e9\n\"q\"","subject":"person:Jos\u00e9 \ud83d\ude97","type":"red_light","time":0})")
+          .ok);
   EXPECT_EQ(event_.id.view(), "\xC3\xA9\n\"q\"");
   EXPECT_EQ(event_.subject.view(), "person:Jos\xC3\xA9 \xF0\x9F\x9A\x97");
-  ASSERT_TRUE(decode("{\"id\":\"1\",\"subject\":\"\xE5\x8C\x97\xE4\xBA\xAC\",\"type\":\"red_light\",\"time\":0}").ok);
+  ASSERT_TRUE(decode("{\"id\":\"1\",\"subject\":\"\xE5\x8C\x97\xE4\xBA\xAC\",\"type\":\"red_"
+                     "light\",\"time\":0}")
+                  .ok);
   EXPECT_EQ(event_.subject.view(), "\xE5\x8C\x97\xE4\xBA\xAC");
 }
 
 TEST_F(EventDecoderTest, NamesEveryRejectReason) {
   EXPECT_EQ(reason("{not json"), RejectReason::kMalformedJson);
   EXPECT_EQ(reason("[1,2]"), RejectReason::kMalformedJson);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":0} {})"), RejectReason::kMalformedJson);
-  EXPECT_EQ(reason("{\"id\":\"\xFF\",\"subject\":\"s\",\"type\":\"red_light\",\"time\":0}"), RejectReason::kMalformedJson);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":0} {})"),
+            RejectReason::kMalformedJson);
+  EXPECT_EQ(reason("{\"id\":\"\xFF\",\"subject\":\"s\",\"type\":\"red_light\",\"time\":0}"),
+            RejectReason::kMalformedJson);
   EXPECT_EQ(reason(R"({"subject":"s","type":"red_light","time":0})"), RejectReason::kMissingField);
   EXPECT_EQ(reason(R"({"id":"a","type":"red_light","time":0})"), RejectReason::kMissingField);
   EXPECT_EQ(reason(R"({"id":"a","subject":"s","time":0})"), RejectReason::kMissingField);
   EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light"})"), RejectReason::kMissingField);
-  EXPECT_EQ(reason(R"({"id":7,"subject":"s","type":"red_light","time":0})"), RejectReason::kBadField);
-  EXPECT_EQ(reason(R"({"id":"","subject":"s","type":"red_light","time":0})"), RejectReason::kBadField);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":0,"attrs":[1]})"), RejectReason::kBadField);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":"2023-02-29T00:00:00Z"})"), RejectReason::kBadTime);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":1.5})"), RejectReason::kBadTime);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":-5})"), RejectReason::kBadTime);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":"yesterday"})"), RejectReason::kBadTime);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"parking","time":0})"), RejectReason::kUnknownType);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"revoke","time":0})"), RejectReason::kBadRevoke);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"revoke","revokes":"a","time":0})"), RejectReason::kBadRevoke);
-  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"revoke","revokes":"","time":0})"), RejectReason::kBadRevoke);
-  EXPECT_EQ(reason(R"({"id":")" + std::string(65, 'x') + R"(","subject":"s","type":"red_light","time":0})"),
+  EXPECT_EQ(reason(R"({"id":7,"subject":"s","type":"red_light","time":0})"),
+            RejectReason::kBadField);
+  EXPECT_EQ(reason(R"({"id":"","subject":"s","type":"red_light","time":0})"),
+            RejectReason::kBadField);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":0,"attrs":[1]})"),
+            RejectReason::kBadField);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":"2023-02-29T00:00:00Z"})"),
+            RejectReason::kBadTime);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":1.5})"),
+            RejectReason::kBadTime);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":-5})"),
+            RejectReason::kBadTime);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"red_light","time":"yesterday"})"),
+            RejectReason::kBadTime);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"parking","time":0})"),
+            RejectReason::kUnknownType);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"revoke","time":0})"),
+            RejectReason::kBadRevoke);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"revoke","revokes":"a","time":0})"),
+            RejectReason::kBadRevoke);
+  EXPECT_EQ(reason(R"({"id":"a","subject":"s","type":"revoke","revokes":"","time":0})"),
+            RejectReason::kBadRevoke);
+  EXPECT_EQ(reason(R"({"id":")" + std::string(65, 'x') +
+                   R"(","subject":"s","type":"red_light","time":0})"),
             RejectReason::kOversized);
 }
 
 TEST_F(EventDecoderTest, OversizedLineIsRefusedAtItsLimitPlusOne) {
-  const std::string head = R"({"id":"a","subject":"s","type":"red_light","time":0,"attrs":{"pad":")";
+  const std::string head =
+      R"({"id":"a","subject":"s","type":"red_light","time":0,"attrs":{"pad":")";
   const std::string tail = R"("}})";
   const std::string at_limit = head + std::string(256 - head.size() - tail.size(), 'p') + tail;
   ASSERT_EQ(at_limit.size(), 256u);
@@ -121,11 +146,13 @@ TEST_F(EventDecoderTest, OversizedLineIsRefusedAtItsLimitPlusOne) {
 TEST_F(EventDecoderTest, BatchKeepsGoingAndNumbersLinesLikeTheSendersFile) {
   Collected sink;
   const std::string batch =
-      R"({"id":"1","subject":"s","type":"red_light","time":0})" "\r\n"
+      R"({"id":"1","subject":"s","type":"red_light","time":0})"
+      "\r\n"
       "\n"
       "   \r\n"
       "{bad\n"
-      R"({"id":"2","subject":"s","type":"revoke","revokes":"1","time":1})" "\n"
+      R"({"id":"2","subject":"s","type":"revoke","revokes":"1","time":1})"
+      "\n"
       R"({"id":"3","subject":"s","type":"nope","time":0})";  // no trailing newline
   EXPECT_EQ(decoder_.decode_batch(batch, types_, sink), 4u);
   ASSERT_EQ(sink.events.size(), 2u);
@@ -139,10 +166,10 @@ TEST(EventTimeTest, ParsesAndFormatsRfc3339) {
   EXPECT_EQ(parse_rfc3339_ms("2024-02-29T23:59:59.999Z"), 1709251199999);
   EXPECT_EQ(parse_rfc3339_ms("2024-03-01t00:00:00.123456+01:00"), 1709247600123);
   EXPECT_EQ(parse_rfc3339_ms("2024-03-01 00:00:00Z"), 1709251200000);
-  for (const char* bad : {"2024-13-01T00:00:00Z", "2024-04-31T00:00:00Z", "2023-02-29T00:00:00Z",
-                          "2024-01-01T24:00:00Z", "2024-01-01T00:00:60Z", "2024-01-01T00:00:00",
-                          "2024-01-01", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00Zjunk",
-                          "2024-1-01T00:00:00Z", ""}) {
+  for (const char* bad :
+       {"2024-13-01T00:00:00Z", "2024-04-31T00:00:00Z", "2023-02-29T00:00:00Z",
+        "2024-01-01T24:00:00Z", "2024-01-01T00:00:60Z", "2024-01-01T00:00:00", "2024-01-01",
+        "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00Zjunk", "2024-1-01T00:00:00Z", ""}) {
     EXPECT_FALSE(parse_rfc3339_ms(bad).has_value()) << bad;
   }
   EXPECT_EQ(format_rfc3339_ms(0), "1970-01-01T00:00:00Z");

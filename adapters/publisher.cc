@@ -4,16 +4,25 @@
 #include <simdjson.h>
 #include <unistd.h>
 
-#include <stdexcept>
-#include <vector>
+#include <algorithm>
+#include <array>
+#include <limits>
 #include <zmq_addon.hpp>
 
 namespace tally::adapters {
 
+using Clock = std::chrono::steady_clock;
+
+// One acknowledged batch from its first send until answered or given up.
 struct Publisher::InFlight {
   std::string payload;
-  std::chrono::steady_clock::time_point sent_at;
-  int attempts = 0;
+  std::uint32_t events = 0;
+  std::uint64_t first_input = 0;  // input line of the batch's first line
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> jumps;  // see Publisher::batch_jumps_
+  int attempts = 0;                                            // sends ZeroMQ took
+  bool on_wire = false;             // false: waiting for ZeroMQ to take it (no connection)
+  Clock::time_point sent_at;        // on_wire: the last send
+  Clock::time_point waiting_since;  // !on_wire: since when ZeroMQ refused it
 };
 
 std::uint64_t PublishSummary::rejected_total() const {
@@ -22,127 +31,261 @@ std::uint64_t PublishSummary::rejected_total() const {
   return total;
 }
 
+namespace {
+
+std::string seconds_text(std::chrono::milliseconds duration) {
+  return fmt::format("{:g}s", static_cast<double>(duration.count()) / 1000.0);
+}
+
+}  // namespace
+
 Publisher::Publisher(zmq::context_t& context, PublisherOptions options)
     : options_(std::move(options)),
       socket_(context, options_.acknowledged ? zmq::socket_type::dealer : zmq::socket_type::push) {
+  if (options_.batch_max_events == 0) options_.batch_max_events = 1;
+  if (options_.max_in_flight == 0) options_.max_in_flight = 1;
+  if (options_.max_attempts < 1) options_.max_attempts = 1;
   socket_.set(zmq::sockopt::sndhwm, options_.send_high_water_mark);
-  // Fire-and-forget: give queued messages time to leave on close.
-  socket_.set(zmq::sockopt::linger, options_.acknowledged ? 0 : 30000);
+  // Queue only to a live connection: with no tallyd a send waits (and then
+  // fails) instead of piling messages up for a peer that may never come.
+  socket_.set(zmq::sockopt::immediate, true);
+  const int wait_ms = options_.send_timeout.count() < 0
+                          ? -1
+                          : static_cast<int>(std::min<std::int64_t>(
+                                options_.send_timeout.count(), std::numeric_limits<int>::max()));
+  if (options_.acknowledged) {
+    // Unanswered batches are given up explicitly; nothing to deliver on close.
+    socket_.set(zmq::sockopt::linger, 0);
+    parser_ = std::make_unique<simdjson::dom::parser>();
+  } else {
+    socket_.set(zmq::sockopt::sndtimeo, wait_ms);
+    // Fire-and-forget: queued messages get as long to leave on close as one
+    // send may wait.
+    socket_.set(zmq::sockopt::linger, wait_ms);
+  }
   socket_.connect(options_.endpoint);
-  // Batch ids unique across processes and runs: pid and start time.
   batch_prefix_ = fmt::format("{}-{}-", ::getpid(),
                               std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count());
-  if (options_.batch_max_events == 0) options_.batch_max_events = 1;
 }
 
 Publisher::~Publisher() = default;
 
-void Publisher::add(std::string_view line) {
+bool Publisher::add(std::string_view line) {
+  ++input_lines_;
+  if (!summary_.failure.empty()) return false;
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-  if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-  if (!batch_.empty() && batch_.size() + line.size() + 1 > options_.batch_max_bytes) flush();
+  if (line.find_first_not_of(" \t") == std::string_view::npos) return true;
+  if (batch_events_ > 0 && batch_.size() + line.size() + 1 > options_.batch_max_bytes) {
+    if (!flush()) return false;
+  }
+  if (batch_events_ == 0) {
+    batch_first_input_ = input_lines_;
+    batch_jumps_.clear();
+    // Allocation per batch, not per line: reserve what a full batch needs.
+    const std::size_t per_line = line.size() + 1;
+    batch_.reserve(options_.batch_max_events >= options_.batch_max_bytes / per_line
+                       ? options_.batch_max_bytes
+                       : options_.batch_max_events * per_line);
+  } else if (options_.acknowledged && input_lines_ != last_input_ + 1) {
+    batch_jumps_.emplace_back(static_cast<std::uint32_t>(batch_events_ + 1), input_lines_);
+  }
+  last_input_ = input_lines_;
   batch_.append(line);
   batch_.push_back('\n');
   ++batch_events_;
   ++summary_.events;
-  if (batch_events_ >= options_.batch_max_events) flush();
+  if (batch_events_ >= options_.batch_max_events) return flush();
+  return true;
 }
 
-void Publisher::flush() {
-  if (batch_events_ == 0) return;
-  std::string payload;
-  payload.swap(batch_);
-  batch_events_ = 0;
-  send_batch(std::move(payload));
-}
-
-void Publisher::send_batch(std::string payload) {
-  ++summary_.batches;
-  if (!options_.acknowledged) {
-    if (!socket_.send(zmq::buffer(payload), zmq::send_flags::none)) {
-      throw std::runtime_error("cannot send to " + options_.endpoint);
+bool Publisher::flush() {
+  if (batch_events_ > 0) {
+    ++summary_.batches;
+    if (options_.acknowledged) {
+      std::string payload;
+      payload.swap(batch_);
+      send_acknowledged(std::move(payload));
+    } else {
+      send_fire_and_forget();
+      batch_.clear();  // ZeroMQ copied it: keep the buffer for the next batch
     }
+    batch_events_ = 0;
+  }
+  return summary_.failure.empty();
+}
+
+void Publisher::send_fire_and_forget() {
+  if (!summary_.failure.empty()) return;  // the batch built before the failure: dropped
+  // Blocks while tallyd's high-water mark is full (backpressure), at most
+  // send_timeout (the socket's ZMQ_SNDTIMEO).
+  if (socket_.send(zmq::buffer(batch_), zmq::send_flags::none)) {
+    summary_.events_sent += batch_events_;
+  } else {
+    fail(fmt::format("{} took no message within {} (is tallyd running?)", options_.endpoint,
+                     seconds_text(options_.send_timeout)));
+  }
+}
+
+void Publisher::send_acknowledged(std::string payload) {
+  const auto events = static_cast<std::uint32_t>(batch_events_);
+  while (in_flight_.size() >= options_.max_in_flight && summary_.failure.empty()) {
+    pump(options_.ack_timeout);
+  }
+  if (!summary_.failure.empty()) {
+    ++summary_.unacknowledged_batches;
+    summary_.unacknowledged_events += events;
     return;
   }
-  while (in_flight_.size() >= options_.max_in_flight) pump(std::chrono::milliseconds(100));
-  const std::string batch_id = batch_prefix_ + std::to_string(next_batch_++);
-  auto& entry = in_flight_[batch_id];
+  auto [it, inserted] = in_flight_.try_emplace(batch_prefix_ + std::to_string(next_batch_++));
+  InFlight& entry = it->second;
   entry.payload = std::move(payload);
-  entry.attempts = 1;
-  entry.sent_at = std::chrono::steady_clock::now();
-  transmit(batch_id, entry.payload);
+  entry.events = events;
+  entry.first_input = batch_first_input_;
+  entry.jumps.swap(batch_jumps_);
+  entry.waiting_since = Clock::now();
+  resend_due(entry.waiting_since);  // sends it now if ZeroMQ can take it
 }
 
-void Publisher::transmit(const std::string& batch_id, const std::string& payload) {
-  std::array<zmq::const_buffer, 2> frames = {zmq::buffer(batch_id), zmq::buffer(payload)};
-  if (!zmq::send_multipart(socket_, frames)) {
-    throw std::runtime_error("cannot send to " + options_.endpoint);
-  }
+bool Publisher::transmit(const std::string& batch_id, const std::string& payload) {
+  const std::array<zmq::const_buffer, 2> frames = {zmq::buffer(batch_id), zmq::buffer(payload)};
+  return zmq::send_multipart(socket_, frames, zmq::send_flags::dontwait).has_value();
 }
 
 void Publisher::pump(std::chrono::milliseconds wait) {
-  zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::poll(&item, 1, wait) > 0) {
+  // Wake for an answer, for the next deadline, or (if a batch waits for
+  // ZeroMQ) for the socket becoming writable.
+  auto now = Clock::now();
+  auto wake = now + wait;
+  bool waiting = false;
+  for (const auto& [id, entry] : in_flight_) {
+    if (entry.on_wire) {
+      wake = std::min(wake, entry.sent_at + options_.ack_timeout);
+    } else {
+      waiting = true;
+      if (options_.send_timeout.count() >= 0) {
+        wake = std::min(wake, entry.waiting_since + options_.send_timeout);
+      }
+    }
+  }
+  const auto timeout = std::max(std::chrono::milliseconds(0),
+                                std::chrono::ceil<std::chrono::milliseconds>(wake - now));
+  zmq::pollitem_t item{socket_.handle(), 0,
+                       static_cast<short>(ZMQ_POLLIN | (waiting ? ZMQ_POLLOUT : 0)), 0};
+  if (zmq::poll(&item, 1, timeout) > 0 && (item.revents & ZMQ_POLLIN) != 0) {
     std::vector<zmq::message_t> frames;
     while (zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-      if (frames.size() == 2) {
-        const auto found = in_flight_.find(frames[0].to_string());
+      // A DEALER hears [batch id, answer].
+      if (frames.size() >= 2) {
+        const auto found = in_flight_.find(frames[frames.size() - 2].to_string_view());
         // An answer for a batch already answered (a resend's twin) is ignored.
         if (found != in_flight_.end()) {
-          record_answer(frames[1].to_string_view());
+          record_answer(found->second, frames.back().to_string_view());
           in_flight_.erase(found);
         }
       }
       frames.clear();
     }
   }
-  const auto now = std::chrono::steady_clock::now();
+  resend_due(Clock::now());
+}
+
+void Publisher::resend_due(Clock::time_point now) {
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
     InFlight& entry = it->second;
-    if (now - entry.sent_at < options_.ack_timeout) {
+    const bool due = entry.on_wire ? now - entry.sent_at >= options_.ack_timeout : true;
+    if (!due) {
       ++it;
-    } else if (entry.attempts >= options_.max_attempts) {
-      ++summary_.unacknowledged_batches;
-      it = in_flight_.erase(it);
-    } else {
-      ++entry.attempts;
-      ++summary_.resends;
-      entry.sent_at = now;
-      transmit(it->first, entry.payload);
-      ++it;
+      continue;
     }
+    if (entry.on_wire && entry.attempts >= options_.max_attempts) {
+      give_up(it++);
+      continue;
+    }
+    if (transmit(it->first, entry.payload)) {
+      if (++entry.attempts == 1) {
+        summary_.events_sent += entry.events;
+      } else {
+        ++summary_.resends;
+      }
+      entry.on_wire = true;
+      entry.sent_at = now;
+    } else if (entry.on_wire) {
+      entry.on_wire = false;  // the connection went away; wait for it
+      entry.waiting_since = now;
+    } else if (options_.send_timeout.count() >= 0 &&
+               now - entry.waiting_since >= options_.send_timeout) {
+      fail(fmt::format("no connection to {} within {} (is tallyd running?)", options_.endpoint,
+                       seconds_text(options_.send_timeout)));
+      return;
+    }
+    ++it;
   }
 }
 
-void Publisher::record_answer(std::string_view body) {
-  simdjson::dom::parser parser;
+void Publisher::record_answer(const InFlight& batch, std::string_view body) {
   simdjson::dom::element answer;
-  if (parser.parse(body.data(), body.size()).get(answer) != simdjson::SUCCESS) return;
+  if (parser_->parse(body.data(), body.size()).get(answer) != simdjson::SUCCESS) {
+    // Something answered, but not with a verdict: nothing is known to have taken.
+    ++summary_.unacknowledged_batches;
+    summary_.unacknowledged_events += batch.events;
+    return;
+  }
+  ++summary_.acknowledged_batches;
+  std::string_view error;
+  if (answer["error"]["code"].get_string().get(error) == simdjson::SUCCESS) {
+    // The whole batch was refused (e.g. bad framing): every event in it.
+    summary_.rejected[std::string(error)] += batch.events;
+    return;
+  }
   std::uint64_t value = 0;
   if (answer["accepted"].get_uint64().get(value) == simdjson::SUCCESS) summary_.accepted += value;
   if (answer["duplicates"].get_uint64().get(value) == simdjson::SUCCESS) {
     summary_.duplicates += value;
   }
   simdjson::dom::array rejected;
-  if (answer["rejected"].get_array().get(rejected) == simdjson::SUCCESS) {
-    for (auto item : rejected) {
-      std::string_view reason;
-      if (item["reason"].get_string().get(reason) == simdjson::SUCCESS) {
-        ++summary_.rejected[std::string(reason)];
-      }
+  if (answer["rejected"].get_array().get(rejected) != simdjson::SUCCESS) return;
+  for (auto item : rejected) {
+    std::string_view reason;
+    if (item["reason"].get_string().get(reason) != simdjson::SUCCESS) reason = "unknown";
+    auto counted = summary_.rejected.find(reason);
+    if (counted == summary_.rejected.end()) {
+      counted = summary_.rejected.emplace(std::string(reason), 0).first;
+    }
+    ++counted->second;
+    std::uint64_t line = 0;
+    if (summary_.rejected_lines.size() < options_.max_rejected_lines &&
+        item["line"].get_uint64().get(line) == simdjson::SUCCESS && line >= 1) {
+      summary_.rejected_lines.push_back({input_line_of(batch, line), std::string(reason)});
     }
   }
-  std::string_view error;
-  if (answer["error"]["code"].get_string().get(error) == simdjson::SUCCESS) {
-    ++summary_.rejected[std::string(error)];
-  }
+}
+
+std::uint64_t Publisher::input_line_of(const InFlight& batch, std::uint64_t batch_line) const {
+  // The last break in the run of input lines at or before batch_line.
+  const auto after =
+      std::upper_bound(batch.jumps.begin(), batch.jumps.end(), batch_line,
+                       [](std::uint64_t line, const auto& jump) { return line < jump.first; });
+  if (after == batch.jumps.begin()) return batch.first_input + batch_line - 1;
+  const auto& jump = *std::prev(after);
+  return jump.second + (batch_line - jump.first);
+}
+
+void Publisher::fail(std::string why) {
+  if (summary_.failure.empty()) summary_.failure = std::move(why);
+  while (!in_flight_.empty()) give_up(in_flight_.begin());
+}
+
+void Publisher::give_up(InFlightMap::iterator batch) {
+  ++summary_.unacknowledged_batches;
+  summary_.unacknowledged_events += batch->second.events;
+  in_flight_.erase(batch);
 }
 
 PublishSummary Publisher::finish() {
   flush();
-  while (!in_flight_.empty()) pump(std::chrono::milliseconds(100));
+  while (!in_flight_.empty()) pump(options_.ack_timeout);
   return summary_;
 }
 

@@ -1,5 +1,7 @@
 #include "adapters/query_client.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <vector>
 #include <zmq_addon.hpp>
@@ -14,26 +16,31 @@ QueryClient::QueryClient(zmq::context_t& context, std::string endpoint,
 
 void QueryClient::connect() {
   socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+  // Nothing left to deliver matters once we have given up on an answer.
   socket_.set(zmq::sockopt::linger, 0);
   socket_.connect(endpoint_);
 }
 
-std::optional<std::string> QueryClient::request(const std::string& json) {
-  std::array<zmq::const_buffer, 2> frames = {zmq::const_buffer(), zmq::buffer(json)};
-  if (!zmq::send_multipart(socket_, frames, zmq::send_flags::dontwait)) {
-    connect();
-    return std::nullopt;
-  }
+std::optional<std::string> QueryClient::give_up() {
+  last_error_ = fmt::format("no answer from {} within {:g}s (is tallyd running?)", endpoint_,
+                            static_cast<double>(timeout_.count()) / 1000.0);
+  connect();  // a late answer goes to the closed socket, not to the next request
+  return std::nullopt;
+}
+
+std::optional<std::string> QueryClient::request(std::string_view json) {
+  last_error_.clear();
+  // [delimiter, body]: the REQ envelope, so the ROUTER sees [identity, "", body].
+  const std::array<zmq::const_buffer, 2> frames = {zmq::const_buffer(), zmq::buffer(json)};
+  if (!zmq::send_multipart(socket_, frames, zmq::send_flags::dontwait)) return give_up();
   zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::poll(&item, 1, timeout_) <= 0) {
-    connect();
-    return std::nullopt;
-  }
+  if (zmq::poll(&item, 1, timeout_) <= 0) return give_up();
   std::vector<zmq::message_t> reply;
-  if (!zmq::recv_multipart(socket_, std::back_inserter(reply)) || reply.empty()) {
-    connect();
-    return std::nullopt;
+  if (!zmq::recv_multipart(socket_, std::back_inserter(reply), zmq::recv_flags::dontwait) ||
+      reply.empty()) {
+    return give_up();
   }
+  // ["", body] from tallyd; the body is the last frame whatever the envelope.
   return reply.back().to_string();
 }
 

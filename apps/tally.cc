@@ -1,13 +1,22 @@
-// tally: the command-line client. Parses flags and speaks tallyd's query API
-// and ingest protocol through the adapters library; formatting only.
+// tally: the command-line client. Parses flags, builds query API requests,
+// and prints answers for people (or as they are, with --json); the talking is
+// the adapters library's (QueryClient, Publisher).
+//
+// Exit codes: 0 done; 1 tallyd answered with an error (or `send --ack`: some
+// batch was never acknowledged); 2 no answer / no connection, or bad input.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include "adapters/line_reader.h"
 #include "adapters/publisher.h"
 #include "adapters/query_client.h"
 #include "stream/json_text.h"
@@ -15,7 +24,16 @@
 namespace {
 
 using tally::adapters::PublisherOptions;
+using tally::adapters::PublishSummary;
 using tally::adapters::QueryClient;
+using JsonResult = simdjson::simdjson_result<simdjson::dom::element>;
+
+constexpr int kExitError = 1;     // tallyd said no, or not everything was acknowledged
+constexpr int kExitNoAnswer = 2;  // no daemon, or bad input
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
 
 std::string json_quoted(std::string_view text) {
   std::string out;
@@ -23,88 +41,351 @@ std::string json_quoted(std::string_view text) {
   return out;
 }
 
-// A time given on the command line: digits are epoch milliseconds, anything
-// else is passed as an RFC 3339 string (the daemon validates it).
+// A time given on the command line: digits are epoch milliseconds, sent as a
+// JSON integer; anything else is sent as a string (tallyd checks RFC 3339).
 std::string time_value(const std::string& text) {
   const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
   return digits ? text : json_quoted(text);
 }
 
-std::string_view str(simdjson::dom::element element) {
-  std::string_view text;
-  if (element.get_string().get(text) == simdjson::SUCCESS) return text;
-  return "-";
-}
+// ---- Reading answers --------------------------------------------------------
 
-void print_contributions(std::string_view title, simdjson::dom::array list) {
-  if (list.size() == 0) return;
-  fmt::print("{}:\n  {:<24} {:<32} {:>6}  {:<20} {:<20} {}\n", title, "id", "type", "points",
-             "time", "expires", "source");
-  for (auto c : list) {
-    std::string expires(c["expires"].is_null() ? "never" : str(c["expires"]));
-    fmt::print("  {:<24} {:<32} {:>6}  {:<20} {:<20} {}", str(c["id"]), str(c["type"]),
-               c["points"].get_int64().value_unsafe(), str(c["time"]), expires, str(c["source"]));
-    if (c["revoked_by"].error() == simdjson::SUCCESS) {
-      fmt::print("  revoked by {} ({})", str(c["revoked_by"]), str(c["revoke_source"]));
-    }
-    fmt::print("\n");
+// A value as text for people: strings as they are, numbers as numbers, null
+// as `null_text`, absent as "-".
+std::string text_of(JsonResult value, std::string_view null_text = "-") {
+  simdjson::dom::element element;
+  if (value.get(element) != simdjson::SUCCESS) return "-";
+  switch (element.type()) {
+    case simdjson::dom::element_type::STRING:
+      return std::string(element.get_string().value_unsafe());
+    case simdjson::dom::element_type::INT64:
+      return std::to_string(element.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64:
+      return std::to_string(element.get_uint64().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE:
+      return fmt::format("{:g}", element.get_double().value_unsafe());
+    case simdjson::dom::element_type::BOOL:
+      return element.get_bool().value_unsafe() ? "true" : "false";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return std::string(null_text);
+    default:
+      return simdjson::minify(element);
   }
 }
 
-// Prints an answer for people; returns the exit code.
+double number_or(JsonResult value, double fallback) {
+  double number = 0;
+  return value.get_double().get(number) == simdjson::SUCCESS ? number : fallback;
+}
+
+simdjson::dom::array array_of(JsonResult value) {
+  simdjson::dom::array array;
+  if (value.get_array().get(array) != simdjson::SUCCESS) return {};
+  return array;
+}
+
+// Rows as columns two spaces apart, the first row a header; `numeric`
+// columns are right-aligned.
+using Row = std::vector<std::string>;
+void print_table(const std::vector<Row>& rows, const std::vector<bool>& numeric) {
+  std::vector<std::size_t> width(numeric.size(), 0);
+  for (const Row& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  for (const Row& row : rows) {
+    std::string line = " ";
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      const bool last = c + 1 == row.size();
+      line += ' ';
+      if (numeric[c]) {
+        line += fmt::format("{:>{}}", row[c], width[c]);
+      } else {
+        line += last ? row[c] : fmt::format("{:<{}}", row[c], width[c]);
+      }
+      if (!last) line += ' ';
+    }
+    fmt::print("{}\n", line);
+  }
+}
+
+void print_contributions(std::string_view title, simdjson::dom::array list, bool revoked) {
+  if (list.size() == 0) return;
+  std::vector<Row> rows;
+  rows.push_back({"id", "type", "points", "time", "expires", "source"});
+  if (revoked) rows[0].insert(rows[0].end(), {"revoked by", "revoke source", "revoked at"});
+  for (auto c : list) {
+    Row row = {text_of(c["id"]),
+               text_of(c["type"]),
+               text_of(c["points"]),
+               text_of(c["time"]),
+               text_of(c["expires"], "never"),
+               text_of(c["source"])};
+    if (revoked) {
+      row.insert(row.end(),
+                 {text_of(c["revoked_by"]), text_of(c["revoke_source"]), text_of(c["revoked_at"])});
+    }
+    rows.push_back(std::move(row));
+  }
+  fmt::print("{} ({}):\n", title, list.size());
+  print_table(rows, {false, false, true, false, false, false, false, false, false});
+}
+
+void print_score(simdjson::dom::element answer) {
+  fmt::print("{}  score {}  tier {}  events {}  (at {})\n", text_of(answer["subject"]),
+             text_of(answer["score"]), text_of(answer["tier"]), text_of(answer["events"]),
+             text_of(answer["at"]));
+}
+
+void print_explain(simdjson::dom::element answer) {
+  print_score(answer);
+  const auto counting = array_of(answer["contributions"]);
+  const auto inactive = array_of(answer["inactive"]);
+  const auto revoked = array_of(answer["revoked"]);
+  const auto pending = array_of(answer["pending_revokes"]);
+  if (counting.size() + inactive.size() + revoked.size() + pending.size() == 0) {
+    fmt::print("no events\n");
+    return;
+  }
+  print_contributions("counting now", counting, false);
+  print_contributions("not counting now (expired, or not yet in force)", inactive, false);
+  print_contributions("revoked", revoked, true);
+  if (pending.size() > 0) {
+    std::vector<Row> rows = {{"id", "revokes", "time", "source"}};
+    for (auto p : pending) {
+      rows.push_back(
+          {text_of(p["id"]), text_of(p["revokes"]), text_of(p["time"]), text_of(p["source"])});
+    }
+    fmt::print("revokes waiting for their event ({}):\n", pending.size());
+    print_table(rows, {false, false, false, false});
+  }
+}
+
+void print_top(simdjson::dom::element answer) {
+  const auto subjects = array_of(answer["subjects"]);
+  if (subjects.size() == 0) {
+    fmt::print("no subjects yet\n");
+    return;
+  }
+  std::size_t width = 0;
+  for (auto s : subjects) width = std::max(width, text_of(s["subject"]).size());
+  fmt::print("{} scores (at {}):\n", text_of(answer["order"]), text_of(answer["at"]));
+  int rank = 0;
+  for (auto s : subjects) {
+    fmt::print("{:>4}. {:<{}}  {:>8}  {}\n", ++rank, text_of(s["subject"]), width,
+               text_of(s["score"]), text_of(s["tier"]));
+  }
+}
+
+void print_stats(simdjson::dom::element answer) {
+  std::vector<Row> rows;
+  for (const char* field :
+       {"received", "accepted", "duplicates", "rejected_total", "subjects", "rules_version"}) {
+    if (answer[field].error() != simdjson::SUCCESS) continue;
+    const bool rejected = std::strcmp(field, "rejected_total") == 0;
+    rows.push_back({rejected ? "rejected" : field, text_of(answer[field])});
+    simdjson::dom::object reasons;
+    if (rejected && answer["rejected"].get_object().get(reasons) == simdjson::SUCCESS) {
+      for (auto [reason, count] : reasons) {  // the reasons that happened
+        const std::string value = text_of(JsonResult(simdjson::dom::element(count)));
+        if (value != "0") rows.push_back({fmt::format("  {}", reason), value});
+      }
+    }
+  }
+  print_table(rows, {false, true});
+  const auto workers = array_of(answer["workers"]);
+  if (workers.size() == 0) return;
+  std::vector<Row> table = {
+      {"worker", "accepted", "duplicates", "subjects", "queue", "busy s", "memory MiB"}};
+  for (auto w : workers) {
+    double memory = 0;
+    std::uint64_t bytes = 0;
+    if (w["memory_bytes"].get_uint64().get(bytes) == simdjson::SUCCESS) {
+      memory = static_cast<double>(bytes) / (1 << 20);
+    }
+    table.push_back({text_of(w["worker"]), text_of(w["accepted"]), text_of(w["duplicates"]),
+                     text_of(w["subjects"]), text_of(w["queue_depth"]),
+                     fmt::format("{:.3f}", number_or(w["busy_seconds"], 0)),
+                     fmt::format("{:.1f}", memory)});
+  }
+  fmt::print("workers ({}):\n", workers.size());
+  print_table(table, std::vector<bool>(7, true));
+}
+
+// Prints an answer; returns the exit code.
 int print_answer(const std::string& op, const std::string& text, bool raw) {
   simdjson::dom::parser parser;
   simdjson::dom::element answer;
-  if (parser.parse(text).get(answer) != simdjson::SUCCESS) {
-    std::fprintf(stderr, "tally: the daemon answered something that is not JSON: %s\n",
+  if (parser.parse(text).get(answer) != simdjson::SUCCESS || !answer.is_object()) {
+    std::fprintf(stderr, "tally: tallyd answered something that is not a JSON object: %s\n",
                  text.c_str());
-    return 1;
+    return kExitError;
   }
-  if (answer["error"].error() == simdjson::SUCCESS) {
-    std::fprintf(stderr, "tally: %s: %s\n", std::string(str(answer["error"]["code"])).c_str(),
-                 std::string(str(answer["error"]["message"])).c_str());
-    return 1;
+  const bool refused = answer["error"].error() == simdjson::SUCCESS;
+  if (raw) {
+    fmt::print("{}\n", text);
+    return refused ? kExitError : 0;
   }
-  if (raw || op == "stats") {
-    std::cout << text << "\n";
-    return 0;
+  if (refused) {
+    const std::string code = text_of(answer["error"]["code"]);
+    const std::string message = text_of(answer["error"]["message"]);
+    if (op == "reload") {
+      std::fprintf(stderr, "tally: reload refused (%s), running rules kept: %s\n", code.c_str(),
+                   message.c_str());
+    } else {
+      std::fprintf(stderr, "tally: %s: %s\n", code.c_str(), message.c_str());
+    }
+    return kExitError;
   }
-  if (op == "score" || op == "explain") {
-    fmt::print("{}  score {}  tier {}  events {}  (at {})\n", str(answer["subject"]),
-               answer["score"].get_int64().value_unsafe(), str(answer["tier"]),
-               answer["events"].get_int64().value_unsafe(), str(answer["at"]));
-    if (op == "explain") {
-      print_contributions("counting now", answer["contributions"].get_array().value_unsafe());
-      print_contributions("not counting now (expired or not yet in force)",
-                          answer["inactive"].get_array().value_unsafe());
-      print_contributions("revoked", answer["revoked"].get_array().value_unsafe());
-      simdjson::dom::array pending = answer["pending_revokes"].get_array().value_unsafe();
-      for (auto p : pending) {
-        fmt::print("pending revoke {} of {} ({}) — target not seen yet\n", str(p["id"]),
-                   str(p["revokes"]), str(p["source"]));
+  if (op == "score") {
+    print_score(answer);
+  } else if (op == "explain") {
+    print_explain(answer);
+  } else if (op == "top") {
+    print_top(answer);
+  } else if (op == "stats") {
+    print_stats(answer);
+  } else if (op == "reload") {
+    fmt::print("reloaded {}: rules version {}, {} rules\n", text_of(answer["file"]),
+               text_of(answer["version"]), text_of(answer["rules"]));
+  } else if (op == "workers") {
+    fmt::print("{} workers\n", text_of(answer["workers"]));
+  } else {
+    fmt::print("{}\n", text);
+  }
+  return 0;
+}
+
+// ---- tally send --------------------------------------------------------------
+
+struct SendSettings {
+  std::vector<std::string> files;
+  bool ack = false;
+  std::size_t batch = 1000;
+  double ack_timeout_s = 2;
+  int attempts = 10;
+};
+
+// Where the publisher's input line numbers (one count over every file) came from.
+struct InputFile {
+  std::string name;
+  std::uint64_t first_line = 0;  // publisher input line of its line 1
+};
+
+std::string where(const std::vector<InputFile>& inputs, std::uint64_t input_line) {
+  auto file = inputs.begin();
+  for (auto it = inputs.begin(); it != inputs.end() && it->first_line <= input_line; ++it)
+    file = it;
+  return fmt::format("{}:{}", file->name == "-" ? "<stdin>" : file->name,
+                     input_line - file->first_line + 1);
+}
+
+void print_send_json(const PublishSummary& s, const std::string& endpoint, bool ack,
+                     const std::vector<InputFile>& inputs) {
+  std::string out = "{\"endpoint\":" + json_quoted(endpoint);
+  out += fmt::format(",\"acknowledged\":{},\"events\":{},\"sent\":{},\"batches\":{}", ack, s.events,
+                     s.events_sent, s.batches);
+  if (ack) {
+    out += fmt::format(",\"accepted\":{},\"duplicates\":{},\"rejected_total\":{},\"rejected\":{{",
+                       s.accepted, s.duplicates, s.rejected_total());
+    bool first = true;
+    for (const auto& [reason, count] : s.rejected) {
+      out += fmt::format("{}{}:{}", first ? "" : ",", json_quoted(reason), count);
+      first = false;
+    }
+    out += "},\"rejected_lines\":[";
+    for (std::size_t i = 0; i < s.rejected_lines.size(); ++i) {
+      out += fmt::format("{}{{\"at\":{},\"reason\":{}}}", i > 0 ? "," : "",
+                         json_quoted(where(inputs, s.rejected_lines[i].input_line)),
+                         json_quoted(s.rejected_lines[i].reason));
+    }
+    out +=
+        fmt::format("],\"resends\":{},\"unacknowledged_batches\":{},\"unacknowledged_events\":{}",
+                    s.resends, s.unacknowledged_batches, s.unacknowledged_events);
+  }
+  if (!s.failure.empty()) out += ",\"failure\":" + json_quoted(s.failure);
+  out += "}";
+  fmt::print("{}\n", out);
+}
+
+void print_send_summary(const PublishSummary& s, const std::string& endpoint, bool ack,
+                        const std::vector<InputFile>& inputs) {
+  if (s.events_sent == s.events) {
+    fmt::print("sent {} events in {} {} to {}\n", s.events, s.batches,
+               s.batches == 1 ? "batch" : "batches", endpoint);
+  } else {
+    fmt::print("sent {} of {} events to {}\n", s.events_sent, s.events, endpoint);
+  }
+  if (!ack) {
+    fmt::print("fire-and-forget: tallyd does not answer; `tally stats` shows what it took\n");
+    return;
+  }
+  fmt::print("accepted {}, duplicates {}, rejected {}, resends {}\n", s.accepted, s.duplicates,
+             s.rejected_total(), s.resends);
+  for (const auto& [reason, count] : s.rejected) fmt::print("  rejected {}: {}\n", reason, count);
+  constexpr std::size_t kShown = 20;
+  for (std::size_t i = 0; i < s.rejected_lines.size() && i < kShown; ++i) {
+    fmt::print("  {}: {}\n", where(inputs, s.rejected_lines[i].input_line),
+               s.rejected_lines[i].reason);
+  }
+  if (s.rejected_total() > kShown) {
+    fmt::print("  (the first {} shown; tallyd's rejected.ndjson has every one)\n", kShown);
+  }
+}
+
+int send(zmq::context_t& context, const SendSettings& settings, const std::string& endpoint,
+         double timeout_s, bool raw) {
+  PublisherOptions options;
+  options.endpoint = endpoint;
+  options.acknowledged = settings.ack;
+  options.batch_max_events = settings.batch;
+  options.ack_timeout = to_ms(settings.ack_timeout_s);
+  options.max_attempts = settings.attempts;
+  options.send_timeout = to_ms(timeout_s);
+  tally::adapters::Publisher publisher(context, options);
+
+  std::vector<InputFile> inputs;
+  std::uint64_t lines = 0;
+  for (const std::string& name : settings.files) {
+    const int fd = name == "-" ? STDIN_FILENO : ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(errno));
+      return kExitNoAnswer;
+    }
+    inputs.push_back({name, lines + 1});
+    tally::adapters::LineReader reader(fd);
+    bool sending = true;
+    while (const auto line = reader.next()) {
+      ++lines;
+      if (!publisher.add(*line)) {
+        sending = false;
+        break;
       }
     }
-  } else if (op == "top") {
-    int rank = 0;
-    simdjson::dom::array subjects = answer["subjects"].get_array().value_unsafe();
-    for (auto s : subjects) {
-      fmt::print("{:>4}. {:<40} {:>8}  {}\n", ++rank, str(s["subject"]),
-                 s["score"].get_int64().value_unsafe(), str(s["tier"]));
+    const int error = reader.error();
+    if (fd != STDIN_FILENO) ::close(fd);
+    if (error != 0) {
+      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(error));
+      return kExitNoAnswer;
     }
-    if (rank == 0) fmt::print("no subjects yet\n");
-  } else if (op == "reload") {
-    bool reloaded = false;
-    if (answer["reloaded"].get_bool().get(reloaded) != simdjson::SUCCESS) reloaded = false;
-    if (!reloaded) {
-      std::fprintf(stderr, "tally: reload refused, running rules kept: %s\n",
-                   std::string(str(answer["error"]["message"])).c_str());
-      return 1;
-    }
-    fmt::print("reloaded {}: version {}, {} rules\n", str(answer["file"]),
-               answer["version"].get_int64().value_unsafe(),
-               answer["rules"].get_int64().value_unsafe());
-  } else if (op == "workers") {
-    fmt::print("{} workers\n", answer["workers"].get_int64().value_unsafe());
+    if (!sending) break;
+  }
+  const PublishSummary summary = publisher.finish();
+  if (raw) {
+    print_send_json(summary, endpoint, settings.ack, inputs);
+  } else {
+    print_send_summary(summary, endpoint, settings.ack, inputs);
+  }
+  if (!summary.failure.empty()) {
+    std::fprintf(stderr, "tally: %s\n", summary.failure.c_str());
+    return kExitNoAnswer;
+  }
+  if (!summary.complete()) {
+    std::fprintf(stderr,
+                 "tally: %llu batches (%llu events) were never acknowledged; sending them again "
+                 "is safe\n",
+                 static_cast<unsigned long long>(summary.unacknowledged_batches),
+                 static_cast<unsigned long long>(summary.unacknowledged_events));
+    return kExitError;
   }
   return 0;
 }
@@ -113,14 +394,9 @@ int print_answer(const std::string& op, const std::string& text, bool raw) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "tally - the client for tallyd: ask scores and explanations, send events.\n\n"
-      "Examples:\n"
-      "  tally score plate:NY:ABC1234                 the score, tier and events counting now\n"
-      "  tally score plate:NY:ABC1234 --at 2025-03-01T00:00:00Z\n"
-      "  tally explain plate:NY:ABC1234               every contribution, and the revoked ones\n"
-      "  tally top 10 [--lowest]                      the highest (or lowest) scores\n"
-      "  tally stats | tally reload | tally workers\n"
-      "  tally send events.ndjson --ack               publish NDJSON (a file, or - for stdin)\n",
+      "tally - the client for tallyd: ask for scores and the events behind them, administer the "
+      "daemon, "
+      "send events.",
       "tally"};
   app.require_subcommand(1);
   std::string query_endpoint = "tcp://127.0.0.1:7003";
@@ -128,111 +404,157 @@ int main(int argc, char** argv) {
   std::string submit_endpoint = "tcp://127.0.0.1:7002";
   double timeout_s = 5;
   bool raw = false;
-  app.add_option("--query", query_endpoint, "tallyd's query socket")->capture_default_str();
-  app.add_option("--ingest", ingest_endpoint, "tallyd's fire-and-forget ingest socket")
+  app.add_option("--query", query_endpoint, "tallyd's query socket (ROUTER)")
       ->capture_default_str();
-  app.add_option("--submit", submit_endpoint, "tallyd's acknowledged-batch socket")
+  app.add_option("--ingest", ingest_endpoint, "tallyd's fire-and-forget ingest socket (PULL)")
       ->capture_default_str();
-  app.add_option("--timeout", timeout_s, "Seconds to wait for an answer")->capture_default_str();
-  app.add_flag("--json", raw, "Print the daemon's JSON answer as it is");
+  app.add_option("--submit", submit_endpoint, "tallyd's acknowledged-batch socket (ROUTER)")
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_s,
+                 "Seconds to wait for an answer, or for tallyd to take a message (send)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--json", raw, "Print tallyd's JSON answer as it is (send: the summary as JSON)");
 
   std::string subject, at;
   auto* score = app.add_subcommand("score", "A subject's score, tier and events counting");
-  score->add_option("subject", subject, "e.g. plate:NY:ABC1234")->required();
-  score->add_option("--at", at, "Answer for this time (RFC 3339 or epoch ms) instead of now");
-  auto* explain = app.add_subcommand("explain", "A subject's score and every contribution");
-  explain->add_option("subject", subject)->required();
-  explain->add_option("--at", at, "Explain as of this time (RFC 3339 or epoch ms)");
+  score->add_option("subject", subject, "Who, e.g. plate:NY:ABC1234")->required();
+  score->add_option("--at", at,
+                    "Answer for this time instead of now: RFC 3339, or epoch milliseconds");
+  score->footer(
+      "Examples:\n"
+      "  tally score plate:NY:ABC1234\n"
+      "  tally score plate:NY:ABC1234 --at 2025-03-01T00:00:00Z\n"
+      "  tally score person:42 --at 1740787200000");
+
+  auto* explain = app.add_subcommand(
+      "explain", "A subject's score and every event behind it: counting, expired, revoked");
+  explain->add_option("subject", subject, "Who, e.g. plate:NY:ABC1234")->required();
+  explain->add_option("--at", at, "Explain as of this time: RFC 3339, or epoch milliseconds");
+  explain->footer(
+      "Prints the score line, then a table per group (id, type, points, time,\n"
+      "expires, source): the events counting now, those expired or not yet in\n"
+      "force, the revoked ones (with the revoking event), and revokes still\n"
+      "waiting for the event they name.\n\n"
+      "Example:\n"
+      "  tally explain plate:NY:ABC1234");
+
   std::uint64_t n = 10;
   bool lowest = false;
   auto* top = app.add_subcommand("top", "The N highest (or lowest) scores");
-  top->add_option("n", n, "How many (1-10000)")->capture_default_str();
-  top->add_flag("--lowest", lowest, "The lowest scores instead");
+  top->add_option("n", n, "How many, 1 to 10000")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  top->add_flag("--lowest", lowest, "The lowest scores instead of the highest");
+  top->footer(
+      "Examples:\n"
+      "  tally top 10\n"
+      "  tally top 25 --lowest");
+
   auto* stats = app.add_subcommand(
-      "stats", "Counts: received, accepted, duplicates, rejected by reason, per worker");
-  auto* reload =
-      app.add_subcommand("reload", "Re-read the rules file; the answer says whether it took");
+      "stats", "Counts: received, accepted, duplicates, rejected by reason, subjects, per worker");
+  stats->footer(
+      "Example:\n"
+      "  tally stats\n"
+      "  tally --json stats      the full answer, for scripts");
+
+  auto* reload = app.add_subcommand(
+      "reload", "Re-read the rules file; a refused file leaves the running rules in place");
+  reload->footer(
+      "Exits 1, printing the file, line and reason, if the new rules are refused.\n\n"
+      "Example:\n"
+      "  tally reload");
+
   std::uint64_t set_workers = 0;
-  auto* workers =
-      app.add_subcommand("workers", "The worker count (changing it live is a later feature)");
-  workers->add_option("n", set_workers, "Ask for this many workers");
-  std::string file;
-  bool ack = false;
-  std::size_t batch = 1000;
-  double ack_timeout_s = 2;
-  auto* send = app.add_subcommand("send", "Publish NDJSON events from a file or stdin (-)");
-  send->add_option("file", file, "NDJSON file, or - for stdin")->required();
-  send->add_flag("--ack", ack, "Acknowledged batches: resend unanswered ones, report what took");
-  send->add_option("--batch", batch, "Events per message (1 = one event a message)")
+  auto* workers = app.add_subcommand("workers", "The worker count; with N, ask for N workers");
+  auto* workers_n =
+      workers->add_option("n", set_workers, "The worker count to set")->check(CLI::PositiveNumber);
+  workers->footer(
+      "Examples:\n"
+      "  tally workers         how many now\n"
+      "  tally workers 8       ask tallyd to run 8 (every score is kept)");
+
+  SendSettings send_settings;
+  auto* send_command = app.add_subcommand(
+      "send", "Publish NDJSON events (one JSON object a line) from files or stdin");
+  send_command->add_option("file", send_settings.files, "NDJSON files; - reads stdin")->required();
+  send_command->add_flag(
+      "--ack", send_settings.ack,
+      "Acknowledged batches (to --submit): resend unanswered ones, report what took");
+  send_command->add_option("--batch", send_settings.batch, "Events per message (1 = one a message)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  send->add_option("--ack-timeout", ack_timeout_s, "Seconds before an unanswered batch is resent")
+  send_command
+      ->add_option("--ack-timeout", send_settings.ack_timeout_s,
+                   "--ack: seconds before an unanswered batch is sent again")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  send_command
+      ->add_option("--attempts", send_settings.attempts,
+                   "--ack: sends of one batch before giving up on it")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  send_command->footer(
+      "Without --ack, events go fire-and-forget to --ingest (PUSH): fastest, but\n"
+      "tallyd does not answer. With --ack they go to --submit as acknowledged\n"
+      "batches; the summary gives accepted, duplicates, rejected by reason (with\n"
+      "the file and line of each rejected event) and resends, and the exit code\n"
+      "is 1 unless every batch was acknowledged. Sending again is safe: events\n"
+      "with ids tallyd has seen count as duplicates.\n\n"
+      "Examples:\n"
+      "  tally send events.ndjson --ack\n"
+      "  zcat day.ndjson.gz | tally send - --batch 5000\n"
+      "  tally --submit tcp://10.0.0.5:7002 send --ack a.ndjson b.ndjson");
+
+  app.footer(
+      "Examples:\n"
+      "  tally score plate:NY:ABC1234 [--at 2025-03-01T00:00:00Z]\n"
+      "  tally explain plate:NY:ABC1234\n"
+      "  tally top 10 [--lowest]\n"
+      "  tally stats | tally reload | tally workers [N]\n"
+      "  tally send events.ndjson --ack\n"
+      "Run `tally COMMAND --help` for each command's flags.\n\n"
+      "Exit codes: 0 done; 1 tallyd answered with an error (send --ack: something\n"
+      "was not acknowledged); 2 no answer within --timeout, or bad input.");
   CLI11_PARSE(app, argc, argv);
 
-  zmq::context_t context(1);
-  if (send->parsed()) {
-    PublisherOptions options;
-    options.acknowledged = ack;
-    options.endpoint = ack ? submit_endpoint : ingest_endpoint;
-    options.batch_max_events = batch;
-    options.ack_timeout = std::chrono::milliseconds(static_cast<long>(ack_timeout_s * 1000));
-    std::ifstream in_file;
-    std::istream* in = &std::cin;
-    if (file != "-") {
-      in_file.open(file, std::ios::binary);
-      if (!in_file) {
-        std::fprintf(stderr, "tally: cannot read %s\n", file.c_str());
-        return 2;
-      }
-      in = &in_file;
+  try {
+    zmq::context_t context(1);
+    if (send_command->parsed()) {
+      return send(context, send_settings, send_settings.ack ? submit_endpoint : ingest_endpoint,
+                  timeout_s, raw);
     }
-    tally::adapters::Publisher publisher(context, options);
-    std::string line;
-    while (std::getline(*in, line)) publisher.add(line);
-    const auto summary = publisher.finish();
-    fmt::print("sent {} events in {} batches to {}\n", summary.events, summary.batches,
-               options.endpoint);
-    if (ack) {
-      fmt::print("accepted {}, duplicates {}, rejected {}, resends {}\n", summary.accepted,
-                 summary.duplicates, summary.rejected_total(), summary.resends);
-      for (const auto& [reason, count] : summary.rejected)
-        fmt::print("  rejected {}: {}\n", reason, count);
-      if (!summary.complete()) {
-        std::fprintf(stderr, "tally: %llu batches were never acknowledged\n",
-                     static_cast<unsigned long long>(summary.unacknowledged_batches));
-        return 1;
-      }
-    }
-    return 0;
-  }
 
-  std::string op, request;
-  if (score->parsed() || explain->parsed()) {
-    op = score->parsed() ? "score" : "explain";
-    request = fmt::format(R"({{"op":"{}","subject":{}{}}})", op, json_quoted(subject),
-                          at.empty() ? "" : ",\"at\":" + time_value(at));
-  } else if (top->parsed()) {
-    op = "top";
-    request =
-        fmt::format(R"({{"op":"top","n":{},"order":"{}"}})", n, lowest ? "lowest" : "highest");
-  } else if (stats->parsed()) {
-    op = "stats";
-    request = R"({"op":"stats"})";
-  } else if (reload->parsed()) {
-    op = "reload";
-    request = R"({"op":"reload"})";
-  } else if (workers->parsed()) {
-    op = "workers";
-    request = set_workers > 0 ? fmt::format(R"({{"op":"workers","set":{}}})", set_workers)
-                              : R"({"op":"workers"})";
+    std::string op, request;
+    if (score->parsed() || explain->parsed()) {
+      op = score->parsed() ? "score" : "explain";
+      request = fmt::format(R"({{"op":"{}","subject":{}{}}})", op, json_quoted(subject),
+                            at.empty() ? "" : ",\"at\":" + time_value(at));
+    } else if (top->parsed()) {
+      op = "top";
+      request =
+          fmt::format(R"({{"op":"top","n":{},"order":"{}"}})", n, lowest ? "lowest" : "highest");
+    } else if (stats->parsed()) {
+      op = "stats";
+      request = R"({"op":"stats"})";
+    } else if (reload->parsed()) {
+      op = "reload";
+      request = R"({"op":"reload"})";
+    } else {
+      op = "workers";
+      request = workers_n->count() > 0 ? fmt::format(R"({{"op":"workers","set":{}}})", set_workers)
+                                       : R"({"op":"workers"})";
+    }
+    QueryClient client(context, query_endpoint, to_ms(timeout_s));
+    const auto answer = client.request(request);
+    if (!answer) {
+      std::fprintf(stderr, "tally: %s\n", client.last_error().c_str());
+      return kExitNoAnswer;
+    }
+    return print_answer(op, *answer, raw);
+  } catch (const zmq::error_t& error) {
+    // In practice: an endpoint ZeroMQ cannot parse, e.g. "localhost:7003".
+    std::fprintf(stderr, "tally: %s (endpoints look like tcp://127.0.0.1:7003)\n", error.what());
+    return kExitNoAnswer;
   }
-  QueryClient client(context, query_endpoint,
-                     std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
-  const auto answer = client.request(request);
-  if (!answer) {
-    std::fprintf(stderr, "tally: no answer from %s within %gs (is tallyd running?)\n",
-                 query_endpoint.c_str(), timeout_s);
-    return 2;
-  }
-  return print_answer(op, *answer, raw);
 }

@@ -3,182 +3,328 @@
 //
 //   batched  N events, --batch per message (default 1000), as fast as possible
 //   single   N events, one event per message, as fast as possible
-//   latency  events at a fixed --rate (default 100k/s) in small batches,
-//            to read receive-to-applied latency at a realistic load
+//   latency  events at a fixed --rate (default 100k/s) in small batches
+//            (default 10), to read receive-to-applied latency at a set load
 //
-// Throughput runs from the first send until tallyd's `stats` shows every
-// event processed. Latency quantiles come from the daemon's own
-// tally_event_latency_seconds histogram (the difference across the run), so
-// they measure receive-to-applied inside tallyd, not the client.
+// Each workload pre-builds its NDJSON (ids unique per run), then --threads
+// senders publish it through the adapters' Publisher: PUSH to --ingest, or
+// acknowledged batches to --submit with --ack. Throughput runs from the first
+// send until tallyd's `stats` shows every event processed (accepted,
+// duplicate or rejected). Latency quantiles come from the daemon's own
+// tally_event_latency_seconds histogram (the difference of two scrapes of
+// /metrics), so they measure receive-to-applied inside tallyd, not the client.
 #include <fmt/format.h>
-#include <simdjson.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
-#include <map>
+#include <optional>
 #include <random>
-#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
 
 #include "adapters/http_get.h"
+#include "adapters/prometheus_histogram.h"
+#include "adapters/publisher.h"
 #include "adapters/query_client.h"
+#include "adapters/stats_answer.h"
 #include "stream/event_time.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using tally::adapters::HistogramBuckets;
+using tally::adapters::PublishSummary;
+using tally::adapters::StatsTotals;
 
 struct Settings {
-  std::string workload = "batched";
+  std::string workloads = "batched";
   std::uint64_t events = 1'000'000;
   std::uint64_t subjects = 100'000;
-  std::size_t batch = 0;  // 0: the workload's default
-  double rate = 100'000;
   std::string types = "red_light,speeding_11_20,phone_use";
+  std::size_t batch = 0;  // 0: the workload's default
+  double rate = 0;        // events/s over all threads; 0 = as fast as possible
+  bool ack = false;
+  std::size_t in_flight = 8;  // --ack: batches waiting per sender
+  unsigned threads = 1;
   std::string ingest = "tcp://127.0.0.1:7001";
+  std::string submit = "tcp://127.0.0.1:7002";
   std::string query = "tcp://127.0.0.1:7003";
   std::string metrics = "127.0.0.1:9464";
+  double stall_s = 30;  // give up when tallyd's count stops moving this long
+};
+
+// One workload's shape, after defaults.
+struct Workload {
+  std::string name;
+  std::size_t batch;
+  double rate;  // 0 = unpaced
 };
 
 std::vector<std::string> split(const std::string& text, char separator) {
   std::vector<std::string> parts;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, separator)) {
-    if (!part.empty()) parts.push_back(part);
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(separator, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) parts.push_back(text.substr(start, end - start));
+    start = end + 1;
   }
   return parts;
 }
 
-// The daemon's processed count: accepted + duplicates + rejected.
-std::uint64_t processed(tally::adapters::QueryClient& client) {
-  const auto answer = client.request(R"({"op":"stats"})");
-  if (!answer) throw std::runtime_error("no answer from " + client.endpoint());
-  simdjson::dom::parser parser;
-  simdjson::dom::element stats = parser.parse(*answer);
-  return stats["accepted"].get_uint64().value() + stats["duplicates"].get_uint64().value() +
-         stats["rejected_total"].get_uint64().value();
-}
-
-// Bucket upper bound -> cumulative count, from the Prometheus text format.
-std::map<double, double> latency_buckets(const std::string& address) {
-  const auto colon = address.rfind(':');
-  std::map<double, double> buckets;
-  const auto body = tally::adapters::http_get(address.substr(0, colon),
-                                              std::stoi(address.substr(colon + 1)), "/metrics");
-  if (!body) return buckets;
-  const std::string& response = *body;
-  const std::string prefix = "tally_event_latency_seconds_bucket{le=\"";
-  std::istringstream lines(response);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(prefix, 0) != 0) continue;
-    const auto quote = line.find('"', prefix.size());
-    const std::string bound = line.substr(prefix.size(), quote - prefix.size());
-    const double upper = bound == "+Inf" ? INFINITY : std::stod(bound);
-    buckets[upper] += std::stod(line.substr(line.rfind(' ') + 1));
+// The NDJSON for one sender: events [first, first + count) of the run.
+std::string make_events(const Settings& settings, const std::vector<std::string>& types,
+                        const std::string& run, std::uint64_t first, std::uint64_t count) {
+  std::mt19937_64 random(first * 7919 + 42);
+  // Event times in the year before now, so that they count under wall-clock rules.
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  constexpr std::uint64_t kYearMs = 365ull * 24 * 3600 * 1000;
+  std::string out;
+  out.reserve(count * 150);
+  for (std::uint64_t i = first; i < first + count; ++i) {
+    fmt::format_to(
+        std::back_inserter(out),
+        R"({{"id":"{}-{}","subject":"plate:NY:{}","type":"{}","time":"{}","source":"cam-{}"}})"
+        "\n",
+        run, i, random() % settings.subjects, types[i % types.size()],
+        tally::stream::format_rfc3339_ms(now_ms - static_cast<std::int64_t>(random() % kYearMs)),
+        random() % 500);
   }
-  return buckets;
+  return out;
 }
 
-// Quantile from cumulative bucket counts, interpolating inside the bucket.
-double quantile(const std::map<double, double>& cumulative, double q) {
-  if (cumulative.empty()) return NAN;
-  const double total = cumulative.rbegin()->second;
-  if (total <= 0) return NAN;
-  const double rank = q * total;
-  double lower_bound = 0, lower_count = 0;
-  for (const auto& [upper, count] : cumulative) {
-    if (count >= rank) {
-      if (std::isinf(upper)) return lower_bound;
-      const double width = count - lower_count;
-      return lower_bound + (upper - lower_bound) * (width > 0 ? (rank - lower_count) / width : 1);
+// Publishes `events` (NDJSON), `rate` events/s if non-zero, pacing once a batch.
+PublishSummary publish(zmq::context_t& context, const Settings& settings, const Workload& workload,
+                       double rate, const std::string& events) {
+  tally::adapters::PublisherOptions options;
+  options.acknowledged = settings.ack;
+  options.endpoint = settings.ack ? settings.submit : settings.ingest;
+  options.batch_max_events = workload.batch;
+  options.batch_max_bytes = std::size_t{64} << 20;  // batches by count only
+  options.max_in_flight = settings.in_flight;
+  options.send_high_water_mark = 10000;
+  tally::adapters::Publisher publisher(context, options);
+  const auto start = Clock::now();
+  const std::chrono::duration<double> per_event(rate > 0 ? 1.0 / rate : 0.0);
+  std::uint64_t added = 0;
+  std::size_t begin = 0;
+  while (begin < events.size()) {
+    const std::size_t end = std::min(events.find('\n', begin), events.size());
+    if (!publisher.add(std::string_view(events).substr(begin, end - begin))) break;
+    begin = end + 1;
+    if (++added % workload.batch == 0 && rate > 0) {
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                per_event * static_cast<double>(added)));
     }
-    lower_bound = upper;
-    lower_count = count;
   }
-  return lower_bound;
+  return publisher.finish();
+}
+
+std::optional<StatsTotals> stats(tally::adapters::QueryClient& client) {
+  const auto answer = client.request(R"({"op":"stats"})");
+  if (!answer) return std::nullopt;
+  return tally::adapters::parse_stats_totals(*answer);
+}
+
+// tallyd's receive-to-applied histogram; empty if /metrics cannot be read.
+HistogramBuckets latency_buckets(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return {};
+  const auto body = tally::adapters::http_get(address.substr(0, colon),
+                                              std::atoi(address.c_str() + colon + 1), "/metrics");
+  if (!body) return {};
+  return tally::adapters::parse_histogram_buckets(*body, "tally_event_latency_seconds");
+}
+
+std::string milliseconds(const HistogramBuckets& buckets, double q) {
+  const double seconds = tally::adapters::histogram_quantile(buckets, q);
+  return std::isnan(seconds) ? "n/a" : fmt::format("{:.3f} ms", seconds * 1e3);
+}
+
+// Runs one workload; prints its line; false if tallyd did not process it all.
+bool run(zmq::context_t& context, tally::adapters::QueryClient& client, const Settings& settings,
+         const Workload& workload, const std::string& run_id) {
+  const auto types = split(settings.types, ',');
+  std::vector<std::string> inputs(settings.threads);
+  for (unsigned t = 0; t < settings.threads; ++t) {
+    const std::uint64_t first = settings.events * t / settings.threads;
+    const std::uint64_t last = settings.events * (t + 1) / settings.threads;
+    inputs[t] = make_events(settings, types, run_id, first, last - first);
+  }
+
+  const auto before = stats(client);
+  if (!before) {
+    std::fprintf(stderr, "tally-bench: %s\n",
+                 client.last_error().empty() ? "stats answer without accepted/duplicates"
+                                             : client.last_error().c_str());
+    return false;
+  }
+  const HistogramBuckets latency_before = latency_buckets(settings.metrics);
+
+  const auto start = Clock::now();
+  std::vector<PublishSummary> summaries(settings.threads);
+  std::vector<std::thread> senders;
+  for (unsigned t = 0; t < settings.threads; ++t) {
+    senders.emplace_back([&, t] {
+      summaries[t] =
+          publish(context, settings, workload, workload.rate / settings.threads, inputs[t]);
+    });
+  }
+  for (auto& sender : senders) sender.join();
+
+  // Wait until tallyd has settled every event, or its count stops moving.
+  const std::uint64_t target = before->processed() + settings.events;
+  StatsTotals now = *before;
+  auto last_progress = Clock::now();
+  while (now.processed() < target) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const auto latest = stats(client);
+    if (latest && latest->processed() > now.processed()) {
+      now = *latest;
+      last_progress = Clock::now();
+    } else if (Clock::now() - last_progress > std::chrono::duration<double>(settings.stall_s)) {
+      break;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const HistogramBuckets latency =
+      tally::adapters::histogram_difference(latency_buckets(settings.metrics), latency_before);
+
+  std::uint64_t resends = 0, unacknowledged = 0;
+  std::string failure;
+  for (const auto& summary : summaries) {
+    resends += summary.resends;
+    unacknowledged += summary.unacknowledged_events;
+    if (failure.empty()) failure = summary.failure;
+  }
+  const std::uint64_t processed = now.processed() - before->processed();
+  const std::string name = fmt::format("send-{}{}", workload.name, settings.ack ? "-ack" : "");
+  fmt::print("{:<18} {:>9} events  batch {:>5}  {:>6.2f} M events/s  p50 {}  p99 {}  p99.9 {}",
+             name, settings.events, workload.batch,
+             static_cast<double>(std::min(processed, settings.events)) / seconds / 1e6,
+             milliseconds(latency, 0.5), milliseconds(latency, 0.99), milliseconds(latency, 0.999));
+  if (settings.threads > 1) fmt::print("  threads {}", settings.threads);
+  if (workload.rate > 0) fmt::print("  rate {:g}/s", workload.rate);
+  if (resends > 0) fmt::print("  resends {}", resends);
+  const std::uint64_t rejected = now.rejected - before->rejected;
+  if (rejected > 0) fmt::print("  REJECTED {} (check --types against the rules)", rejected);
+  fmt::print("\n");
+  std::fflush(stdout);
+
+  // The driver sends only valid events: a rejection means --types names no rule.
+  bool complete = processed >= settings.events && rejected == 0;
+  if (!complete) {
+    std::fprintf(stderr, "tally-bench: %s: tallyd processed %llu of %llu events (stalled %gs)\n",
+                 name.c_str(), static_cast<unsigned long long>(processed),
+                 static_cast<unsigned long long>(settings.events), settings.stall_s);
+  }
+  if (!failure.empty() || unacknowledged > 0) {
+    std::fprintf(stderr, "tally-bench: %s: %s%llu events unacknowledged\n", name.c_str(),
+                 failure.empty() ? "" : (failure + "; ").c_str(),
+                 static_cast<unsigned long long>(unacknowledged));
+    complete = false;
+  }
+  if (latency.empty()) {
+    std::fprintf(stderr, "tally-bench: no tally_event_latency_seconds at http://%s/metrics\n",
+                 settings.metrics.c_str());
+  }
+  return complete;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Settings settings;
-  CLI::App app{"tally-bench - end-to-end load against a running tallyd (see bench/README.md)",
-               "tally-bench"};
-  app.add_option("--workload", settings.workload, "batched | single | latency")
-      ->check(CLI::IsMember({"batched", "single", "latency"}))
+  CLI::App app{
+      "tally-bench - end-to-end load against a running tallyd, one line per workload.\n\n"
+      "Workloads: batched (--batch default 1000, unpaced), single (one event a message,\n"
+      "unpaced), latency (--rate default 100000 events/s, --batch default 10).\n"
+      "Throughput: first send until tallyd's stats count every event. Latency: tallyd's\n"
+      "tally_event_latency_seconds histogram (receive to applied) over the run.\n\n"
+      "Example:\n"
+      "  tallyd --rules config/rules/demerit-ny.toml --workers 2 &\n"
+      "  tally-bench --workload batched,single,latency --subjects 1000000",
+      "tally-bench"};
+  app.add_option("--workload", settings.workloads,
+                 "Comma-separated workloads, run in order: batched, single, latency")
       ->capture_default_str();
-  app.add_option("--events", settings.events, "Events to send")->capture_default_str();
-  app.add_option("--subjects", settings.subjects, "Distinct subjects")->capture_default_str();
+  app.add_option("--events", settings.events, "Events per workload")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--subjects", settings.subjects, "Distinct subjects")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--types", settings.types, "Comma-separated event types; each must be a rule")
+      ->capture_default_str();
   app.add_option("--batch", settings.batch,
                  "Events per message (default: 1000 batched, 1 single, 10 latency)");
-  app.add_option("--rate", settings.rate, "latency workload: events/s")->capture_default_str();
-  app.add_option("--types", settings.types, "Comma-separated event types (must be rules)")
+  auto* rate = app.add_option("--rate", settings.rate,
+                              "Events/s over all senders; 0 = as fast as possible "
+                              "(default: 100000 for latency, else 0)");
+  app.add_flag("--ack", settings.ack,
+               "Acknowledged batches to --submit instead of PUSH to --ingest");
+  app.add_option("--in-flight", settings.in_flight, "--ack: unanswered batches per sender")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--threads", settings.threads, "Sender threads, each with its own socket")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--ingest", settings.ingest, "tallyd's PULL endpoint")->capture_default_str();
+  app.add_option("--submit", settings.submit, "tallyd's acknowledged-batch endpoint")
+      ->capture_default_str();
   app.add_option("--query", settings.query, "tallyd's query endpoint")->capture_default_str();
-  app.add_option("--metrics", settings.metrics, "tallyd's metrics HOST:PORT")
+  app.add_option("--metrics", settings.metrics, "tallyd's metrics HOST:PORT (IPv4)")
+      ->capture_default_str();
+  app.add_option("--stall", settings.stall_s,
+                 "Seconds without progress in tallyd's count before giving up")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  if (settings.batch == 0) {
-    settings.batch = settings.workload == "batched" ? 1000 : settings.workload == "single" ? 1 : 10;
-  }
+  const bool rate_given = rate->count() > 0;
 
-  // Pre-build every message so that the sender measures the daemon, not itself.
-  const auto types = split(settings.types, ',');
-  const std::string run =
-      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000000);
-  std::mt19937_64 random(42);
-  const std::int64_t base_ms = 1704067200000;  // 2024-01-01
-  std::vector<std::string> messages;
-  std::string message;
-  for (std::uint64_t i = 0; i < settings.events; ++i) {
-    message += fmt::format(
-        R"({{"id":"b{}-{}","subject":"plate:NY:{}","type":"{}","time":"{}","source":"cam-{}"}})",
-        run, i, random() % settings.subjects, types[i % types.size()],
-        tally::stream::format_rfc3339_ms(base_ms +
-                                         static_cast<std::int64_t>(random() % 31536000000)),
-        random() % 500);
-    message += '\n';
-    if ((i + 1) % settings.batch == 0 || i + 1 == settings.events) {
-      messages.push_back(std::move(message));
-      message.clear();
+  std::vector<Workload> workloads;
+  for (const std::string& name : split(settings.workloads, ',')) {
+    Workload workload{name, settings.batch, settings.rate};
+    if (name == "batched") {
+      if (workload.batch == 0) workload.batch = 1000;
+    } else if (name == "single") {
+      if (workload.batch == 0) workload.batch = 1;
+    } else if (name == "latency") {
+      if (workload.batch == 0) workload.batch = 10;
+      if (!rate_given) workload.rate = 100'000;
+    } else {
+      std::fprintf(stderr, "tally-bench: unknown workload `%s` (batched, single, latency)\n",
+                   name.c_str());
+      return 2;
     }
+    workloads.push_back(workload);
+  }
+  if (split(settings.types, ',').empty()) {
+    std::fprintf(stderr, "tally-bench: --types is empty\n");
+    return 2;
   }
 
-  zmq::context_t context(1);
-  tally::adapters::QueryClient client(context, settings.query, std::chrono::seconds(10));
-  const std::uint64_t before = processed(client);
-  const auto buckets_before = latency_buckets(settings.metrics);
-  zmq::socket_t push(context, zmq::socket_type::push);
-  push.set(zmq::sockopt::sndhwm, 10000);
-  push.set(zmq::sockopt::linger, 60000);
-  push.connect(settings.ingest);
-
-  const auto start = Clock::now();
-  const bool paced = settings.workload == "latency";
-  const auto per_message = std::chrono::duration<double>(settings.batch / settings.rate);
-  for (std::size_t m = 0; m < messages.size(); ++m) {
-    if (paced) std::this_thread::sleep_until(start + per_message * static_cast<double>(m));
-    if (!push.send(zmq::buffer(messages[m]), zmq::send_flags::none)) return 1;
+  try {
+    zmq::context_t context(1);
+    tally::adapters::QueryClient client(context, settings.query, std::chrono::seconds(10));
+    // Ids unique per run and workload, so that no event is a duplicate of an earlier run's.
+    const std::string run_id = fmt::format(
+        "bench{:x}", std::chrono::system_clock::now().time_since_epoch().count() % 0xffffffffff);
+    bool all_complete = true;
+    for (std::size_t w = 0; w < workloads.size(); ++w) {
+      all_complete &= run(context, client, settings, workloads[w], fmt::format("{}-{}", run_id, w));
+    }
+    return all_complete ? 0 : 1;
+  } catch (const zmq::error_t& error) {
+    std::fprintf(stderr, "tally-bench: %s (endpoints look like tcp://127.0.0.1:7001)\n",
+                 error.what());
+    return 2;
   }
-  while (processed(client) < before + settings.events) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-
-  auto buckets = latency_buckets(settings.metrics);
-  for (auto& [upper, count] : buckets)
-    count -= buckets_before.count(upper) ? buckets_before.at(upper) : 0;
-  fmt::print(
-      "{:<9} {:>9} events  batch {:>5}  {:>6.2f} M events/s  p50 {:.3f} ms  p99 {:.3f} ms  "
-      "p99.9 {:.3f} ms\n",
-      settings.workload, settings.events, settings.batch,
-      static_cast<double>(settings.events) / seconds / 1e6, quantile(buckets, 0.5) * 1e3,
-      quantile(buckets, 0.99) * 1e3, quantile(buckets, 0.999) * 1e3);
-  return 0;
 }

@@ -1,3 +1,6 @@
+// RFC 3339 <-> epoch milliseconds by calendar arithmetic alone (no timegm,
+// no locale, no time zone database): Howard Hinnant's days_from_civil and
+// civil_from_days, exact for the proleptic Gregorian calendar at any date.
 #include "stream/event_time.h"
 
 #include <cstdio>
@@ -44,82 +47,89 @@ constexpr unsigned days_in_month(std::int64_t year, unsigned month) noexcept {
   return month == 2 && is_leap(year) ? 29 : kDays[month - 1];
 }
 
-// Reads exactly `count` digits at text[pos]; advances pos.
-bool digits(std::string_view text, std::size_t& pos, std::size_t count, unsigned& value) noexcept {
-  if (pos + count > text.size()) return false;
-  value = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const char c = text[pos + i];
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  pos += count;
-  return true;
-}
+static_assert(kEarliestTimeMs == days_from_civil(0, 1, 1) * 86400000);
+static_assert(kLatestTimeMs == days_from_civil(10000, 1, 1) * 86400000 - 1);
 
-bool expect(std::string_view text, std::size_t& pos, char wanted) noexcept {
-  if (pos >= text.size() || text[pos] != wanted) return false;
-  ++pos;
-  return true;
-}
+// Digits at fixed positions: every one is read, and `bad` collects whether
+// any was not a digit, so that the common, valid case takes no branch per
+// character (this parser runs once per event on the ingest thread).
+class FixedDigits {
+ public:
+  explicit FixedDigits(const char* text) noexcept : text_(text) {}
+  unsigned two(std::size_t at) noexcept { return one(at) * 10 + one(at + 1); }
+  unsigned four(std::size_t at) noexcept { return two(at) * 100 + two(at + 2); }
+  bool all_digits() const noexcept { return !bad_; }
+
+ private:
+  unsigned one(std::size_t at) noexcept {
+    const unsigned digit = static_cast<unsigned char>(text_[at]) - unsigned{'0'};
+    bad_ |= digit > 9;
+    return digit;
+  }
+  const char* text_;
+  bool bad_ = false;
+};
 
 }  // namespace
 
 std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) noexcept {
-  std::size_t pos = 0;
-  unsigned year, month, day, hour, minute, second;
-  if (!digits(text, pos, 4, year) || !expect(text, pos, '-') || !digits(text, pos, 2, month) ||
-      !expect(text, pos, '-') || !digits(text, pos, 2, day)) {
-    return std::nullopt;
-  }
-  if (pos >= text.size() || (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ')) {
-    return std::nullopt;
-  }
-  ++pos;
-  if (!digits(text, pos, 2, hour) || !expect(text, pos, ':') || !digits(text, pos, 2, minute) ||
-      !expect(text, pos, ':') || !digits(text, pos, 2, second)) {
+  // 0         1         2
+  // 0123456789012345678901234
+  // YYYY-MM-DDTHH:MM:SS[.f...](Z|+hh:mm)   at least 20 bytes
+  if (text.size() < 20) return std::nullopt;
+  const char* p = text.data();
+  FixedDigits digits(p);
+  const unsigned year = digits.four(0);
+  const unsigned month = digits.two(5);
+  const unsigned day = digits.two(8);
+  const unsigned hour = digits.two(11);
+  const unsigned minute = digits.two(14);
+  const unsigned second = digits.two(17);
+  if (!digits.all_digits() || p[4] != '-' || p[7] != '-' || p[13] != ':' || p[16] != ':' ||
+      (p[10] != 'T' && p[10] != 't' && p[10] != ' ')) {
     return std::nullopt;
   }
   if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
       minute > 59 || second > 59) {
     return std::nullopt;
   }
+  std::size_t pos = 19;
   std::int64_t millis = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    std::size_t fraction_digits = 0;
+  if (p[pos] == '.') {
+    // Any number of digits; those past milliseconds are truncated.
+    const std::size_t first = ++pos;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (fraction_digits < 3) millis = millis * 10 + (text[pos] - '0');
-      ++fraction_digits;
+      if (pos - first < 3) millis = millis * 10 + (text[pos] - '0');
       ++pos;
     }
-    if (fraction_digits == 0) return std::nullopt;
-    for (std::size_t i = fraction_digits; i < 3; ++i) millis *= 10;
+    if (pos == first) return std::nullopt;
+    for (std::size_t count = pos - first; count < 3; ++count) millis *= 10;
   }
   std::int64_t offset_minutes = 0;
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
-    ++pos;
-  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    const bool negative = text[pos] == '-';
-    ++pos;
-    unsigned offset_hours, offset_mins;
-    if (!digits(text, pos, 2, offset_hours) || !expect(text, pos, ':') ||
-        !digits(text, pos, 2, offset_mins) || offset_hours > 23 || offset_mins > 59) {
-      return std::nullopt;
-    }
-    offset_minutes =
-        (negative ? -1 : 1) * static_cast<std::int64_t>(offset_hours * 60 + offset_mins);
+  const std::size_t rest = text.size() - pos;
+  if (rest == 1 && (p[pos] == 'Z' || p[pos] == 'z')) {
+    // UTC
+  } else if (rest == 6 && (p[pos] == '+' || p[pos] == '-') && p[pos + 3] == ':') {
+    FixedDigits offset(p + pos);
+    const unsigned offset_hours = offset.two(1);
+    const unsigned offset_mins = offset.two(4);
+    if (!offset.all_digits() || offset_hours > 23 || offset_mins > 59) return std::nullopt;
+    offset_minutes = static_cast<std::int64_t>(offset_hours * 60 + offset_mins);
+    if (p[pos] == '-') offset_minutes = -offset_minutes;
   } else {
     return std::nullopt;
   }
-  if (pos != text.size()) return std::nullopt;
   const std::int64_t days = days_from_civil(year, month, day);
   const std::int64_t seconds =
       days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return seconds * 1000 + millis;
+  const std::int64_t epoch_ms = seconds * 1000 + millis;
+  // Only an offset can carry a four-digit date outside the range.
+  if (epoch_ms < kEarliestTimeMs || epoch_ms > kLatestTimeMs) return std::nullopt;
+  return epoch_ms;
 }
 
 std::string format_rfc3339_ms(std::int64_t epoch_ms) {
+  // Floor division, so that the time of day is never negative.
   std::int64_t days = epoch_ms / 86400000;
   std::int64_t rest = epoch_ms % 86400000;
   if (rest < 0) {
@@ -131,14 +141,16 @@ std::string format_rfc3339_ms(std::int64_t epoch_ms) {
   const auto minute = static_cast<int>(rest / 60000 % 60);
   const auto second = static_cast<int>(rest / 1000 % 60);
   const auto millis = static_cast<int>(rest % 1000);
+  // "%04lld" would write year -1 as "-001"; the sign goes before four digits.
+  const char* sign = date.year < 0 ? "-" : "";
+  const auto year = static_cast<long long>(date.year < 0 ? -date.year : date.year);
   char buffer[48];
   if (millis != 0) {
-    std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                  static_cast<long long>(date.year), date.month, date.day, hour, minute, second,
-                  millis);
+    std::snprintf(buffer, sizeof buffer, "%s%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", sign, year,
+                  date.month, date.day, hour, minute, second, millis);
   } else {
-    std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
-                  static_cast<long long>(date.year), date.month, date.day, hour, minute, second);
+    std::snprintf(buffer, sizeof buffer, "%s%04lld-%02u-%02uT%02d:%02d:%02dZ", sign, year,
+                  date.month, date.day, hour, minute, second);
   }
   return buffer;
 }

@@ -249,6 +249,10 @@ int print_answer(const std::string& op, const std::string& text, bool raw) {
                text_of(answer["version"]), text_of(answer["rules"]));
   } else if (op == "workers") {
     fmt::print("{} workers\n", text_of(answer["workers"]));
+  } else if (op == "snapshot") {
+    fmt::print("snapshot {}: {} records, {} bytes in {} s (longest worker pause {} s)\n",
+               text_of(answer["snapshot"]), text_of(answer["records"]), text_of(answer["bytes"]),
+               text_of(answer["seconds"]), text_of(answer["longest_pause_seconds"]));
   } else {
     fmt::print("{}\n", text);
   }
@@ -465,6 +469,15 @@ int main(int argc, char** argv) {
       "Example:\n"
       "  tally reload");
 
+  auto* snapshot = app.add_subcommand(
+      "snapshot", "Write a snapshot of every worker's state now; older journals are dropped");
+  snapshot->footer(
+      "tallyd also snapshots periodically (--snapshot-interval, --snapshot-every) and when it\n"
+      "stops. Exits 1 if a worker could not write its part (the journals still hold\n"
+      "everything).\n\n"
+      "Example:\n"
+      "  tally snapshot");
+
   std::uint64_t set_workers = 0;
   auto* workers = app.add_subcommand("workers", "The worker count; with N, ask for N workers");
   auto* workers_n =
@@ -511,7 +524,7 @@ int main(int argc, char** argv) {
       "  tally score plate:NY:ABC1234 [--at 2025-03-01T00:00:00Z]\n"
       "  tally explain plate:NY:ABC1234\n"
       "  tally top 10 [--lowest]\n"
-      "  tally stats | tally reload | tally workers [N]\n"
+      "  tally stats | tally reload | tally workers [N] | tally snapshot\n"
       "  tally send events.ndjson --ack\n"
       "Run `tally COMMAND --help` for each command's flags.\n\n"
       "Exit codes: 0 done; 1 tallyd answered with an error (send --ack: something\n"
@@ -540,6 +553,9 @@ int main(int argc, char** argv) {
     } else if (reload->parsed()) {
       op = "reload";
       request = R"({"op":"reload"})";
+    } else if (snapshot->parsed()) {
+      op = "snapshot";
+      request = R"({"op":"snapshot"})";
     } else {
       op = "workers";
       request = workers_n->count() > 0 ? fmt::format(R"({{"op":"workers","set":{}}})", set_workers)

@@ -7,6 +7,9 @@
 #include <optional>
 
 #include "daemon/daemon.h"
+#include "scorer/journal.h"
+#include "scorer/rules.h"
+#include "scorer/state_dir.h"
 
 namespace {
 
@@ -39,6 +42,10 @@ int main(int argc, char** argv) {
       "Prometheus scrapes the metrics address. A flag overrides the config file, which\n"
       "overrides the default. SIGTERM/SIGINT: stop taking events, drain, exit 0. SIGHUP:\n"
       "reload the rules file.\n\n"
+      "Durability: accepted events are journaled in --data-dir and an acknowledged batch is\n"
+      "answered once its events are on disk (--fsync); snapshots bound the journal; at start\n"
+      "tallyd recovers the newest snapshot and the journals after it (exit 3 if a state file\n"
+      "is damaged, naming file and offset).\n\n"
       "Example:\n"
       "  tallyd --rules config/rules/demerit-ny.toml --workers 2 --data-dir /var/lib/tally\n",
       "tallyd"};
@@ -77,7 +84,8 @@ int main(int argc, char** argv) {
                          defaults.metrics.listen + ")");
   auto* data_flag =
       app.add_option("--data-dir", data_dir,
-                     "Directory for rejected.ndjson (dead letters); created if missing (default " +
+                     "Directory for the journals, snapshots and rejected.ndjson (dead letters); "
+                     "created if missing; one daemon per directory (default " +
                          defaults.data_dir + ")");
   auto* line_flag =
       app.add_option(
@@ -85,6 +93,34 @@ int main(int argc, char** argv) {
              fmt::format("Longest accepted event line; longer ones are rejected `oversized` "
                          "(default {})",
                          defaults.ingest.decoder.max_line_bytes))
+          ->check(CLI::PositiveNumber);
+  bool no_journal = false;
+  std::string fsync_mode, snapshot_interval;
+  std::int64_t fsync_interval_ms = 0;
+  std::uint64_t snapshot_every = 0;
+  auto* no_journal_flag = app.add_flag(
+      "--no-journal", no_journal,
+      "Keep scores in memory only: no journal, no snapshots, nothing recovered at start; an "
+      "acknowledgement then means \"applied\", not \"durable\"");
+  auto* fsync_flag =
+      app.add_option("--fsync", fsync_mode,
+                     "When the journal is synced to disk: batch (before each acknowledgement; "
+                     "survives power loss), interval (every --fsync-interval-ms; survives a "
+                     "crash of tallyd), none (the kernel decides) (default batch)")
+          ->check(CLI::IsMember({"batch", "interval", "none"}));
+  auto* fsync_interval_flag =
+      app.add_option("--fsync-interval-ms", fsync_interval_ms,
+                     fmt::format("Sync period for --fsync=interval, and for fire-and-forget "
+                                 "events under batch (default {})",
+                                 defaults.scorer.worker.journal.sync_interval_ms))
+          ->check(CLI::PositiveNumber);
+  auto* snapshot_interval_flag = app.add_option(
+      "--snapshot-interval", snapshot_interval,
+      "Snapshot at least this often while events arrive, e.g. 10m, 1h (default 10m)");
+  auto* snapshot_every_flag =
+      app.add_option("--snapshot-every", snapshot_every,
+                     fmt::format("Snapshot after this many journaled records (default {})",
+                                 defaults.snapshot_every_records))
           ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
@@ -104,6 +140,23 @@ int main(int argc, char** argv) {
   if (metrics_flag->count() > 0) options.metrics.listen = metrics_listen;
   if (data_flag->count() > 0) options.data_dir = data_dir;
   if (line_flag->count() > 0) options.ingest.decoder.max_line_bytes = max_line_bytes;
+  if (no_journal_flag->count() > 0) options.journal = false;
+  if (fsync_flag->count() > 0) {
+    (void)tally::scorer::parse_fsync_mode(fsync_mode, options.scorer.worker.journal.fsync);
+  }
+  if (fsync_interval_flag->count() > 0) {
+    options.scorer.worker.journal.sync_interval_ms = fsync_interval_ms;
+  }
+  if (snapshot_every_flag->count() > 0) options.snapshot_every_records = snapshot_every;
+  if (snapshot_interval_flag->count() > 0) {
+    options.snapshot_interval_ms = tally::scorer::parse_duration_ms(snapshot_interval);
+    if (options.snapshot_interval_ms <= 0) {
+      std::fprintf(stderr,
+                   "tallyd: --snapshot-interval: `%s` is not a duration (e.g. 30s, 10m, 1h)\n",
+                   snapshot_interval.c_str());
+      return 2;
+    }
+  }
 
   install_signal_handlers();
   try {
@@ -112,6 +165,9 @@ int main(int argc, char** argv) {
   } catch (const tally::daemon::ConfigError& error) {
     std::fprintf(stderr, "tallyd: %s\n", error.what());
     return 2;
+  } catch (const tally::scorer::StateError& error) {
+    std::fprintf(stderr, "tallyd: cannot recover the data directory: %s\n", error.what());
+    return 3;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "tallyd: fatal: %s\n", error.what());
     return 1;

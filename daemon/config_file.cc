@@ -47,8 +47,28 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
       options.alerts_bind = text();
     } else if (name == "metrics_listen") {
       options.metrics.listen = text();
+    } else if (name == "journal") {
+      const auto* value = node.as_boolean();
+      if (value == nullptr) {
+        throw ConfigError(fmt::format("{}: `journal` must be true or false", where(path, node)));
+      }
+      options.journal = value->get();
+    } else if (name == "fsync") {
+      if (!scorer::parse_fsync_mode(text(), options.scorer.worker.journal.fsync)) {
+        throw ConfigError(fmt::format("{}: `fsync` must be \"batch\", \"interval\" or \"none\"",
+                                      where(path, node)));
+      }
+    } else if (name == "snapshot_interval") {
+      const std::int64_t ms = scorer::parse_duration_ms(text());
+      if (ms <= 0) {
+        throw ConfigError(fmt::format(
+            "{}: `snapshot_interval` must be a duration such as \"10m\" (units s, m, h, d, w)",
+            where(path, node)));
+      }
+      options.snapshot_interval_ms = ms;
     } else if (name == "workers" || name == "max_line_bytes" || name == "purge_interval_s" ||
-               name == "receive_high_water_mark") {
+               name == "receive_high_water_mark" || name == "snapshot_every" ||
+               name == "fsync_interval_ms") {
       const auto* value = node.as_integer();
       if (value == nullptr || value->get() < 1) {
         throw ConfigError(
@@ -64,6 +84,10 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
         options.ingest.decoder.max_line_bytes = static_cast<std::size_t>(number);
       } else if (name == "purge_interval_s") {
         options.scorer.worker.purge_interval_ms = number * 1000;
+      } else if (name == "snapshot_every") {
+        options.snapshot_every_records = static_cast<std::uint64_t>(number);
+      } else if (name == "fsync_interval_ms") {
+        options.scorer.worker.journal.sync_interval_ms = number;
       } else {
         options.ingest.receive_high_water_mark = static_cast<int>(number);
       }
@@ -71,7 +95,8 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
       throw ConfigError(fmt::format(
           "{}: unknown key `{}` (expected rules, data_dir, workers, ingest_bind, submit_bind, "
           "query_bind, alerts_bind, metrics_listen, max_line_bytes, purge_interval_s, "
-          "receive_high_water_mark)",
+          "receive_high_water_mark, journal, fsync, fsync_interval_ms, snapshot_interval, "
+          "snapshot_every)",
           where(path, node), name));
     }
   }

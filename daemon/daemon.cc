@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "scorer/query_handler.h"
+#include "scorer/state_dir.h"
 #include "stream/event_time.h"
 #include "stream/json_text.h"
 
@@ -57,6 +59,19 @@ std::string alert_json(const scorer::Alert& alert) {
   return body;
 }
 
+void log_snapshot(const scorer::SnapshotReport& report, const char* why) {
+  if (report.ok) {
+    spdlog::info(
+        "snapshot {} ({}): {} records, {:.1f} MB in {:.2f} s; longest worker pause "
+        "{:.3f} s",
+        report.generation, why, report.records, static_cast<double>(report.bytes) / 1e6,
+        report.seconds, report.longest_pause_seconds);
+  } else {
+    spdlog::error("snapshot {} ({}) failed: {}; the journals still hold everything",
+                  report.generation, why, report.error);
+  }
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
@@ -72,6 +87,13 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   options_.ingest.rejected_path =
       (std::filesystem::path(options_.data_dir) / "rejected.ndjson").string();
   options_.scorer.rules_path = options_.rules_path;
+  std::optional<scorer::DirLock> lock;
+  if (options_.journal) {
+    lock.emplace(options_.data_dir);
+    options_.scorer.worker.journal.dir = options_.data_dir;
+  } else {
+    options_.scorer.worker.journal.dir.clear();
+  }
 
   scorer::Engine engine(options_.scorer, rules);
   zmq::context_t context(1);
@@ -103,6 +125,24 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   }
 
   engine.start();
+  if (options_.journal) {
+    const scorer::RecoveryReport report = engine.recover();
+    for (const std::string& repaired : report.repaired) {
+      spdlog::warn("recovery: torn journal tail (a crash mid-write; never acknowledged): {}",
+                   repaired);
+    }
+    std::printf(
+        "recovered %llu records (snapshot %s: %llu, journals: %llu) from %llu files, %.1f MB, "
+        "in %.2f s; journal fsync=%s\n",
+        static_cast<unsigned long long>(report.snapshot_records + report.journal_records),
+        report.snapshot_generation ? std::to_string(*report.snapshot_generation).c_str() : "none",
+        static_cast<unsigned long long>(report.snapshot_records),
+        static_cast<unsigned long long>(report.journal_records),
+        static_cast<unsigned long long>(report.files), static_cast<double>(report.bytes) / 1e6,
+        report.seconds, scorer::to_string(options_.scorer.worker.journal.fsync));
+  } else {
+    std::printf("journal off: scores live in memory only\n");
+  }
   std::atomic<bool> stop_ingest{false};
   std::thread ingest_thread([&] { ingest.run(stop_ingest); });
 
@@ -115,9 +155,9 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   };
   scorer::QueryHandler handler(engine, &ingest.counters(), publish_alerts);
 
-  std::printf("tallyd %s: rules %s (%zu rules, version 1), %u workers, data in %s\n", TALLY_VERSION,
-              options_.rules_path.c_str(), rules->rules().size(), engine.workers(),
-              options_.data_dir.c_str());
+  std::printf("tallyd %s: rules %s (%zu rules, version %u), %u workers, data in %s\n",
+              TALLY_VERSION, options_.rules_path.c_str(), engine.rules().rules().size(),
+              engine.rules().version(), engine.workers(), options_.data_dir.c_str());
   std::printf("listening ingest %s (PULL)\n", ingest.ingest_endpoint().c_str());
   std::printf("listening submit %s (ROUTER, acknowledged batches)\n",
               ingest.submit_endpoint().c_str());
@@ -126,6 +166,37 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   std::printf("listening metrics %s\n", metrics->url().c_str());
   std::printf("ready\n");
   std::fflush(stdout);
+
+  // Periodic snapshots run on their own thread, so that queries go on while
+  // the workers write (each worker pauses only for its own part).
+  std::atomic<bool> stop_snapshots{false};
+  std::thread snapshot_thread;
+  if (options_.journal) {
+    snapshot_thread = std::thread([&] {
+      auto last = std::chrono::steady_clock::now();
+      std::uint64_t records_at_last = engine.journal_records();
+      std::uint64_t taken_at_last = engine.snapshots_taken();
+      while (!stop_snapshots.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (engine.snapshots_taken() != taken_at_last) {  // one was asked for
+          taken_at_last = engine.snapshots_taken();
+          last = std::chrono::steady_clock::now();
+          records_at_last = engine.journal_records();
+          continue;
+        }
+        const auto elapsed = std::chrono::steady_clock::now() - last;
+        const std::uint64_t records = engine.journal_records() - records_at_last;
+        if (records == 0 || (elapsed < std::chrono::milliseconds(options_.snapshot_interval_ms) &&
+                             records < options_.snapshot_every_records)) {
+          continue;
+        }
+        log_snapshot(engine.snapshot(), "periodic");
+        taken_at_last = engine.snapshots_taken();
+        last = std::chrono::steady_clock::now();
+        records_at_last = engine.journal_records();
+      }
+    });
+  }
 
   zmq::pollitem_t items[] = {{query.handle(), 0, ZMQ_POLLIN, 0}};
   std::vector<zmq::message_t> frames;
@@ -173,6 +244,11 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
   stop_ingest.store(true);
   pump_alerts_until([&] { ingest_thread.join(); });
   metrics.reset();
+  if (snapshot_thread.joinable()) {
+    stop_snapshots.store(true);
+    pump_alerts_until([&] { snapshot_thread.join(); });
+    pump_alerts_until([&] { log_snapshot(engine.snapshot(), "at stop"); });
+  }
   pump_alerts_until([&] { engine.stop(); });
   publish_alerts();
   spdlog::info("stopped");

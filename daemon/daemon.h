@@ -6,9 +6,12 @@
 // caller of run(): query socket, alert publishing, reloads), and the metrics
 // exporter's HTTP threads.
 //
+// Start: lock the data directory, recover its snapshot and journals into the
+// workers, then open the sockets to traffic.
+//
 // Shutdown (stop flag, set on SIGTERM/SIGINT): stop taking events; answer
-// acknowledged batches already taken; let workers drain every queue; publish
-// the last alerts; return 0.
+// acknowledged batches already taken; take a snapshot; let workers drain every
+// queue and sync their journals; publish the last alerts; return 0.
 #pragma once
 
 #include <atomic>
@@ -24,9 +27,17 @@ namespace tally::daemon {
 struct DaemonOptions {
   // Rules file (TOML). Required.
   std::string rules_path;
-  // Where rejected.ndjson (and, later, journals and snapshots) live. Created
-  // if missing. Default "./data".
+  // Where rejected.ndjson, the journals and the snapshots live. Created if
+  // missing. Default "./data".
   std::string data_dir = "data";
+  // Journal accepted events (and recover them at start). Off: scores live in
+  // memory only and an acknowledgement means "applied". Default on.
+  bool journal = true;
+  // Snapshot when this much time has passed since the last one, or when this
+  // many records were journaled since (whichever comes first); also on
+  // `tally snapshot` and at a clean stop. Defaults 10 minutes, 5 million.
+  std::int64_t snapshot_interval_ms = 10 * 60 * 1000;
+  std::uint64_t snapshot_every_records = 5'000'000;
   // Query and admin API (ROUTER; clients REQ or DEALER). Default from the brief.
   std::string query_bind = "tcp://127.0.0.1:7003";
   // Tier-change alerts (PUB; first frame the new tier's name). Default from the brief.
@@ -53,7 +64,8 @@ class Daemon {
 
   // Runs until `stop` is set; a set `reload` flag re-reads the rules (and is
   // cleared). Returns the process exit code. Start-up failures (rules refused,
-  // address in use) throw ConfigError with a message for the operator.
+  // address in use) throw ConfigError, damaged state files StateError, with a
+  // message for the operator.
   int run(const std::atomic<bool>& stop, std::atomic<bool>& reload);
 
  private:

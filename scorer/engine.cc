@@ -1,7 +1,11 @@
 #include "scorer/engine.h"
 
-#include <chrono>
+#include <fmt/format.h>
 
+#include <chrono>
+#include <cstring>
+
+#include "scorer/state_dir.h"
 #include "stream/backoff.h"
 
 namespace tally::scorer {
@@ -12,6 +16,25 @@ class StatsCommand final : public ShardCommand {
   void run(ShardWorker& worker) override { result = worker.stats(); }
   ShardStats result;
 };
+
+class SnapshotCommand final : public ShardCommand {
+ public:
+  explicit SnapshotCommand(std::uint64_t generation) : generation_(generation) {}
+  void run(ShardWorker& worker) override { result = worker.take_snapshot(generation_); }
+  SnapshotPartOutcome result;
+
+ private:
+  std::uint64_t generation_;
+};
+
+// Runs after everything queued before it on the same row: a barrier.
+class BarrierCommand final : public ShardCommand {
+ public:
+  void run(ShardWorker&) override {}
+};
+
+static_assert(static_cast<std::uint32_t>(Producer::kIngest) == 0,
+              "ShardWorker holds back row 0 when its journal is over its buffer limit");
 
 }  // namespace
 
@@ -52,7 +75,7 @@ void Engine::stop() {
 }
 
 RulesResult Engine::reload() {
-  const auto version = static_cast<std::uint32_t>(rule_history_.size() + 1);
+  const std::uint32_t version = next_rules_version_++;
   RulesResult result = load_rules_file(options_.rules_path, version);
   if (auto* loaded = std::get_if<std::shared_ptr<const RuleSet>>(&result)) {
     rule_history_.push_back(*loaded);
@@ -63,6 +86,142 @@ RulesResult Engine::reload() {
     reloads_refused_.fetch_add(1, std::memory_order_relaxed);
   }
   return result;
+}
+
+const Rule* Engine::recovered_rule(const journal::Record& record) {
+  const bool is_revoke = record.kind == journal::RecordKind::kRevoke;
+  if (is_revoke) return &recovered_revoke();
+  std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}", record.type, record.rules_version,
+                                record.points, record.expires_after_ms);
+  if (const auto it = recovered_rule_index_.find(key); it != recovered_rule_index_.end()) {
+    return it->second;
+  }
+  Rule& rule = recovered_rules_.emplace_back();
+  rule.name = std::string(record.type);
+  rule.points = record.points;
+  rule.expires_after_ms = record.expires_after_ms;
+  rule.rules_version = record.rules_version;
+  rule.description = "(recovered from the journal)";
+  // A rule of the same version still loaded has its description.
+  for (const auto& set : rule_history_) {
+    if (set->version() != record.rules_version) continue;
+    if (const Rule* live = set->find(record.type)) rule.description = live->description;
+  }
+  recovered_rule_index_.emplace(std::move(key), &rule);
+  return &rule;
+}
+
+const Rule& Engine::recovered_revoke() {
+  if (recovered_revoke_ == nullptr) {
+    Rule& rule = recovered_rules_.emplace_back();
+    rule.name = std::string(RuleSet::kRevokeType);
+    rule.is_revoke = true;
+    recovered_revoke_ = &rule;
+  }
+  return *recovered_revoke_;
+}
+
+RecoveryReport Engine::recover() {
+  const std::string& dir = options_.worker.journal.dir;
+  const StateFiles files = scan_state_dir(dir);
+  const std::uint32_t ingest_row = static_cast<std::uint32_t>(Producer::kIngest);
+  // Staged per worker and pushed in runs, as the ingest thread does.
+  constexpr std::size_t kRun = 256;
+  std::vector<std::vector<stream::WorkItem>> staged(workers_.size());
+  for (auto& items : staged) items.reserve(kRun);
+  const auto push = [&](std::uint32_t worker) {
+    stream::push_blocking(queues_.at(ingest_row, worker), staged[worker].data(),
+                          staged[worker].size(), [] { return false; });
+    staged[worker].clear();
+  };
+  stream::WorkItem item;
+  item.kind = stream::WorkKind::kReplay;
+  RecoveryReport report = read_state(files, [&](const journal::Record& record) {
+    stream::Event& event = item.event;
+    event.id.assign(record.id);
+    event.subject.assign(record.subject);
+    event.source.assign(record.source);
+    event.revokes.assign(record.revokes);
+    event.time_ms = record.time_ms;
+    event.type = recovered_rule(record);
+    event.subject_hash = stream::stable_hash64(record.subject);
+    const std::uint32_t worker = groups_.worker_of(event.subject_hash);
+    staged[worker].push_back(item);
+    if (staged[worker].size() == kRun) push(worker);
+  });
+  for (std::uint32_t worker = 0; worker < staged.size(); ++worker) push(worker);
+  std::vector<BarrierCommand> barriers(workers_.size());
+  std::vector<ShardCommand*> pointers;
+  for (auto& barrier : barriers) pointers.push_back(&barrier);
+  run_on_all(Producer::kIngest, pointers);
+
+  std::int64_t clock = event_clock_.load();
+  while (report.max_time_ms > clock &&
+         !event_clock_.compare_exchange_weak(clock, report.max_time_ms)) {
+  }
+  // Versions go on from the largest recovered, so `explain` never shows two
+  // different rule sets under one number.
+  if (report.max_rules_version >= rules().version()) {
+    next_rules_version_ = report.max_rules_version + 1;
+    RulesResult renumbered = load_rules_file(options_.rules_path, next_rules_version_++);
+    if (auto* loaded = std::get_if<std::shared_ptr<const RuleSet>>(&renumbered)) {
+      rule_history_.push_back(*loaded);
+      rules_.store(loaded->get(), std::memory_order_release);
+      types_.store(loaded->get(), std::memory_order_release);
+    }
+  }
+
+  next_generation_ = files.next_generation;
+  for (auto& worker : workers_) {
+    if (const int error = worker->open_journal(next_generation_); error != 0) {
+      throw StateError(fmt::format("{}: cannot start the journal: {}", worker->journal_path(),
+                                   std::strerror(error)));
+    }
+  }
+  ++next_generation_;
+  return report;
+}
+
+std::uint64_t Engine::journal_records() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& worker : workers_) total += worker->journaled_records();
+  return total;
+}
+
+SnapshotReport Engine::snapshot(const std::function<void()>& while_waiting) {
+  const std::lock_guard lock(snapshot_mutex_);
+  SnapshotReport report;
+  if (!journaled()) {
+    report.error = "no journal (the daemon runs with --no-journal): nothing to snapshot";
+    return report;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  report.generation = next_generation_++;
+  std::deque<SnapshotCommand> commands;  // not movable: they hold atomics
+  for (std::size_t i = 0; i < workers_.size(); ++i) commands.emplace_back(report.generation);
+  std::vector<ShardCommand*> pointers;
+  for (auto& command : commands) pointers.push_back(&command);
+  run_on_all(Producer::kSnapshot, pointers, while_waiting);
+  for (const SnapshotCommand& command : commands) {
+    const SnapshotPartOutcome& part = command.result;
+    if (part.error != 0 && report.error.empty()) {
+      report.error = fmt::format("{}: {}", part.where, std::strerror(part.error));
+    }
+    report.records += part.part.records;
+    report.bytes += part.part.bytes;
+    report.longest_pause_seconds = std::max(report.longest_pause_seconds, part.seconds);
+  }
+  if (report.error.empty()) {
+    try {
+      complete_snapshot(options_.worker.journal.dir, report.generation, workers());
+      report.ok = true;
+      snapshots_taken_.fetch_add(1, std::memory_order_relaxed);
+    } catch (const StateError& error) {
+      report.error = error.what();
+    }
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
 }
 
 std::int64_t Engine::now_ms() const noexcept {

@@ -13,8 +13,11 @@
 // caller's own Producer row; alerts drained by the control thread only.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,6 +27,7 @@
 #include "scorer/rules.h"
 #include "scorer/shard_stats.h"
 #include "scorer/shard_worker.h"
+#include "scorer/snapshot.h"
 #include "stream/key_groups.h"
 #include "stream/work_queue.h"
 
@@ -31,11 +35,24 @@ namespace tally::scorer {
 
 // Rows of the queue matrix: which thread is sending.
 enum class Producer : std::uint32_t {
-  kIngest = 0,   // the ingest thread: events
-  kControl = 1,  // the query/control thread: queries
-  kMetrics = 2,  // the metrics scrape: stats requests
+  kIngest = 0,    // the ingest thread: events
+  kControl = 1,   // the query/control thread: queries
+  kMetrics = 2,   // the metrics scrape: stats requests
+  kSnapshot = 3,  // whoever takes a snapshot (serialised by the engine)
 };
-inline constexpr std::uint32_t kProducerCount = 3;
+inline constexpr std::uint32_t kProducerCount = 4;
+// Recovery replays through the kIngest row: it runs before ingest starts.
+
+// A whole snapshot: every worker's part, then the marker.
+struct SnapshotReport {
+  bool ok = false;
+  std::string error;  // why not, naming the file
+  std::uint64_t generation = 0;
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
+  double seconds = 0;                // start to marker
+  double longest_pause_seconds = 0;  // the longest a worker stopped applying
+};
 
 struct ScorerOptions {
   // Shard workers. Default: the number of cores.
@@ -58,6 +75,23 @@ class Engine {
   const std::atomic<const stream::EventTypeResolver*>& types() const noexcept { return types_; }
   std::atomic<std::int64_t>& event_clock() noexcept { return event_clock_; }
   std::vector<stream::TicketQueue*> done_ticket_queues();
+
+  // Replays a data directory's snapshot and journals into the workers (which
+  // must be started, with ingest not yet running), then starts the journals
+  // in a generation above every file seen. Records are routed by subject, so
+  // the worker count may differ from the one that wrote them. Rule versions
+  // continue above the largest one recovered. Throws StateError.
+  RecoveryReport recover();
+  bool journaled() const noexcept { return !options_.worker.journal.dir.empty(); }
+
+  // Takes a snapshot now (any thread; concurrent calls run one after the
+  // other). `while_waiting` as in run_on.
+  SnapshotReport snapshot(const std::function<void()>& while_waiting = {});
+  // Records all workers have journaled since start (any thread).
+  std::uint64_t journal_records() const noexcept;
+  std::uint64_t snapshots_taken() const noexcept {
+    return snapshots_taken_.load(std::memory_order_relaxed);
+  }
 
   void start();
   // Stops the workers after they have drained every queue; joins them.
@@ -99,7 +133,19 @@ class Engine {
   ScorerOptions options_;
   stream::KeyGroupMap groups_;
   stream::QueueMatrix queues_;
+  const Rule* recovered_rule(const journal::Record& record);
+  const Rule& recovered_revoke();
+
   std::vector<std::shared_ptr<const RuleSet>> rule_history_;  // never shrinks
+  std::uint32_t next_rules_version_ = 2;
+  // Terms of recovered contributions whose rule is not in the current set
+  // (tables point at them like at any rule; they live as long as the engine).
+  std::deque<Rule> recovered_rules_;
+  absl::flat_hash_map<std::string, const Rule*> recovered_rule_index_;
+  const Rule* recovered_revoke_ = nullptr;
+  std::mutex snapshot_mutex_;
+  std::uint64_t next_generation_ = 1;
+  std::atomic<std::uint64_t> snapshots_taken_{0};
   std::atomic<const RuleSet*> rules_;
   std::atomic<const stream::EventTypeResolver*> types_;
   std::atomic<std::int64_t> event_clock_{0};

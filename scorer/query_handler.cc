@@ -202,6 +202,7 @@ std::string QueryHandler::handle(std::string_view request) {
   if (op == "stats") return stats_json();
   if (op == "reload") return reload();
   if (op == "workers") return workers(object);
+  if (op == "snapshot") return snapshot();
   return error_json("unknown_op", fmt::format("unknown op `{}`; expected one of score, explain, "
                                               "top, stats, reload, workers",
                                               op));
@@ -312,9 +313,13 @@ std::string QueryHandler::stats_json() {
     if (i > 0) out += ",";
     fmt::format_to(std::back_inserter(out),
                    "{{\"worker\":{},\"accepted\":{},\"duplicates\":{},\"subjects\":{},"
-                   "\"queue_depth\":{},\"busy_seconds\":{:.6f},\"memory_bytes\":{}}}",
+                   "\"queue_depth\":{},\"busy_seconds\":{:.6f},\"memory_bytes\":{},"
+                   "\"recovered\":{},\"journal\":{{\"records\":{},\"bytes\":{},\"syncs\":{},"
+                   "\"errors\":{},\"pending_bytes\":{}}}}}",
                    shard.worker, shard.accepted, shard.duplicates, shard.subjects,
-                   shard.queue_depth, shard.busy_seconds, shard.memory_bytes);
+                   shard.queue_depth, shard.busy_seconds, shard.memory_bytes, shard.recovered,
+                   shard.journal_records, shard.journal_bytes, shard.journal_syncs,
+                   shard.journal_errors, shard.journal_pending_bytes);
   }
   out += "]}";
   return out;
@@ -342,6 +347,21 @@ std::string QueryHandler::reload() {
   return out;
 }
 
+std::string QueryHandler::snapshot() {
+  if (!engine_.journaled()) {
+    return error_json("not_supported",
+                      "this daemon runs without a journal (--no-journal): there is no state on "
+                      "disk to snapshot");
+  }
+  const SnapshotReport report = engine_.snapshot(while_waiting_);
+  if (!report.ok) return error_json("snapshot_failed", report.error);
+  return fmt::format(
+      "{{\"snapshot\":{},\"records\":{},\"bytes\":{},\"seconds\":{:.3f},"
+      "\"longest_pause_seconds\":{:.3f}}}",
+      report.generation, report.records, report.bytes, report.seconds,
+      report.longest_pause_seconds);
+}
+
 std::string QueryHandler::workers(simdjson::dom::object request) {
   auto set_field = request["set"];
   if (set_field.error() == simdjson::SUCCESS) {
@@ -353,8 +373,9 @@ std::string QueryHandler::workers(simdjson::dom::object request) {
     if (wanted != engine_.workers()) {
       return error_json("not_supported",
                         fmt::format("changing the worker count of a running daemon is not "
-                                    "supported yet (running {}, asked {}); it is set at start "
-                                    "with --workers",
+                                    "supported yet (running {}, asked {}); restart it with "
+                                    "--workers: recovery spreads the journaled state over the "
+                                    "new count",
                                     engine_.workers(), wanted));
     }
   }

@@ -1,5 +1,5 @@
 // The query and admin API: one JSON object in, one JSON object out (the
-// brief's ops: score, explain, top, stats, reload, workers). Transport-free:
+// brief's ops: score, explain, top, stats, reload, workers; and snapshot). Transport-free:
 // the daemon feeds it bytes from its ROUTER socket; a test can call it
 // directly.
 //
@@ -9,7 +9,7 @@
 //
 // A request that cannot be answered gets {"error":{"code":C,"message":M}}
 // with C one of: bad_request, unknown_op, missing_field, bad_field, bad_time,
-// rules_refused, not_supported.
+// rules_refused, not_supported, snapshot_failed.
 //
 // Thread-safety: one QueryHandler per calling thread (it uses one Producer row).
 #pragma once
@@ -42,6 +42,7 @@ class QueryHandler {
   std::string top(simdjson::dom::object request);
   std::string reload();
   std::string workers(simdjson::dom::object request);
+  std::string snapshot();
 
   Engine& engine_;
   const stream::IngestCounters* ingest_;

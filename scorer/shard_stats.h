@@ -36,7 +36,14 @@ struct ShardStats {
   std::uint64_t memory_bytes = 0;
   std::uint64_t queue_depth = 0;
   std::uint64_t purged_subjects = 0;
-  double busy_seconds = 0;  // time spent applying events and commands
+  double busy_seconds = 0;      // time spent applying events and commands
+  std::uint64_t recovered = 0;  // records replayed from snapshot and journal at start
+  // The journal (all 0 without one).
+  std::uint64_t journal_records = 0;
+  std::uint64_t journal_bytes = 0;
+  std::uint64_t journal_syncs = 0;
+  std::uint64_t journal_errors = 0;         // failed writes/syncs (each retry counts)
+  std::uint64_t journal_pending_bytes = 0;  // buffered, not yet written
   std::vector<std::pair<std::string, std::uint64_t>> hits_by_type;  // accepted, by rule
   std::vector<std::pair<std::string, std::uint64_t>> tier_changes;  // by tier entered
   LatencyHistogram latency;

@@ -1,7 +1,11 @@
 #include "scorer/shard_worker.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <thread>
 
 #include "stream/backoff.h"
 
@@ -39,7 +43,21 @@ ShardWorker::ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext c
       context_(context),
       queues_(queues),
       done_tickets_(done_tickets),
-      chunk_(kChunkItems) {}
+      chunk_(kChunkItems) {
+  if (!options_.journal.dir.empty()) {
+    journal_ = std::make_unique<JournalWriter>(options_.journal, id_);
+    awaiting_journal_.reserve(stream::kWorkQueueCapacity);
+  }
+}
+
+int ShardWorker::open_journal(std::uint64_t generation) {
+  return journal_ != nullptr ? journal_->start_generation(generation) : 0;
+}
+
+const std::string& ShardWorker::journal_path() const noexcept {
+  static const std::string kNone;
+  return journal_ != nullptr ? journal_->path() : kNone;
+}
 
 std::int64_t ShardWorker::now_ms() const noexcept {
   if (rules().score().clock == Clock::kEvent) {
@@ -57,9 +75,15 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
     chunk_wall_ms_ = wall_now_ms();
     since_clock_read_ = 0;
     std::size_t handled = 0;
-    for (std::uint32_t producer = 0; producer < queues_.producers(); ++producer) {
+    // While the disk refuses the journal and its buffer is full, events wait
+    // in their queue (backpressure) but commands still run. Row 0 is the
+    // ingest thread's (scorer::Producer::kIngest), the only one with events
+    // besides recovery, which ends before ingest starts.
+    const bool hold_events = journal_ != nullptr && journal_->over_buffer_limit();
+    for (std::uint32_t producer = hold_events ? 1 : 0; producer < queues_.producers(); ++producer) {
       handled += drain(queues_.at(producer, id_));
     }
+    commit(chunk_wall_ms_);
     if (handled > 0) {
       busy_ns_ += steady_now_ns() - start_ns;
       backoff.reset();
@@ -71,6 +95,77 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
     maybe_purge(chunk_wall_ms_);
     backoff.pause();
   }
+  if (journal_ == nullptr) return;
+  // Last chance for what is buffered; a disk that stays full loses nothing
+  // that was acknowledged (unanswered batches are resent by their clients).
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (journal_->finish() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (journal_->pending_bytes() > 0) {
+    spdlog::error(
+        "worker {}: stopping with {} journal bytes unwritten ({}); {} acknowledged "
+        "batches stay unanswered and will be resent by their clients",
+        id_, journal_->pending_bytes(), journal_->path(), awaiting_journal_.size());
+  }
+}
+
+void ShardWorker::commit(std::int64_t wall_ms) {
+  if (journal_ == nullptr) return;
+  if (journal_error_streak_ > 0 && wall_ms < journal_retry_at_ms_) return;
+  const int error = journal_->flush(!awaiting_journal_.empty(), wall_ms);
+  if (error != 0) {
+    ++journal_error_streak_;
+    journal_retry_at_ms_ = wall_ms + 100;
+    if (journal_error_streak_ == 1 || wall_ms - journal_error_logged_ms_ >= 10'000) {
+      journal_error_logged_ms_ = wall_ms;
+      spdlog::error(
+          "worker {}: cannot write the journal {}: {}; {} acknowledged batches wait, "
+          "{} bytes buffered; retrying",
+          id_, journal_->path(), std::strerror(error), awaiting_journal_.size(),
+          journal_->pending_bytes());
+    }
+    return;
+  }
+  if (journal_error_streak_ > 0) {
+    spdlog::info("worker {}: journal writable again after {} failed attempts", id_,
+                 journal_error_streak_);
+    journal_error_streak_ = 0;
+  }
+  journaled_records_.store(journal_->counters().records, std::memory_order_relaxed);
+  if (!journal_->settled()) return;
+  for (stream::BatchTicket* ticket : awaiting_journal_) release(ticket);
+  awaiting_journal_.clear();
+}
+
+void ShardWorker::release(stream::BatchTicket* ticket) {
+  // acq_rel: the last worker sees every other worker's counts.
+  if (ticket->pending_workers.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    stream::Backoff backoff;
+    while (!done_tickets_.push(ticket)) backoff.pause();
+  }
+}
+
+SnapshotPartOutcome ShardWorker::take_snapshot(std::uint64_t generation) {
+  SnapshotPartOutcome outcome;
+  const std::int64_t start = steady_now_ns();
+  journal_error_streak_ = 0;  // try now, whatever the retry pacing says
+  commit(wall_now_ms());
+  if (!journal_->settled()) {
+    outcome.error = EIO;
+    outcome.where = "journal " + journal_->path() + " cannot be written";
+  } else if (const int error = journal_->start_generation(generation); error != 0) {
+    outcome.error = error;
+    outcome.where = "journal " + journal_->path();
+  } else {
+    commit(wall_now_ms());
+    outcome.part = write_snapshot_part(table_, options_.journal.dir, generation, id_);
+    outcome.error = outcome.part.error;
+    outcome.where = outcome.part.path;
+  }
+  outcome.seconds = static_cast<double>(steady_now_ns() - start) * 1e-9;
+  busy_ns_ += steady_now_ns() - start;
+  return outcome;
 }
 
 std::size_t ShardWorker::drain(stream::WorkQueue& queue) {
@@ -106,6 +201,7 @@ void ShardWorker::handle(const stream::WorkItem& item) {
               ? std::max(context_.event_clock->load(std::memory_order_relaxed), item.event.time_ms)
               : chunk_wall_ms_;
       const ApplyOutcome outcome = apply(item.event, now);
+      if (journal_ != nullptr && outcome == ApplyOutcome::kAccepted) journal_->append(item.event);
       if (item.ticket != nullptr) {
         (outcome == ApplyOutcome::kAccepted ? ticket_accepted_ : ticket_duplicates_) += 1;
       }
@@ -118,11 +214,18 @@ void ShardWorker::handle(const stream::WorkItem& item) {
       ticket->duplicates.fetch_add(ticket_duplicates_, std::memory_order_relaxed);
       ticket_accepted_ = 0;
       ticket_duplicates_ = 0;
-      // acq_rel: the last worker sees every other worker's counts.
-      if (ticket->pending_workers.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        stream::Backoff backoff;
-        while (!done_tickets_.push(ticket)) backoff.pause();
+      // With a journal, the answer waits for the pass's commit: even a
+      // batch of duplicates, whose originals may not be synced yet.
+      if (journal_ != nullptr) {
+        awaiting_journal_.push_back(ticket);
+      } else {
+        release(ticket);
       }
+      break;
+    }
+    case stream::WorkKind::kReplay: {
+      table_.apply(item.event);
+      ++recovered_;
       break;
     }
     case stream::WorkKind::kCommand: {
@@ -200,6 +303,15 @@ ShardStats ShardWorker::stats() const {
   stats.queue_depth = queues_.depth(id_);
   stats.purged_subjects = purged_subjects_;
   stats.busy_seconds = static_cast<double>(busy_ns_) * 1e-9;
+  stats.recovered = recovered_;
+  if (journal_ != nullptr) {
+    const JournalCounters& journal = journal_->counters();
+    stats.journal_records = journal.records;
+    stats.journal_bytes = journal.bytes_written;
+    stats.journal_syncs = journal.syncs;
+    stats.journal_errors = journal.errors;
+    stats.journal_pending_bytes = journal_->pending_bytes();
+  }
   for (const auto& [rule, count] : hits_) stats.hits_by_type.emplace_back(rule->name, count);
   for (const auto& [tier, count] : tier_changes_) stats.tier_changes.emplace_back(tier, count);
   stats.latency = latency_;

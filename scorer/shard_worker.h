@@ -20,8 +20,10 @@
 #include <string_view>
 #include <vector>
 
+#include "scorer/journal.h"
 #include "scorer/rules.h"
 #include "scorer/shard_stats.h"
+#include "scorer/snapshot.h"
 #include "scorer/subject_table.h"
 #include "stream/event.h"
 #include "stream/work_queue.h"
@@ -64,6 +66,16 @@ struct WorkerOptions {
   // Purging walks the whole shard, so it is spaced out; between purges memory
   // grows by at most what arrives in the interval. Default 5 minutes.
   std::int64_t purge_interval_ms = 5 * 60 * 1000;
+  // The journal (its dir empty: none). Each worker writes its own files.
+  JournalOptions journal;
+};
+
+// What one worker's part of a snapshot came to.
+struct SnapshotPartOutcome {
+  int error = 0;      // 0, or the errno of the step that failed
+  std::string where;  // the file or step it failed on
+  SnapshotPartResult part;
+  double seconds = 0;  // how long the worker was busy with it (ingest paused)
 };
 
 class ShardWorker {
@@ -71,7 +83,13 @@ class ShardWorker {
   ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context,
               stream::QueueMatrix& queues, stream::TicketQueue& done_tickets);
 
-  // Applies work until `stop` is set and every input queue is empty.
+  // Starts the journal in `generation` (before run(); no-op without a
+  // journal). Returns 0 or an errno; journal_path() names the file.
+  int open_journal(std::uint64_t generation);
+  const std::string& journal_path() const noexcept;
+
+  // Applies work until `stop` is set and every input queue is empty; then
+  // writes and syncs the journal.
   void run(const std::atomic<bool>& stop);
 
   std::uint32_t id() const noexcept { return id_; }
@@ -87,10 +105,23 @@ class ShardWorker {
   // Applies one event directly (tests and benchmarks; not thread-safe).
   ApplyOutcome apply(const stream::Event& event, std::int64_t now_ms);
 
+  // On this worker's thread (a command): settles the journal, moves it to
+  // `generation`, and writes this shard's snapshot part.
+  SnapshotPartOutcome take_snapshot(std::uint64_t generation);
+  bool journaled() const noexcept { return journal_ != nullptr; }
+  // Records journaled so far; readable from any thread (updated per commit).
+  std::uint64_t journaled_records() const noexcept {
+    return journaled_records_.load(std::memory_order_relaxed);
+  }
+
  private:
   std::size_t drain(stream::WorkQueue& queue);
   void handle(const stream::WorkItem& item);
   void maybe_purge(std::int64_t now_ms);
+  // Group commit: writes (and syncs, per mode) what the pass journaled, then
+  // answers the batches that waited on it.
+  void commit(std::int64_t wall_ms);
+  void release(stream::BatchTicket* ticket);
   void publish_alert(const stream::Event& event, std::string_view from, std::string_view to,
                      std::int64_t score, std::int64_t now_ms);
 
@@ -101,6 +132,13 @@ class ShardWorker {
   stream::TicketQueue& done_tickets_;
   SubjectTable table_;
   AlertQueue alerts_;
+  std::unique_ptr<JournalWriter> journal_;  // null: no journal
+  // Batches whose events this worker applied, waiting for the journal.
+  std::vector<stream::BatchTicket*> awaiting_journal_;
+  std::uint64_t journal_error_streak_ = 0;
+  std::int64_t journal_error_logged_ms_ = 0;
+  std::int64_t journal_retry_at_ms_ = 0;
+  std::atomic<std::uint64_t> journaled_records_{0};
   static constexpr std::size_t kChunkItems = 64;
   std::vector<stream::WorkItem> chunk_;  // items popped from a queue, handled in order
 
@@ -120,6 +158,7 @@ class ShardWorker {
   std::uint64_t duplicates_ = 0;
   std::uint64_t revokes_ = 0;
   std::uint64_t purged_subjects_ = 0;
+  std::uint64_t recovered_ = 0;  // records replayed at start
   std::int64_t busy_ns_ = 0;
   std::int64_t last_purge_ms_ = 0;
   absl::flat_hash_map<const Rule*, std::uint64_t> hits_;

@@ -996,6 +996,7 @@ void SubjectTable::for_each_contribution(
     view.points = rule.points;
     view.time_ms = c.time_ms;
     view.expires_ms = expires_of(c.time_ms, rule);
+    view.rule = &rule;
     view.source = c.source();
     view.revoked = c.revoked;
     if (c.revoked) {
@@ -1025,6 +1026,23 @@ void SubjectTable::for_each_pending_revoke(
       view.time_ms = r.time_ms;
       visit(view);
     }
+    at += r.bytes;
+  }
+}
+
+void SubjectTable::for_each_revoke(const SubjectState& state,
+                                   const std::function<void(const RevokeView&)>& visit) {
+  const char* blob = blob_of(state);
+  const std::uint32_t end = blob_size(blob);
+  for (std::uint32_t at = revokes_at(blob); at < end;) {
+    const Revoke r = read_revoke(blob + at);
+    RevokeView view;
+    view.id = r.id;
+    view.target = r.target;
+    view.source = r.source();
+    view.time_ms = r.time_ms;
+    view.target_present = r.target_present;
+    visit(view);
     at += r.bytes;
   }
 }

@@ -50,6 +50,7 @@ struct ContributionView {
   std::string_view revoked_by;     // the revoke event's id, when revoked
   std::string_view revoke_source;  // the revoke event's source
   std::int64_t revoked_at_ms = 0;  // the revoke event's time
+  const Rule* rule = nullptr;      // the terms it was applied with
 };
 
 // A revoke whose target has not (yet) been seen for this subject.
@@ -58,6 +59,15 @@ struct PendingRevokeView {
   std::string_view target;  // the id it revokes
   std::string_view source;
   std::int64_t time_ms = 0;
+};
+
+// Any revoke held for a subject, whether its target is here or not.
+struct RevokeView {
+  std::string_view id;
+  std::string_view target;
+  std::string_view source;
+  std::int64_t time_ms = 0;
+  bool target_present = false;
 };
 
 struct ScoreSum {
@@ -97,6 +107,9 @@ class SubjectTable {
                                     const std::function<void(const ContributionView&)>& visit);
   static void for_each_pending_revoke(const SubjectState& state,
                                       const std::function<void(const PendingRevokeView&)>& visit);
+  // Visits every revoke, pending or not, in (time, id) order (snapshots).
+  static void for_each_revoke(const SubjectState& state,
+                              const std::function<void(const RevokeView&)>& visit);
   // Visits every subject (not on the hot path: top, stats).
   void for_each_subject(const std::function<void(const SubjectState&)>& visit) const;
 

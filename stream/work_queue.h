@@ -52,6 +52,9 @@ enum class WorkKind : std::uint8_t {
   kEvent,     // apply `event`
   kBatchEnd,  // all events of `ticket` for this worker precede this item
   kCommand,   // run `command`
+  kReplay,    // apply `event` read back from a snapshot or journal at start:
+              // no journal record, no alert (it was journaled and alerted on
+              // when it first arrived)
 };
 
 struct WorkItem {

@@ -29,6 +29,9 @@ void install_signal_handlers() {
   action.sa_handler = on_reload_signal;
   sigaction(SIGHUP, &action, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, which the
+  // journal handles like a full disk, instead of killing the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
 }
 
 }  // namespace

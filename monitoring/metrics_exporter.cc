@@ -86,7 +86,10 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     add(reloads, static_cast<double>(engine_.reloads_refused()), {{"result", "refused"}});
     out.push_back(std::move(reloads));
 
-    out.push_back(single("tally_rules_version", "Version of the live rule set (1 at start)",
+    out.push_back(single("tally_snapshots_total", "Complete snapshots written since start",
+                         MetricType::Counter, static_cast<double>(engine_.snapshots_taken())));
+    out.push_back(single("tally_rules_version",
+                         "Version of the live rule set (continues across restarts)",
                          MetricType::Gauge, engine_.rules().version()));
     out.push_back(single("tally_workers", "Shard workers", MetricType::Gauge, engine_.workers()));
 
@@ -113,6 +116,26 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
                        MetricType::Counter);
     auto purged = family("tally_subjects_purged_total",
                          "Subjects dropped after their retention, by worker", MetricType::Counter);
+    auto journal_records =
+        family("tally_journal_records_total", "Records appended to the journal, by worker",
+               MetricType::Counter);
+    auto journal_bytes = family("tally_journal_bytes_total",
+                                "Bytes written to the journal, by worker", MetricType::Counter);
+    auto journal_syncs =
+        family("tally_journal_syncs_total",
+               "fdatasync calls on the journal (group commits), by worker", MetricType::Counter);
+    auto journal_errors =
+        family("tally_journal_errors_total",
+               "Failed journal writes, syncs or file creations (a full disk, an I/O error); while "
+               "they last, acknowledgements wait",
+               MetricType::Counter);
+    auto journal_pending = family("tally_journal_pending_bytes",
+                                  "Journal bytes buffered, not yet written (grows while the "
+                                  "disk refuses writes)",
+                                  MetricType::Gauge);
+    auto recovered = family("tally_recovered_records",
+                            "Records replayed from snapshot and journals at start, by worker",
+                            MetricType::Gauge);
     std::map<std::string, double> hits_by_type;
     std::map<std::string, double> tier_changes;
     scorer::LatencyHistogram latency;
@@ -125,11 +148,19 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
       add(depth, static_cast<double>(shard.queue_depth), worker);
       add(busy, shard.busy_seconds, worker);
       add(purged, static_cast<double>(shard.purged_subjects), worker);
+      add(journal_records, static_cast<double>(shard.journal_records), worker);
+      add(journal_bytes, static_cast<double>(shard.journal_bytes), worker);
+      add(journal_syncs, static_cast<double>(shard.journal_syncs), worker);
+      add(journal_errors, static_cast<double>(shard.journal_errors), worker);
+      add(journal_pending, static_cast<double>(shard.journal_pending_bytes), worker);
+      add(recovered, static_cast<double>(shard.recovered), worker);
       for (const auto& [type, count] : shard.hits_by_type) hits_by_type[type] += count;
       for (const auto& [tier, count] : shard.tier_changes) tier_changes[tier] += count;
       latency.merge(shard.latency);
     }
-    for (auto* moved : {&accepted, &duplicates, &subjects, &memory, &depth, &busy, &purged}) {
+    for (auto* moved :
+         {&accepted, &duplicates, &subjects, &memory, &depth, &busy, &purged, &journal_records,
+          &journal_bytes, &journal_syncs, &journal_errors, &journal_pending, &recovered}) {
       out.push_back(std::move(*moved));
     }
 

@@ -149,16 +149,15 @@ void ShardWorker::release(stream::BatchTicket* ticket) {
 SnapshotPartOutcome ShardWorker::take_snapshot(std::uint64_t generation) {
   SnapshotPartOutcome outcome;
   const std::int64_t start = steady_now_ns();
-  journal_error_streak_ = 0;  // try now, whatever the retry pacing says
-  commit(wall_now_ms());
-  if (!journal_->settled()) {
-    outcome.error = EIO;
-    outcome.where = "journal " + journal_->path() + " cannot be written";
+  if (const int error = journal_->finish(); error != 0) {
+    outcome.error = error;
+    outcome.where = "journal " + journal_->path();
   } else if (const int error = journal_->start_generation(generation); error != 0) {
     outcome.error = error;
     outcome.where = "journal " + journal_->path();
   } else {
-    commit(wall_now_ms());
+    journal_error_streak_ = 0;
+    commit(wall_now_ms());  // what waited on the journal may be answered now
     outcome.part = write_snapshot_part(table_, options_.journal.dir, generation, id_);
     outcome.error = outcome.part.error;
     outcome.where = outcome.part.path;

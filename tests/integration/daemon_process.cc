@@ -137,6 +137,14 @@ DaemonProcess::~DaemonProcess() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
+void DaemonProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 int DaemonProcess::terminate(std::chrono::seconds timeout) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);

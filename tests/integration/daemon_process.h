@@ -35,6 +35,8 @@ class DaemonProcess {
   const std::string& metrics_url() const { return metrics_url_; }
   pid_t pid() const { return pid_; }
 
+  // SIGKILL, as a crash or a power cut would stop it; waits for the process.
+  void kill_hard();
   // Sends SIGTERM and returns the exit status (or -1 on timeout).
   int terminate(std::chrono::seconds timeout = std::chrono::seconds(30));
 

@@ -122,6 +122,7 @@ const Rule& Engine::recovered_revoke() {
 }
 
 RecoveryReport Engine::recover() {
+  const auto start = std::chrono::steady_clock::now();
   const std::string& dir = options_.worker.journal.dir;
   const StateFiles files = scan_state_dir(dir);
   const std::uint32_t ingest_row = static_cast<std::uint32_t>(Producer::kIngest);
@@ -154,6 +155,7 @@ RecoveryReport Engine::recover() {
   std::vector<ShardCommand*> pointers;
   for (auto& barrier : barriers) pointers.push_back(&barrier);
   run_on_all(Producer::kIngest, pointers);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::int64_t clock = event_clock_.load();
   while (report.max_time_ms > clock &&

@@ -22,11 +22,6 @@ void put(std::string& out, T value) {
   out.append(bytes, sizeof(T));
 }
 
-void put_string8(std::string& out, std::string_view text) {
-  put<std::uint8_t>(out, static_cast<std::uint8_t>(text.size()));
-  out.append(text);
-}
-
 // Reads fields from a payload, tracking whether it ran out.
 class PayloadReader {
  public:
@@ -135,26 +130,42 @@ bool check_file_header(std::string_view bytes, std::string_view magic, std::stri
 }
 
 void append_record(std::string& out, const Record& record) {
+  // One resize and straight copies: this runs once per accepted event.
+  const bool revoke = record.kind == RecordKind::kRevoke;
+  const std::size_t length = 1 + 8 + 4 + 8 + 4 + (1 + record.id.size()) +
+                             (1 + record.subject.size()) + (2 + record.type.size()) +
+                             (1 + record.source.size()) +
+                             (revoke ? 2 + record.revokes.size() + record.reason.size() : 0);
   const std::size_t start = out.size();
-  put<std::uint32_t>(out, 0);  // length and CRC, filled in below
-  put<std::uint32_t>(out, 0);
-  put<std::uint8_t>(out, static_cast<std::uint8_t>(record.kind));
-  put<std::int64_t>(out, record.time_ms);
-  put<std::int32_t>(out, record.points);
-  put<std::int64_t>(out, record.expires_after_ms);
-  put<std::uint32_t>(out, record.rules_version);
-  put_string8(out, record.id);
-  put_string8(out, record.subject);
-  put<std::uint16_t>(out, static_cast<std::uint16_t>(record.type.size()));
-  out.append(record.type);
-  put_string8(out, record.source);
-  if (record.kind == RecordKind::kRevoke) {
-    put_string8(out, record.revokes);
-    put_string8(out, record.reason);
+  out.resize(start + kRecordHeaderBytes + length);
+  char* const payload = out.data() + start + kRecordHeaderBytes;
+  char* at = payload;
+  const auto put_raw = [&at](const void* bytes, std::size_t size) {
+    std::memcpy(at, bytes, size);
+    at += size;
+  };
+  const auto put_value = [&](auto value) { put_raw(&value, sizeof value); };
+  const auto put_short = [&](std::string_view text) {
+    put_value(static_cast<std::uint8_t>(text.size()));
+    put_raw(text.data(), text.size());
+  };
+  put_value(static_cast<std::uint8_t>(record.kind));
+  put_value(record.time_ms);
+  put_value(record.points);
+  put_value(record.expires_after_ms);
+  put_value(record.rules_version);
+  put_short(record.id);
+  put_short(record.subject);
+  put_value(static_cast<std::uint16_t>(record.type.size()));
+  put_raw(record.type.data(), record.type.size());
+  put_short(record.source);
+  if (revoke) {
+    put_short(record.revokes);
+    put_short(record.reason);
   }
-  const auto length = static_cast<std::uint32_t>(out.size() - start - kRecordHeaderBytes);
-  const std::uint32_t crc = crc32c(out.data() + start + kRecordHeaderBytes, length);
-  std::memcpy(out.data() + start, &length, sizeof length);
+  const auto length32 = static_cast<std::uint32_t>(length);
+  const std::uint32_t crc = crc32c(payload, length);
+  std::memcpy(out.data() + start, &length32, sizeof length32);
   std::memcpy(out.data() + start + 4, &crc, sizeof crc);
 }
 

@@ -52,7 +52,7 @@ struct RecoveryReport {
   std::vector<std::string> repaired;
   std::int64_t max_time_ms = 0;         // the largest event time read
   std::uint32_t max_rules_version = 0;  // the largest rule version read
-  double seconds = 0;
+  double seconds = 0;                   // read_state: reading; Engine::recover: until applied
 };
 
 // Reads every snapshot part and journal of `files`, calling `sink` for each

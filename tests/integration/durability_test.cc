@@ -250,6 +250,32 @@ TEST_F(DurabilityTest, ADamagedSnapshotStopsTheStartNamingFileAndOffset) {
   EXPECT_NE(result.output.find("offset "), std::string::npos) << result.output;
 }
 
+// A crash in the middle of a write leaves part of a record at a journal's
+// end: the next start cuts it off and goes on with everything before it.
+TEST_F(DurabilityTest, ATornJournalTailIsCutAndTheRestRecovered) {
+  const Workload workload = make_workload(3, 40, 10, 17);
+  fs::path journal;
+  {
+    DaemonProcess daemon(rules_, data_, {"--workers", "1"});
+    for (std::size_t b = 0; b < workload.batches.size(); ++b) {
+      daemon.submit_batch(fmt::format("b{}", b), workload.batches[b]);
+    }
+    daemon.kill_hard();
+  }
+  for (const auto& entry : fs::directory_iterator(data_)) {
+    if (entry.path().extension() == ".tj") journal = entry.path();
+  }
+  ASSERT_FALSE(journal.empty());
+  const std::string whole = read_file(journal);
+  // Half of a further record, as a write cut short by a power loss leaves it.
+  const std::string torn = whole.substr(whole.size() - 60, 30);
+  write_file(journal, whole + torn);
+
+  DaemonProcess daemon(rules_, data_, {"--workers", "2"});
+  expect_scores(daemon, workload);
+  EXPECT_EQ(fs::file_size(journal), whole.size()) << "the torn tail was not cut";
+}
+
 TEST_F(DurabilityTest, ASecondDaemonOnTheSameDirectoryIsRefused) {
   DaemonProcess first(rules_, data_);
   const ProgramResult second =

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "adapters/line_reader.h"
 #include "adapters/publisher.h"
 #include "adapters/query_client.h"
+#include "scorer/rules.h"
+#include "stream/event_time.h"
 #include "stream/json_text.h"
 
 namespace {
@@ -112,7 +115,9 @@ void print_contributions(std::string_view title, simdjson::dom::array list, bool
   if (list.size() == 0) return;
   std::vector<Row> rows;
   rows.push_back({"id", "type", "points", "time", "expires", "source"});
-  if (revoked) rows[0].insert(rows[0].end(), {"revoked by", "revoke source", "revoked at"});
+  if (revoked) {
+    rows[0].insert(rows[0].end(), {"revoked by", "revoke source", "revoked at", "reason"});
+  }
   for (auto c : list) {
     Row row = {text_of(c["id"]),
                text_of(c["type"]),
@@ -121,13 +126,13 @@ void print_contributions(std::string_view title, simdjson::dom::array list, bool
                text_of(c["expires"], "never"),
                text_of(c["source"])};
     if (revoked) {
-      row.insert(row.end(),
-                 {text_of(c["revoked_by"]), text_of(c["revoke_source"]), text_of(c["revoked_at"])});
+      row.insert(row.end(), {text_of(c["revoked_by"]), text_of(c["revoke_source"]),
+                             text_of(c["revoked_at"]), text_of(c["revoke_reason"])});
     }
     rows.push_back(std::move(row));
   }
   fmt::print("{} ({}):\n", title, list.size());
-  print_table(rows, {false, false, true, false, false, false, false, false, false});
+  print_table(rows, {false, false, true, false, false, false, false, false, false, false});
 }
 
 void print_score(simdjson::dom::element answer) {
@@ -150,14 +155,50 @@ void print_explain(simdjson::dom::element answer) {
   print_contributions("not counting now (expired, or not yet in force)", inactive, false);
   print_contributions("revoked", revoked, true);
   if (pending.size() > 0) {
-    std::vector<Row> rows = {{"id", "revokes", "time", "source"}};
+    std::vector<Row> rows = {{"id", "revokes", "time", "source", "reason"}};
     for (auto p : pending) {
-      rows.push_back(
-          {text_of(p["id"]), text_of(p["revokes"]), text_of(p["time"]), text_of(p["source"])});
+      rows.push_back({text_of(p["id"]), text_of(p["revokes"]), text_of(p["time"]),
+                      text_of(p["source"]), text_of(p["reason"])});
     }
     fmt::print("revokes waiting for their event ({}):\n", pending.size());
-    print_table(rows, {false, false, false, false});
+    print_table(rows, {false, false, false, false, false});
   }
+}
+
+void print_history(simdjson::dom::element answer) {
+  print_score(answer);
+  const auto timeline = array_of(answer["timeline"]);
+  if (timeline.size() == 0) {
+    fmt::print("no events\n");
+    return;
+  }
+  std::vector<Row> rows = {{"time", "what", "detail", "score"}};
+  for (auto entry : timeline) {
+    const std::string what = text_of(entry["what"]);
+    std::string detail;
+    if (what == "accepted") {
+      detail = fmt::format("{} {} {:+} (rules v{}, source {}){}", text_of(entry["id"]),
+                           text_of(entry["type"]), number_or(entry["points"], 0),
+                           text_of(entry["rules_version"]), text_of(entry["source"]),
+                           text_of(entry["revoked"]) == "true" ? ", later revoked" : "");
+    } else if (what == "expired" || what == "expires") {
+      detail = fmt::format("{} {:+}", text_of(entry["id"]), number_or(entry["points"], 0));
+    } else if (what == "revoked") {
+      detail = fmt::format("{} by {} (source {}): {}", text_of(entry["id"]), text_of(entry["by"]),
+                           text_of(entry["source"]), text_of(entry["reason"]));
+    } else if (what == "revoke_pending") {
+      detail = fmt::format("{} revokes {}, not seen yet (source {}): {}", text_of(entry["id"]),
+                           text_of(entry["revokes"]), text_of(entry["source"]),
+                           text_of(entry["reason"]));
+    } else if (what == "tier") {
+      const auto tier_name = [](std::string name) { return name.empty() ? "(none)" : name; };
+      detail = fmt::format(
+          "{} -> {} ({} {})", tier_name(text_of(entry["from"])), tier_name(text_of(entry["to"])),
+          text_of(entry["by_expiry"]) == "true" ? "expiry of" : "event", text_of(entry["cause"]));
+    }
+    rows.push_back({text_of(entry["time"]), what, detail, text_of(entry["score"], "")});
+  }
+  print_table(rows, {false, false, false, true});
 }
 
 void print_top(simdjson::dom::element answer) {
@@ -238,6 +279,8 @@ int print_answer(const std::string& op, const std::string& text, bool raw) {
   }
   if (op == "score") {
     print_score(answer);
+  } else if (op == "history") {
+    print_history(answer);
   } else if (op == "explain") {
     print_explain(answer);
   } else if (op == "top") {
@@ -394,6 +437,131 @@ int send(zmq::context_t& context, const SendSettings& settings, const std::strin
   return 0;
 }
 
+// ---- tally revoke ------------------------------------------------------------
+
+struct RevokeSettings {
+  std::string subject;
+  std::string event_id;
+  std::string reason;
+  std::string source = "appeals";
+  std::string id;    // default: revoke:<event id>
+  std::string time;  // default: now
+};
+
+// The appeal path: one `revoke` event on the acknowledged socket. Its id
+// defaults to `revoke:<EVENT_ID>`, so sending the same appeal twice records it
+// once (the second answer is a duplicate).
+int revoke(zmq::context_t& context, const RevokeSettings& settings, const std::string& endpoint,
+           double timeout_s, bool raw) {
+  const std::string id = settings.id.empty() ? "revoke:" + settings.event_id : settings.id;
+  std::string time = settings.time;
+  if (time.empty()) {
+    time = tally::stream::format_rfc3339_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  }
+  std::string line =
+      fmt::format(R"({{"id":{},"subject":{},"type":"revoke","revokes":{},"time":{},"source":{},)"
+                  R"("attrs":{{"reason":{}}}}})",
+                  json_quoted(id), json_quoted(settings.subject), json_quoted(settings.event_id),
+                  time_value(time), json_quoted(settings.source), json_quoted(settings.reason));
+  PublisherOptions options;
+  options.endpoint = endpoint;
+  options.acknowledged = true;
+  options.ack_timeout = to_ms(std::min(timeout_s, 2.0));
+  options.max_attempts = std::max(1, static_cast<int>(timeout_s / 2.0) + 1);
+  options.send_timeout = to_ms(timeout_s);
+  tally::adapters::Publisher publisher(context, options);
+  publisher.add(line);
+  const PublishSummary summary = publisher.finish();
+  if (!summary.complete()) {
+    std::fprintf(stderr, "tally: the revoke was not acknowledged%s%s; sending it again is safe\n",
+                 summary.failure.empty() ? "" : ": ", summary.failure.c_str());
+    return kExitNoAnswer;
+  }
+  const char* outcome = summary.accepted > 0     ? "accepted"
+                        : summary.duplicates > 0 ? "duplicate"
+                                                 : "rejected";
+  std::string rejection;
+  if (!summary.rejected_lines.empty()) rejection = summary.rejected_lines.front().reason;
+  if (raw) {
+    fmt::print(R"({{"id":{},"subject":{},"revokes":{},"outcome":"{}"{}}})"
+               "\n",
+               json_quoted(id), json_quoted(settings.subject), json_quoted(settings.event_id),
+               outcome, rejection.empty() ? "" : ",\"reason\":" + json_quoted(rejection));
+  } else if (summary.accepted > 0) {
+    fmt::print("revoked {} of {} (revoke {}, source {}): {}\n", settings.event_id, settings.subject,
+               id, settings.source, settings.reason);
+  } else if (summary.duplicates > 0) {
+    fmt::print("already recorded: revoke {} was sent before; nothing changed\n", id);
+  } else {
+    std::fprintf(stderr, "tally: the revoke was rejected: %s\n", rejection.c_str());
+  }
+  return summary.accepted + summary.duplicates > 0 ? 0 : kExitError;
+}
+
+// ---- tally rules check ----------------------------------------------------
+
+// Loads a rules file as tallyd would and prints it for review. No daemon.
+int check_rules(const std::string& path, bool raw) {
+  using tally::scorer::RuleSet;
+  tally::scorer::RulesResult result = tally::scorer::load_rules_file(path, 1);
+  if (const auto* error = std::get_if<tally::scorer::RulesError>(&result)) {
+    std::fprintf(stderr, "tally: rules refused: %s\n", error->to_string().c_str());
+    return kExitError;
+  }
+  const RuleSet& rules = *std::get<std::shared_ptr<const RuleSet>>(result);
+  const auto& score = rules.score();
+  const auto bound = [](std::int64_t value, bool low) {
+    const bool unbounded = low ? value == std::numeric_limits<std::int64_t>::min()
+                               : value == std::numeric_limits<std::int64_t>::max();
+    return unbounded ? std::string("none") : std::to_string(value);
+  };
+  const auto expiry = [](std::int64_t ms) {
+    return ms == tally::stream::kNever ? std::string("never") : tally::scorer::format_duration(ms);
+  };
+  if (raw) {
+    std::string out = "{\"file\":" + json_quoted(path) + ",\"rules\":[";
+    bool first = true;
+    for (const auto& rule : rules.rules()) {
+      out += fmt::format("{}{{\"name\":{},\"points\":{},\"expires_after\":{},\"description\":{}}}",
+                         first ? "" : ",", json_quoted(rule.name), rule.points,
+                         json_quoted(expiry(rule.expires_after_ms)), json_quoted(rule.description));
+      first = false;
+    }
+    out += "],\"tiers\":[";
+    first = true;
+    for (const auto& tier : rules.tiers()) {
+      out += fmt::format("{}{{\"name\":{},\"min\":{}}}", first ? "" : ",", json_quoted(tier.name),
+                         tier.min);
+      first = false;
+    }
+    out += "]}";
+    fmt::print("{}\n", out);
+    return 0;
+  }
+  fmt::print("{}: {} rules, valid\n", path, rules.rules().size());
+  fmt::print("score: base {}, min {}, max {}, clock {}, retain {}\n", score.base,
+             bound(score.min, true), bound(score.max, false),
+             score.clock == tally::scorer::Clock::kEvent ? "event" : "wall",
+             tally::scorer::format_duration(score.retain_ms));
+  std::vector<Row> rows = {{"rule", "points", "expires after", "description"}};
+  for (const auto& rule : rules.rules()) {
+    rows.push_back({rule.name, fmt::format("{:+}", rule.points), expiry(rule.expires_after_ms),
+                    rule.description});
+  }
+  print_table(rows, {false, true, false, false});
+  if (rules.tiers().empty()) {
+    fmt::print("no tiers (no alerts)\n");
+    return 0;
+  }
+  fmt::print("tiers (a subject is in the highest tier whose min its score reaches):\n");
+  std::vector<Row> tiers = {{"tier", "from score"}};
+  for (const auto& tier : rules.tiers()) tiers.push_back({tier.name, std::to_string(tier.min)});
+  print_table(tiers, {false, true});
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -445,6 +613,56 @@ int main(int argc, char** argv) {
 
   std::uint64_t n = 10;
   bool lowest = false;
+  auto* history = app.add_subcommand(
+      "history", "A subject's whole record: events, expiries, revocations, tier changes, by date");
+  history->add_option("subject", subject, "Who, e.g. plate:NY:ABC1234")->required();
+  history->footer(
+      "One line per moment the record changed, in time order, with the score just after it:\n"
+      "an event accepted (its rule, rule version, points, source), its expiry (past or to\n"
+      "come), a revocation (by which revoke, its source and reason), a revoke still waiting\n"
+      "for its event, and each change of tier.\n\n"
+      "Example:\n"
+      "  tally history plate:NY:ABC1234");
+
+  RevokeSettings revoke_settings;
+  auto* revoke_command = app.add_subcommand(
+      "revoke", "Cancel an event (an appeal upheld, a camera misread): its points go back");
+  revoke_command->add_option("subject", revoke_settings.subject, "Whose event")->required();
+  revoke_command->add_option("event_id", revoke_settings.event_id, "The id of the event to cancel")
+      ->required();
+  revoke_command
+      ->add_option("--reason", revoke_settings.reason,
+                   "Why, for the record (shown by explain and history; at most 120 bytes)")
+      ->required();
+  revoke_command->add_option("--source", revoke_settings.source, "Who revokes it")
+      ->capture_default_str();
+  revoke_command->add_option("--id", revoke_settings.id,
+                             "The revoke event's own id (default revoke:EVENT_ID, so sending the "
+                             "same appeal twice records it once)");
+  revoke_command->add_option("--time", revoke_settings.time,
+                             "When the decision was taken: RFC 3339 or epoch ms (default now)");
+  revoke_command->footer(
+      "Sent on the acknowledged socket (--submit). The event's points stop counting at every\n"
+      "date, as if it had never been accepted; if the event has not arrived yet, it is\n"
+      "recorded as revoked when it does. Exits 0 when recorded (or already recorded), 1 if\n"
+      "tallyd rejected it, 2 if it was not acknowledged.\n\n"
+      "Example:\n"
+      "  tally revoke plate:NY:ABC1234 nyc:4521236789 --reason \"appeal upheld: plate misread\" "
+      "\\\n"
+      "      --source dmv-appeals");
+
+  auto* rules_command = app.add_subcommand("rules", "Work with rules files (no daemon needed)");
+  rules_command->require_subcommand(1);
+  std::string rules_file;
+  auto* rules_check = rules_command->add_subcommand(
+      "check", "Validate a rules file and print its rules and tiers for review");
+  rules_check->add_option("file", rules_file, "The rules file (TOML)")->required();
+  rules_check->footer(
+      "Exits 0 and prints the table (rule, points, expiry, description) and the tiers if the\n"
+      "file is valid; exits 1 with FILE:LINE:COLUMN: reason if tallyd would refuse it.\n\n"
+      "Example:\n"
+      "  tally rules check config/rules/demerit-uk.toml && tally reload");
+
   auto* top = app.add_subcommand("top", "The N highest (or lowest) scores");
   top->add_option("n", n, "How many, 1 to 10000")
       ->check(CLI::Range(1, 10000))
@@ -523,6 +741,9 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  tally score plate:NY:ABC1234 [--at 2025-03-01T00:00:00Z]\n"
       "  tally explain plate:NY:ABC1234\n"
+      "  tally history plate:NY:ABC1234\n"
+      "  tally revoke plate:NY:ABC1234 nyc:4521236789 --reason \"appeal upheld\"\n"
+      "  tally rules check config/rules/demerit-ny.toml\n"
       "  tally top 10 [--lowest]\n"
       "  tally stats | tally reload | tally workers [N] | tally snapshot\n"
       "  tally send events.ndjson --ack\n"
@@ -532,7 +753,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (rules_check->parsed()) return check_rules(rules_file, raw);
     zmq::context_t context(1);
+    if (revoke_command->parsed()) {
+      return revoke(context, revoke_settings, submit_endpoint, timeout_s, raw);
+    }
     if (send_command->parsed()) {
       return send(context, send_settings, send_settings.ack ? submit_endpoint : ingest_endpoint,
                   timeout_s, raw);
@@ -543,6 +768,9 @@ int main(int argc, char** argv) {
       op = score->parsed() ? "score" : "explain";
       request = fmt::format(R"({{"op":"{}","subject":{}{}}})", op, json_quoted(subject),
                             at.empty() ? "" : ",\"at\":" + time_value(at));
+    } else if (history->parsed()) {
+      op = "history";
+      request = fmt::format(R"({{"op":"history","subject":{}}})", json_quoted(subject));
     } else if (top->parsed()) {
       op = "top";
       request =

@@ -125,6 +125,12 @@ int main(int argc, char** argv) {
                      fmt::format("Snapshot after this many journaled records (default {})",
                                  defaults.snapshot_every_records))
           ->check(CLI::PositiveNumber);
+  std::string expiry_sweep;
+  auto* expiry_sweep_flag = app.add_option(
+      "--expiry-sweep", expiry_sweep,
+      "How often workers look for tier changes caused by points expiring (no event arriving) "
+      "and alert them: the longest such an alert is late, e.g. 10s, 1m; 0 turns it off "
+      "(default 10s)");
   CLI11_PARSE(app, argc, argv);
 
   DaemonOptions options;
@@ -151,6 +157,16 @@ int main(int argc, char** argv) {
     options.scorer.worker.journal.sync_interval_ms = fsync_interval_ms;
   }
   if (snapshot_every_flag->count() > 0) options.snapshot_every_records = snapshot_every;
+  if (expiry_sweep_flag->count() > 0) {
+    const std::int64_t ms =
+        expiry_sweep == "0" ? 0 : tally::scorer::parse_duration_ms(expiry_sweep);
+    if (ms < 0) {
+      std::fprintf(stderr, "tallyd: --expiry-sweep: `%s` is not a duration (e.g. 10s, 1m, 0)\n",
+                   expiry_sweep.c_str());
+      return 2;
+    }
+    options.scorer.worker.expiry_sweep_interval_ms = ms;
+  }
   if (snapshot_interval_flag->count() > 0) {
     options.snapshot_interval_ms = tally::scorer::parse_duration_ms(snapshot_interval);
     if (options.snapshot_interval_ms <= 0) {

@@ -58,6 +58,15 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
         throw ConfigError(fmt::format("{}: `fsync` must be \"batch\", \"interval\" or \"none\"",
                                       where(path, node)));
       }
+    } else if (name == "expiry_sweep") {
+      const std::string value = text();
+      const std::int64_t ms = value == "0" ? 0 : scorer::parse_duration_ms(value);
+      if (ms < 0) {
+        throw ConfigError(fmt::format(
+            "{}: `expiry_sweep` must be a duration such as \"10s\" (units s, m, h, d, w), or \"0\"",
+            where(path, node)));
+      }
+      options.scorer.worker.expiry_sweep_interval_ms = ms;
     } else if (name == "snapshot_interval") {
       const std::int64_t ms = scorer::parse_duration_ms(text());
       if (ms <= 0) {
@@ -96,7 +105,7 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
           "{}: unknown key `{}` (expected rules, data_dir, workers, ingest_bind, submit_bind, "
           "query_bind, alerts_bind, metrics_listen, max_line_bytes, purge_interval_s, "
           "receive_high_water_mark, journal, fsync, fsync_interval_ms, snapshot_interval, "
-          "snapshot_every)",
+          "snapshot_every, expiry_sweep)",
           where(path, node), name));
     }
   }

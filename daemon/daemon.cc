@@ -55,7 +55,7 @@ std::string alert_json(const scorer::Alert& alert) {
   stream::append_json_string(body, alert.event_id.view());
   body += ",\"time\":";
   stream::append_json_string(body, stream::format_rfc3339_ms(alert.time_ms));
-  body += "}";
+  body += alert.by_expiry ? ",\"cause\":\"expiry\"}" : ",\"cause\":\"event\"}";
   return body;
 }
 

@@ -143,6 +143,7 @@ RecoveryReport Engine::recover() {
     event.subject.assign(record.subject);
     event.source.assign(record.source);
     event.revokes.assign(record.revokes);
+    event.reason.assign(record.reason);
     event.time_ms = record.time_ms;
     event.type = recovered_rule(record);
     event.subject_hash = stream::stable_hash64(record.subject);

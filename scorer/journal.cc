@@ -108,7 +108,7 @@ void JournalWriter::append(const stream::Event& event) {
   record.type = rule.name;
   record.source = event.source.view();
   record.revokes = rule.is_revoke ? event.revokes.view() : std::string_view();
-  record.reason = {};
+  record.reason = rule.is_revoke ? event.reason.view() : std::string_view();
   journal::append_record(buffer_, record);
   ++counters_.records;
 }

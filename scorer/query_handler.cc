@@ -52,6 +52,8 @@ void append_contribution(std::string& out, const ContributionView& c) {
     append_json_string(out, c.revoked_by);
     out += ",\"revoke_source\":";
     append_json_string(out, c.revoke_source);
+    out += ",\"revoke_reason\":";
+    append_json_string(out, c.revoke_reason);
     out += ",\"revoked_at\":";
     append_time(out, c.revoked_at_ms);
   }
@@ -96,6 +98,8 @@ class SubjectCommand final : public ShardCommand {
         append_json_string(pending, r.target);
         pending += ",\"source\":";
         append_json_string(pending, r.source);
+        pending += ",\"reason\":";
+        append_json_string(pending, r.reason);
         pending += ",\"time\":";
         append_time(pending, r.time_ms);
         pending += "}";
@@ -110,6 +114,129 @@ class SubjectCommand final : public ShardCommand {
   std::string subject_;
   std::optional<std::int64_t> at_;
   bool explain_;
+};
+
+// A subject's whole record in time order: events accepted (with their terms),
+// expiries (past or to come), revocations, revokes still waiting for their
+// target, and tier changes, each with the score just after it.
+class HistoryCommand final : public ShardCommand {
+ public:
+  explicit HistoryCommand(std::string subject) : subject_(std::move(subject)) {}
+
+  void run(ShardWorker& worker) override {
+    const RuleSet& rules = worker.rules();
+    const std::int64_t now = worker.now_ms();
+    const SubjectState* state = worker.table().find(subject_);
+    const ScoreSum sum = state != nullptr ? SubjectTable::score_at(*state, now) : ScoreSum{};
+    answer.clear();  // assigning a literal here trips GCC 12's -Wrestrict
+    answer.push_back('{');
+    append_score_fields(answer, rules, subject_, sum, now);
+    answer += ",\"timeline\":[";
+    if (state != nullptr) append_timeline(*state, rules, now);
+    answer += "]}";
+  }
+
+  std::string answer;
+
+ private:
+  struct Entry {
+    std::int64_t time_ms;
+    int order;  // at one instant: accepted, revoked, expired, tier
+    std::string json;
+  };
+
+  void append_timeline(const SubjectState& state, const RuleSet& rules, std::int64_t now) {
+    std::vector<Entry> entries;
+    const auto score_at = [&](std::int64_t at) {
+      return rules.clamp(rules.score().base + SubjectTable::score_at(state, at).raw);
+    };
+    const auto begin = [](std::string& out, const char* what, std::int64_t time) {
+      out += "{\"time\":";
+      append_time(out, time);
+      out += ",\"what\":\"";
+      out += what;
+      out += "\"";
+    };
+    SubjectTable::for_each_contribution(state, [&](const ContributionView& c) {
+      Entry accepted{c.time_ms, 0, {}};
+      begin(accepted.json, "accepted", c.time_ms);
+      accepted.json += ",\"id\":";
+      append_json_string(accepted.json, c.id);
+      accepted.json += ",\"type\":";
+      append_json_string(accepted.json, c.type);
+      fmt::format_to(std::back_inserter(accepted.json), ",\"points\":{},\"rules_version\":{}",
+                     c.points, c.rules_version);
+      accepted.json += ",\"source\":";
+      append_json_string(accepted.json, c.source);
+      accepted.json += ",\"expires\":";
+      append_time(accepted.json, c.expires_ms);
+      if (c.revoked) accepted.json += ",\"revoked\":true";
+      fmt::format_to(std::back_inserter(accepted.json), ",\"score\":{}}}", score_at(c.time_ms));
+      entries.push_back(std::move(accepted));
+      if (c.revoked) {
+        Entry revoked{c.revoked_at_ms, 1, {}};
+        begin(revoked.json, "revoked", c.revoked_at_ms);
+        revoked.json += ",\"id\":";
+        append_json_string(revoked.json, c.id);
+        revoked.json += ",\"by\":";
+        append_json_string(revoked.json, c.revoked_by);
+        revoked.json += ",\"source\":";
+        append_json_string(revoked.json, c.revoke_source);
+        revoked.json += ",\"reason\":";
+        append_json_string(revoked.json, c.revoke_reason);
+        fmt::format_to(std::back_inserter(revoked.json), ",\"score\":{}}}",
+                       score_at(c.revoked_at_ms));
+        entries.push_back(std::move(revoked));
+      } else if (c.expires_ms != stream::kNever) {
+        Entry expiry{c.expires_ms, 2, {}};
+        begin(expiry.json, c.expires_ms <= now ? "expired" : "expires", c.expires_ms);
+        expiry.json += ",\"id\":";
+        append_json_string(expiry.json, c.id);
+        fmt::format_to(std::back_inserter(expiry.json), ",\"points\":{},\"score\":{}}}", -c.points,
+                       score_at(c.expires_ms));
+        entries.push_back(std::move(expiry));
+      }
+    });
+    SubjectTable::for_each_pending_revoke(state, [&](const PendingRevokeView& r) {
+      Entry pending{r.time_ms, 1, {}};
+      begin(pending.json, "revoke_pending", r.time_ms);
+      pending.json += ",\"id\":";
+      append_json_string(pending.json, r.id);
+      pending.json += ",\"revokes\":";
+      append_json_string(pending.json, r.target);
+      pending.json += ",\"source\":";
+      append_json_string(pending.json, r.source);
+      pending.json += ",\"reason\":";
+      append_json_string(pending.json, r.reason);
+      pending.json += "}";
+      entries.push_back(std::move(pending));
+    });
+    TierChangeFinder finder;
+    finder.find(state, rules, std::numeric_limits<std::int64_t>::min() + 1,
+                std::numeric_limits<std::int64_t>::max() - 1, TierChangeFinder::Causes::kAll,
+                [&](const TierChange& change) {
+                  Entry tier{change.time_ms, 3, {}};
+                  begin(tier.json, "tier", change.time_ms);
+                  tier.json += ",\"from\":";
+                  append_json_string(tier.json, change.from);
+                  tier.json += ",\"to\":";
+                  append_json_string(tier.json, change.to);
+                  tier.json += ",\"cause\":";
+                  append_json_string(tier.json, change.cause_id);
+                  fmt::format_to(std::back_inserter(tier.json), ",\"by_expiry\":{},\"score\":{}}}",
+                                 change.by_expiry, change.score);
+                  entries.push_back(std::move(tier));
+                });
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return a.time_ms != b.time_ms ? a.time_ms < b.time_ms : a.order < b.order;
+    });
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (i > 0) answer += ",";
+      answer += entries[i].json;
+    }
+  }
+
+  std::string subject_;
 };
 
 struct Ranked {
@@ -203,20 +330,42 @@ std::string QueryHandler::handle(std::string_view request) {
   if (op == "reload") return reload();
   if (op == "workers") return workers(object);
   if (op == "snapshot") return snapshot();
+  if (op == "history") return history(object);
   return error_json("unknown_op", fmt::format("unknown op `{}`; expected one of score, explain, "
-                                              "top, stats, reload, workers",
+                                              "history, top, stats, reload, workers, snapshot",
                                               op));
 }
 
-std::string QueryHandler::score(simdjson::dom::object request, bool explain) {
+std::optional<std::string> QueryHandler::subject_of(simdjson::dom::object request,
+                                                    std::string& error) {
   std::string_view subject;
   auto subject_field = request["subject"];
   if (subject_field.error() == simdjson::NO_SUCH_FIELD) {
-    return error_json("missing_field", "`subject` is required");
+    error = error_json("missing_field", "`subject` is required");
+    return std::nullopt;
   }
   if (subject_field.get_string().get(subject) != simdjson::SUCCESS || subject.empty()) {
-    return error_json("bad_field", "`subject` must be a non-empty string");
+    error = error_json("bad_field", "`subject` must be a non-empty string");
+    return std::nullopt;
   }
+  return std::string(subject);
+}
+
+std::string QueryHandler::history(simdjson::dom::object request) {
+  std::string error;
+  const std::optional<std::string> subject = subject_of(request, error);
+  if (!subject) return error;
+  HistoryCommand command(*subject);
+  engine_.run_on(Producer::kControl, engine_.groups().worker_of(stream::stable_hash64(*subject)),
+                 command, while_waiting_);
+  return std::move(command.answer);
+}
+
+std::string QueryHandler::score(simdjson::dom::object request, bool explain) {
+  std::string error;
+  const std::optional<std::string> subject_text = subject_of(request, error);
+  if (!subject_text) return error;
+  const std::string_view subject = *subject_text;
   std::optional<std::int64_t> at;
   auto at_field = request["at"];
   if (at_field.error() == simdjson::SUCCESS) {

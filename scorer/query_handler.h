@@ -1,5 +1,6 @@
 // The query and admin API: one JSON object in, one JSON object out (the
-// brief's ops: score, explain, top, stats, reload, workers; and snapshot). Transport-free:
+// brief's ops: score, explain, top, stats, reload, workers; and history,
+// snapshot). Transport-free:
 // the daemon feeds it bytes from its ROUTER socket; a test can call it
 // directly.
 //
@@ -17,6 +18,7 @@
 #include <simdjson.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +45,9 @@ class QueryHandler {
   std::string reload();
   std::string workers(simdjson::dom::object request);
   std::string snapshot();
+  std::string history(simdjson::dom::object request);
+  // The request's `subject`, or nullopt with `error` set to the answer.
+  static std::optional<std::string> subject_of(simdjson::dom::object request, std::string& error);
 
   Engine& engine_;
   const stream::IngestCounters* ingest_;

@@ -36,8 +36,9 @@ struct ShardStats {
   std::uint64_t memory_bytes = 0;
   std::uint64_t queue_depth = 0;
   std::uint64_t purged_subjects = 0;
-  double busy_seconds = 0;      // time spent applying events and commands
-  std::uint64_t recovered = 0;  // records replayed from snapshot and journal at start
+  double busy_seconds = 0;          // time spent applying events and commands
+  std::uint64_t expiry_alerts = 0;  // tier changes found by the expiry sweep
+  std::uint64_t recovered = 0;      // records replayed from snapshot and journal at start
   // The journal (all 0 without one).
   std::uint64_t journal_records = 0;
   std::uint64_t journal_bytes = 0;

@@ -69,10 +69,15 @@ std::int64_t ShardWorker::now_ms() const noexcept {
 void ShardWorker::run(const std::atomic<bool>& stop) {
   stream::Backoff backoff;
   last_purge_ms_ = wall_now_ms();
+  last_sweep_wall_ms_ = last_purge_ms_;
   while (true) {
     const std::int64_t start_ns = steady_now_ns();
     chunk_steady_ns_ = start_ns;
     chunk_wall_ms_ = wall_now_ms();
+    // Both are a comparison unless due, and are checked under load too, so
+    // that a never-idle worker still bounds its memory and alerts expiries.
+    maybe_purge(chunk_wall_ms_);
+    maybe_sweep_expiries(chunk_wall_ms_);
     since_clock_read_ = 0;
     std::size_t handled = 0;
     // While the disk refuses the journal and its buffer is full, events wait
@@ -92,7 +97,6 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
     // Idle. `stop` is checked only when every queue was found empty, so a
     // stop drains everything queued before it.
     if (stop.load(std::memory_order_acquire)) break;
-    maybe_purge(chunk_wall_ms_);
     backoff.pause();
   }
   if (journal_ == nullptr) return;
@@ -256,25 +260,56 @@ ApplyOutcome ShardWorker::apply(const stream::Event& event, std::int64_t now_ms)
     const std::int64_t after = clamped_score(current, applied.state, now_ms);
     const std::string_view from = current.tier_for(before);
     const std::string_view to = current.tier_for(after);
-    if (from != to) publish_alert(event, from, to, after, now_ms);
+    if (from != to) {
+      publish_alert(event.subject.view(), event.id.view(), from, to, after, now_ms);
+    }
   }
   return applied.outcome;
 }
 
-void ShardWorker::publish_alert(const stream::Event& event, std::string_view from,
-                                std::string_view to, std::int64_t score, std::int64_t now_ms) {
+void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {
+  if (options_.expiry_sweep_interval_ms <= 0 ||
+      wall_ms - last_sweep_wall_ms_ < options_.expiry_sweep_interval_ms) {
+    return;
+  }
+  last_sweep_wall_ms_ = wall_ms;
+  const RuleSet& current = rules();
+  const std::int64_t now = now_ms();
+  if (swept_until_ms_ == std::numeric_limits<std::int64_t>::min() || current.tiers().empty()) {
+    swept_until_ms_ = now;  // the first sweep only sets where the next one starts
+    return;
+  }
+  if (now <= swept_until_ms_) return;
+  const std::int64_t start = steady_now_ns();
+  table_.for_each_subject([&](const SubjectState& state) {
+    tier_changes_finder_.find(
+        state, current, swept_until_ms_, now, TierChangeFinder::Causes::kExpiriesOnly,
+        [&](const TierChange& change) {
+          ++expiry_alerts_;
+          publish_alert(SubjectTable::subject_of(state), change.cause_id, change.from, change.to,
+                        change.score, change.time_ms, /*by_expiry=*/true);
+        });
+  });
+  swept_until_ms_ = now;
+  busy_ns_ += steady_now_ns() - start;
+}
+
+void ShardWorker::publish_alert(std::string_view subject, std::string_view cause_id,
+                                std::string_view from, std::string_view to, std::int64_t score,
+                                std::int64_t time_ms, bool by_expiry) {
   // Debian's abseil is built with its own string_view type; convert for the
   // heterogeneous lookup.
   auto it = tier_changes_.find(absl::string_view(to.data(), to.size()));
   if (it == tier_changes_.end()) it = tier_changes_.emplace(std::string(to), 0).first;
   ++it->second;
   Alert alert;
-  alert.subject = event.subject;
-  alert.event_id = event.id;
+  alert.subject.assign(subject);
+  alert.event_id.assign(cause_id);
   alert.from = from;
   alert.to = to;
   alert.score = score;
-  alert.time_ms = now_ms;
+  alert.time_ms = time_ms;
+  alert.by_expiry = by_expiry;
   // The control thread drains alerts continuously (also while it waits on a
   // command), so waiting here cannot deadlock; it never drops an alert.
   stream::Backoff backoff;
@@ -303,6 +338,7 @@ ShardStats ShardWorker::stats() const {
   stats.purged_subjects = purged_subjects_;
   stats.busy_seconds = static_cast<double>(busy_ns_) * 1e-9;
   stats.recovered = recovered_;
+  stats.expiry_alerts = expiry_alerts_;
   if (journal_ != nullptr) {
     const JournalCounters& journal = journal_->counters();
     stats.journal_records = journal.records;

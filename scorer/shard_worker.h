@@ -15,6 +15,7 @@
 #include <atomic>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include "scorer/shard_stats.h"
 #include "scorer/snapshot.h"
 #include "scorer/subject_table.h"
+#include "scorer/tier_changes.h"
 #include "stream/event.h"
 #include "stream/work_queue.h"
 
@@ -50,7 +52,8 @@ struct Alert {
   std::string_view from;  // tier names live in a RuleSet, kept for the process's life
   std::string_view to;
   std::int64_t score = 0;
-  std::int64_t time_ms = 0;  // the evaluation time ("now") of the change
+  std::int64_t time_ms = 0;  // when: "now" at the event, or the expiry instant
+  bool by_expiry = false;    // caused by event_id expiring, not by an event arriving
 };
 
 using AlertQueue = boost::lockfree::spsc_queue<Alert, boost::lockfree::capacity<16384>>;
@@ -66,6 +69,11 @@ struct WorkerOptions {
   // Purging walks the whole shard, so it is spaced out; between purges memory
   // grows by at most what arrives in the interval. Default 5 minutes.
   std::int64_t purge_interval_ms = 5 * 60 * 1000;
+  // How often the worker looks for tier changes caused by time passing (a
+  // contribution expiring, no event arriving) and alerts them. The bound on
+  // an expiry alert's delay; 0 turns the sweep off. A sweep walks the shard
+  // (about 0.1 s per million subjects). Default 10 s.
+  std::int64_t expiry_sweep_interval_ms = 10'000;
   // The journal (its dir empty: none). Each worker writes its own files.
   JournalOptions journal;
 };
@@ -122,8 +130,10 @@ class ShardWorker {
   // answers the batches that waited on it.
   void commit(std::int64_t wall_ms);
   void release(stream::BatchTicket* ticket);
-  void publish_alert(const stream::Event& event, std::string_view from, std::string_view to,
-                     std::int64_t score, std::int64_t now_ms);
+  void maybe_sweep_expiries(std::int64_t wall_ms);
+  void publish_alert(std::string_view subject, std::string_view cause_id, std::string_view from,
+                     std::string_view to, std::int64_t score, std::int64_t time_ms,
+                     bool by_expiry = false);
 
   std::uint32_t id_;
   WorkerOptions options_;
@@ -161,6 +171,10 @@ class ShardWorker {
   std::uint64_t recovered_ = 0;  // records replayed at start
   std::int64_t busy_ns_ = 0;
   std::int64_t last_purge_ms_ = 0;
+  std::int64_t last_sweep_wall_ms_ = 0;
+  std::int64_t swept_until_ms_ = std::numeric_limits<std::int64_t>::min();  // rules' clock
+  std::uint64_t expiry_alerts_ = 0;
+  TierChangeFinder tier_changes_finder_;
   absl::flat_hash_map<const Rule*, std::uint64_t> hits_;
   absl::flat_hash_map<std::string, std::uint64_t> tier_changes_;
   LatencyHistogram latency_;

@@ -248,7 +248,7 @@ SnapshotPartResult write_snapshot_part(const SubjectTable& table, const std::str
       record.type = RuleSet::kRevokeType;
       record.source = r.source;
       record.revokes = r.target;
-      record.reason = {};
+      record.reason = r.reason;
       journal::append_record(out.buffer(), record);
       ++result.records;
     });

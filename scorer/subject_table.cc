@@ -354,10 +354,10 @@ void write_contribution(char* at, std::int64_t time_ms, const Rule* rule, std::u
 
 // Revoke record:
 //   +0 i64 time_ms | +8 u16 source_ref | +10 u8 id_len (bit 7: the target is a
-//   contribution here) | +11 id | u8 target_len | target
-//   | [u8 len, source, if source_ref is kSpilled]
+//   contribution here) | +11 id | u8 target_len | target | u8 reason_len
+//   | reason | [u8 len, source, if source_ref is kSpilled]
 constexpr std::uint32_t kRevokeIdAt = 10;
-constexpr std::uint32_t kRevokeFixedBytes = 12;  // with the target's length byte
+constexpr std::uint32_t kRevokeFixedBytes = 13;  // with the target's and reason's length bytes
 
 struct Revoke {
   const char* at;
@@ -366,11 +366,12 @@ struct Revoke {
   bool target_present;
   std::string_view id;
   std::string_view target;
+  std::string_view reason;
   std::uint32_t bytes;
 
   std::string_view source() const noexcept {
     if (source_ref != kSpilled) return source_at(source_ref);
-    return read_short_string(target.data() + target.size());
+    return read_short_string(reason.data() + reason.size());
   }
 };
 
@@ -383,25 +384,28 @@ Revoke read_revoke(const char* at) noexcept {
   r.id = id.id;
   r.target_present = id.flag;
   r.target = read_short_string(r.id.data() + r.id.size());
-  std::uint32_t bytes =
-      kRevokeFixedBytes + static_cast<std::uint32_t>(r.id.size() + r.target.size());
+  r.reason = read_short_string(r.target.data() + r.target.size());
+  std::uint32_t bytes = kRevokeFixedBytes +
+                        static_cast<std::uint32_t>(r.id.size() + r.target.size() + r.reason.size());
   if (r.source_ref == kSpilled) bytes += 1 + static_cast<std::uint8_t>(at[bytes]);
   r.bytes = bytes;
   return r;
 }
 
-std::uint32_t revoke_bytes(std::string_view id, std::string_view target, std::string_view source,
-                           std::uint16_t source_ref) noexcept {
-  return static_cast<std::uint32_t>(kRevokeFixedBytes + id.size() + target.size() +
+std::uint32_t revoke_bytes(std::string_view id, std::string_view target, std::string_view reason,
+                           std::string_view source, std::uint16_t source_ref) noexcept {
+  return static_cast<std::uint32_t>(kRevokeFixedBytes + id.size() + target.size() + reason.size() +
                                     (source_ref == kSpilled ? 1 + source.size() : 0));
 }
 
 void write_revoke(char* at, std::int64_t time_ms, std::string_view source, std::uint16_t source_ref,
-                  bool target_present, std::string_view id, std::string_view target) noexcept {
+                  bool target_present, std::string_view id, std::string_view target,
+                  std::string_view reason) noexcept {
   store(at, time_ms);
   store(at + 8, source_ref);
   std::size_t next = kRevokeIdAt + write_id(at + kRevokeIdAt, id, target_present);
   next += write_short_string(at + next, target);
+  next += write_short_string(at + next, reason);
   if (source_ref == kSpilled) write_short_string(at + next, source);
 }
 
@@ -708,12 +712,14 @@ struct SubjectTable::Impl {
     const std::uint16_t source_ref_value = source_ref(source);
     const std::uint16_t rule_ref_value = rule.is_revoke ? kSpilled : rule_ref(&rule);
     const std::uint32_t bytes =
-        rule.is_revoke ? revoke_bytes(id, event.revokes.view(), source, source_ref_value)
-                       : contribution_bytes(id, rule_ref_value, source, source_ref_value);
+        rule.is_revoke
+            ? revoke_bytes(id, event.revokes.view(), event.reason.view(), source, source_ref_value)
+            : contribution_bytes(id, rule_ref_value, source, source_ref_value);
     const auto records_at = static_cast<std::uint32_t>(kShortHeaderBytes + subject.size());
     const std::uint32_t size = records_at + bytes;
     static_assert(kShortHeaderBytes + stream::kMaxSubjectBytes + kRevokeFixedBytes +
-                              2 * stream::kMaxIdBytes + 1 + stream::kMaxSourceBytes <
+                              2 * stream::kMaxIdBytes + stream::kMaxReasonBytes + 1 +
+                              stream::kMaxSourceBytes <
                           kShortFormLimit &&
                       kContributionFixedBytes + stream::kMaxIdBytes + sizeof(Rule*) + 1 +
                               stream::kMaxSourceBytes <=
@@ -727,7 +733,7 @@ struct SubjectTable::Impl {
     std::memcpy(blob + kShortHeaderBytes, subject.data(), subject.size());
     if (rule.is_revoke) {
       write_revoke(blob + records_at, event.time_ms, source, source_ref_value, false, id,
-                   event.revokes.view());
+                   event.revokes.view(), event.reason.view());
     } else {
       write_contribution(blob + records_at, event.time_ms, &rule, rule_ref_value, source,
                          source_ref_value, false, id);
@@ -844,7 +850,8 @@ struct SubjectTable::Impl {
 
     const std::string_view source = event.source.view();
     const std::uint16_t source_ref_value = source_ref(source);
-    const std::uint32_t bytes = revoke_bytes(id, target, source, source_ref_value);
+    const std::string_view reason = event.reason.view();
+    const std::uint32_t bytes = revoke_bytes(id, target, reason, source, source_ref_value);
     const std::uint32_t shift = widen_for(handle, bytes);
     size += shift;
     insert_at += shift;
@@ -853,7 +860,7 @@ struct SubjectTable::Impl {
     char* out = grow(handle, size, bytes);
     std::memmove(out + insert_at + bytes, out + insert_at, size - insert_at);
     write_revoke(out + insert_at, time_ms, source, source_ref_value, target_at != kAbsent, id,
-                 target);
+                 target, reason);
     set_sizes(out, size + bytes, revokes_begin + shift);
     // Contribution offsets are unchanged: revoke records come after them.
     if (target_at != kAbsent) set_flag(out + target_at + kContributionIdAt, true);
@@ -1004,6 +1011,7 @@ void SubjectTable::for_each_contribution(
         const Revoke r = read_revoke(record);
         view.revoked_by = r.id;
         view.revoke_source = r.source();
+        view.revoke_reason = r.reason;
         view.revoked_at_ms = r.time_ms;
       }
     }
@@ -1023,6 +1031,7 @@ void SubjectTable::for_each_pending_revoke(
       view.id = r.id;
       view.target = r.target;
       view.source = r.source();
+      view.reason = r.reason;
       view.time_ms = r.time_ms;
       visit(view);
     }
@@ -1040,6 +1049,7 @@ void SubjectTable::for_each_revoke(const SubjectState& state,
     view.id = r.id;
     view.target = r.target;
     view.source = r.source();
+    view.reason = r.reason;
     view.time_ms = r.time_ms;
     view.target_present = r.target_present;
     visit(view);

@@ -49,6 +49,7 @@ struct ContributionView {
   bool revoked = false;
   std::string_view revoked_by;     // the revoke event's id, when revoked
   std::string_view revoke_source;  // the revoke event's source
+  std::string_view revoke_reason;  // the revoke event's attrs.reason
   std::int64_t revoked_at_ms = 0;  // the revoke event's time
   const Rule* rule = nullptr;      // the terms it was applied with
 };
@@ -58,6 +59,7 @@ struct PendingRevokeView {
   std::string_view id;      // the revoke event's id
   std::string_view target;  // the id it revokes
   std::string_view source;
+  std::string_view reason;
   std::int64_t time_ms = 0;
 };
 
@@ -66,6 +68,7 @@ struct RevokeView {
   std::string_view id;
   std::string_view target;
   std::string_view source;
+  std::string_view reason;
   std::int64_t time_ms = 0;
   bool target_present = false;
 };

@@ -49,6 +49,8 @@ class FixedString {
 inline constexpr std::size_t kMaxIdBytes = 64;
 inline constexpr std::size_t kMaxSubjectBytes = 128;
 inline constexpr std::size_t kMaxSourceBytes = 64;
+// A revoke's `attrs.reason` (why an appeal was upheld), kept for `explain`.
+inline constexpr std::size_t kMaxReasonBytes = 120;
 
 // Expiry sentinel: a contribution that never expires.
 inline constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
@@ -77,6 +79,7 @@ struct Event {
   FixedString<kMaxSubjectBytes> subject;
   FixedString<kMaxIdBytes> revokes;  // only for `revoke`
   FixedString<kMaxSourceBytes> source;
+  FixedString<kMaxReasonBytes> reason;   // only for `revoke`: attrs.reason
   const EventTypeTerms* type = nullptr;  // never null for a decoded event
   std::int64_t time_ms = 0;              // event time, epoch milliseconds UTC
   std::uint64_t subject_hash = 0;        // routes the event; see key_groups.h

@@ -32,6 +32,9 @@
 //   RFC 3339 spelling is. Anything outside that range is `bad_time`.
 // - `source` may be empty (the same as absent); `revokes` on an event that is
 //   not a revoke is ignored whatever its value (it is still checked as JSON).
+// - A revoke's `attrs.reason` (the appeal's outcome) is kept: it must be a
+//   string (`bad_field`) of at most 120 bytes (`oversized`). Other events'
+//   attrs, and every other key of attrs, are checked as JSON and not kept.
 #include "stream/event_decoder.h"
 
 #include <array>
@@ -90,6 +93,9 @@ constexpr std::array<FieldText, kFieldCount> kText = {{
 }};
 
 constexpr const char* kUnknownTypeText = "field `type`: no rule for this type";
+constexpr const char* kReasonNotStringText = "field `attrs.reason`: must be a string";
+constexpr const char* kReasonTooLongText = "field `attrs.reason`: longer than 120 bytes";
+static_assert(kMaxReasonBytes == 120);
 constexpr const char* kSelfRevokeText = "a revoke cannot revoke itself (`revokes` equals `id`)";
 
 DecodeResult refuse(RejectReason reason, const char* detail) noexcept {
@@ -256,6 +262,34 @@ error_code check_json(ondemand::value& value, std::size_t depth = 1) noexcept {
   return simdjson::TAPE_ERROR;
 }
 
+enum class Reason : std::uint8_t { kAbsent, kPresent, kNotString, kTooLong };
+
+// Checks `attrs` (an object) like check_json, and copies `attrs.reason` out.
+error_code read_attrs(ondemand::value& value, FixedString<kMaxReasonBytes>& reason,
+                      Reason& state) noexcept {
+  ondemand::object object;
+  if (error_code error = value.get_object().get(object)) return error;
+  for (auto result : object) {
+    if (error_code error = result.error()) return error;
+    ondemand::field&& field = std::move(result).value_unsafe();  // see decode_line
+    std::string_view key;
+    if (error_code error = field.unescaped_key().get(key)) return error;
+    if (key == "reason" && state == Reason::kAbsent) {
+      ondemand::json_type kind;
+      if (error_code error = field.value().type().get(kind)) return error;
+      if (kind == ondemand::json_type::string) {
+        std::string_view text;
+        if (error_code error = field.value().get_string().get(text)) return error;
+        state = reason.assign(text) ? Reason::kPresent : Reason::kTooLong;
+        continue;
+      }
+      state = Reason::kNotString;
+    }
+    if (error_code error = check_json(field.value(), 2)) return error;
+  }
+  return SUCCESS;
+}
+
 // Reads a string value. `text` is set only on success; a value of another
 // JSON type leaves it empty and answers `wrong_type` (after checking that the
 // value is valid JSON). Any other error is the line's: it is not JSON.
@@ -359,10 +393,12 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
   out.subject.clear();
   out.revokes.clear();
   out.source.clear();
+  out.reason.clear();
   out.type = nullptr;
   out.time_ms = 0;
   FieldProblems problems;
   Revokes revokes = Revokes::kAbsent;
+  Reason reason = Reason::kAbsent;
   bool type_resolved = false;
 
   for (auto result : object) {
@@ -416,8 +452,10 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
           if (error == SUCCESS) {
             if (kind != ondemand::json_type::object) {
               problems.note(kAttrs, RejectReason::kBadField, kText[kAttrs].bad);
+              error = check_json(value);
+            } else {
+              error = read_attrs(value, out.reason, reason);
             }
-            error = check_json(value);
           }
           break;
         }
@@ -466,8 +504,11 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
         }
         break;
     }
+    if (reason == Reason::kNotString) return refuse(RejectReason::kBadField, kReasonNotStringText);
+    if (reason == Reason::kTooLong) return refuse(RejectReason::kOversized, kReasonTooLongText);
   } else {
     out.revokes.clear();
+    out.reason.clear();
   }
   out.subject_hash = stable_hash64(out.subject.view());
   return {};

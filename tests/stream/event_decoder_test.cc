@@ -469,6 +469,37 @@ TEST_F(EventDecoderTest, IgnoresRevokesOnAnEventThatIsNotARevoke) {
   EXPECT_EQ(reason(with("", "", {R"("revokes":[1,])"})), RejectReason::kMalformedJson);
 }
 
+TEST_F(EventDecoderTest, KeepsARevokesReasonFromAttrs) {
+  const std::string revoke = R"("type":"revoke")";
+  const std::string target = R"("revokes":"e-0")";
+  ASSERT_TRUE(decode(with("type", revoke,
+                          {target, R"("attrs":{"case":"A-17","reason":"appeal upheld","n":[1]})"}))
+                  .ok);
+  EXPECT_EQ(event_.reason.view(), "appeal upheld");
+  // In any order, and with escapes.
+  ASSERT_TRUE(
+      decode(with("type", revoke, {R"("attrs":{"reason":"camera "misread""})", target})).ok);
+  EXPECT_EQ(event_.reason.view(), "camera \"misread\"");
+  ASSERT_TRUE(decode(with("type", revoke, {target})).ok);
+  EXPECT_TRUE(event_.reason.empty());
+  // At its limit, and one past it.
+  ASSERT_TRUE(
+      decode(with("type", revoke,
+                  {target, R"("attrs":{"reason":")" + std::string(kMaxReasonBytes, 'x') + "\"}"}))
+          .ok);
+  EXPECT_EQ(reason(with("type", revoke,
+                        {target, R"("attrs":{"reason":")" + std::string(kMaxReasonBytes + 1, 'x') +
+                                     "\"}"})),
+            RejectReason::kOversized);
+  EXPECT_EQ(reason(with("type", revoke, {target, R"("attrs":{"reason":7})"})),
+            RejectReason::kBadField);
+  EXPECT_EQ(reason(with("type", revoke, {target, R"("attrs":{"reason":"x","bad":[1,]})"})),
+            RejectReason::kMalformedJson);
+  // Another event's attrs are not kept, whatever their reason.
+  ASSERT_TRUE(decode(with("", "", {R"("attrs":{"reason":7})"})).ok);
+  EXPECT_TRUE(event_.reason.empty());
+}
+
 TEST_F(EventDecoderTest, OversizedLineIsRefusedAtItsLimitPlusOne) {
   EventDecoder decoder{DecoderOptions{256}};
   const std::string head = with("", "", {R"("attrs":{"pad":")"});

@@ -1,0 +1,37 @@
+#include "scorer/tier_changes.h"
+
+#include <algorithm>
+
+namespace tally::scorer {
+
+void TierChangeFinder::find(const SubjectState& state, const RuleSet& rules, std::int64_t after_ms,
+                            std::int64_t until_ms, Causes causes,
+                            const std::function<void(const TierChange&)>& visit) {
+  instants_.clear();
+  SubjectTable::for_each_contribution(state, [&](const ContributionView& c) {
+    if (c.revoked) return;
+    if (causes == Causes::kAll && c.time_ms > after_ms && c.time_ms <= until_ms) {
+      instants_.push_back({c.time_ms, c.id, false});
+    }
+    if (c.expires_ms != stream::kNever && c.expires_ms > after_ms && c.expires_ms <= until_ms) {
+      instants_.push_back({c.expires_ms, c.id, true});
+    }
+  });
+  if (instants_.empty()) return;
+  std::sort(instants_.begin(), instants_.end(),
+            [](const Instant& a, const Instant& b) { return a.time_ms < b.time_ms; });
+  const auto score_at = [&](std::int64_t at) {
+    return rules.clamp(rules.score().base + SubjectTable::score_at(state, at).raw);
+  };
+  for (std::size_t i = 0; i < instants_.size(); ++i) {
+    const Instant& instant = instants_[i];
+    if (i > 0 && instants_[i - 1].time_ms == instant.time_ms) continue;  // scored already
+    const std::int64_t score = score_at(instant.time_ms);
+    const std::string_view from = rules.tier_for(score_at(instant.time_ms - 1));
+    const std::string_view to = rules.tier_for(score);
+    if (from == to) continue;
+    visit({instant.time_ms, from, to, score, instant.id, instant.by_expiry});
+  }
+}
+
+}  // namespace tally::scorer

@@ -1,0 +1,54 @@
+// When a subject's tier changes over time, computed from what it holds.
+//
+// A subject's score only changes at instants where a contribution starts to
+// count (its event time) or stops (its expiry); revoked contributions never
+// count. So its tier history is found by scoring just before and at each such
+// instant. `history` lists every change; the expiry sweep (shard_worker.h)
+// asks only for changes caused by expiries, which no arriving event alerts.
+//
+// Cost: O(k * n) for a subject with n records and k change instants in the
+// window; subjects are small. Reuses its buffer: no allocation once warm.
+//
+// Thread-safety: one TierChangeFinder per thread; run on the owning worker.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "scorer/rules.h"
+#include "scorer/subject_table.h"
+
+namespace tally::scorer {
+
+struct TierChange {
+  std::int64_t time_ms = 0;
+  std::string_view from;      // the tier just before time_ms
+  std::string_view to;        // the tier at time_ms
+  std::int64_t score = 0;     // at time_ms, clamped
+  std::string_view cause_id;  // a contribution that starts or stops counting then
+  bool by_expiry = false;     // the cause stopped counting (it expired)
+};
+
+class TierChangeFinder {
+ public:
+  enum class Causes : std::uint8_t { kAll, kExpiriesOnly };
+
+  // Visits the tier changes of `state` at instants in (after_ms, until_ms],
+  // in time order.
+  void find(const SubjectState& state, const RuleSet& rules, std::int64_t after_ms,
+            std::int64_t until_ms, Causes causes,
+            const std::function<void(const TierChange&)>& visit);
+
+ private:
+  struct Instant {
+    std::int64_t time_ms;
+    std::string_view id;
+    bool by_expiry;
+  };
+  std::vector<Instant> instants_;
+};
+
+}  // namespace tally::scorer

@@ -478,7 +478,7 @@ TEST_F(EventDecoderTest, KeepsARevokesReasonFromAttrs) {
   EXPECT_EQ(event_.reason.view(), "appeal upheld");
   // In any order, and with escapes.
   ASSERT_TRUE(
-      decode(with("type", revoke, {R"("attrs":{"reason":"camera "misread""})", target})).ok);
+      decode(with("type", revoke, {R"("attrs":{"reason":"camera \"misread\""})", target})).ok);
   EXPECT_EQ(event_.reason.view(), "camera \"misread\"");
   ASSERT_TRUE(decode(with("type", revoke, {target})).ok);
   EXPECT_TRUE(event_.reason.empty());

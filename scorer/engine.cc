@@ -75,9 +75,9 @@ void Engine::stop() {
 }
 
 RulesResult Engine::reload() {
-  const std::uint32_t version = next_rules_version_++;
-  RulesResult result = load_rules_file(options_.rules_path, version);
+  RulesResult result = load_rules_file(options_.rules_path, next_rules_version_);
   if (auto* loaded = std::get_if<std::shared_ptr<const RuleSet>>(&result)) {
+    ++next_rules_version_;  // only loaded sets take a number
     rule_history_.push_back(*loaded);
     rules_.store(loaded->get(), std::memory_order_release);
     types_.store(loaded->get(), std::memory_order_release);

@@ -3,7 +3,8 @@
 // the adapters library's (QueryClient, Publisher).
 //
 // Exit codes: 0 done; 1 tallyd answered with an error (or `send --ack`: some
-// batch was never acknowledged); 2 no answer / no connection, or bad input.
+// batch was never acknowledged); 2 no answer / no connection, or bad input;
+// 3 `rules check`: the rules file was refused.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -12,9 +13,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "adapters/line_reader.h"
@@ -31,8 +34,9 @@ using tally::adapters::PublishSummary;
 using tally::adapters::QueryClient;
 using JsonResult = simdjson::simdjson_result<simdjson::dom::element>;
 
-constexpr int kExitError = 1;     // tallyd said no, or not everything was acknowledged
-constexpr int kExitNoAnswer = 2;  // no daemon, or bad input
+constexpr int kExitError = 1;         // tallyd said no, or not everything was acknowledged
+constexpr int kExitNoAnswer = 2;      // no daemon, or bad input
+constexpr int kExitRulesRefused = 3;  // `rules check`: the file breaks the rules format
 
 std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
@@ -302,6 +306,93 @@ int print_answer(const std::string& op, const std::string& text, bool raw) {
   return 0;
 }
 
+// ---- tally rules check -------------------------------------------------------
+
+std::string bound_text(std::int64_t value) {
+  return value == std::numeric_limits<std::int64_t>::min() ||
+                 value == std::numeric_limits<std::int64_t>::max()
+             ? "none"
+             : std::to_string(value);
+}
+
+// A rule set for people: every rule (file order), the score settings, and the
+// tiers with the range of scores each one covers.
+void print_rule_set(const tally::scorer::RuleSet& rules) {
+  using tally::scorer::Clock;
+  const auto& config = rules.score();
+  fmt::print("{}: valid, {} rules, {} tiers\n\n", rules.source(), rules.rules().size(),
+             rules.tiers().size());
+
+  std::vector<Row> table = {{"rule", "points", "expires", "description"}};
+  for (const tally::scorer::Rule& rule : rules.rules()) {
+    table.push_back({rule.name, std::to_string(rule.points),
+                     rule.expires_after_ms > 0
+                         ? tally::scorer::format_duration(rule.expires_after_ms)
+                         : "never",
+                     rule.description.empty() ? "-" : rule.description});
+  }
+  fmt::print("rules ({}):\n", rules.rules().size());
+  print_table(table, {false, true, false, false});
+
+  fmt::print("\nscore:\n");
+  print_table(
+      {{"base", std::to_string(config.base)},
+       {"clamp", fmt::format("min {}, max {}", bound_text(config.min), bound_text(config.max))},
+       {"clock", config.clock == Clock::kEvent ? "event (now is the largest event time seen)"
+                                               : "wall (now is the wall clock)"},
+       {"retain", tally::scorer::format_duration(config.retain_ms) +
+                      " (expired points and seen ids kept this long)"}},
+      {false, false});
+
+  const auto& tiers = rules.tiers();
+  fmt::print("\ntiers ({}; a subject's tier is the one with the largest min <= its score):\n",
+             tiers.size());
+  if (tiers.empty()) {
+    fmt::print("  none: every subject's tier is \"\"\n");
+    return;
+  }
+  std::vector<Row> tier_rows = {{"tier", "min", "scores"}};
+  if (config.min < tiers.front().min) {
+    tier_rows.push_back({"\"\"", "-", fmt::format("below {}", tiers.front().min)});
+  }
+  for (std::size_t i = 0; i < tiers.size(); ++i) {
+    const std::int64_t from = std::max(tiers[i].min, config.min);
+    const std::int64_t to =
+        i + 1 < tiers.size() ? std::min(tiers[i + 1].min - 1, config.max) : config.max;
+    std::string scores;
+    if (from > config.max) {
+      scores = "unreachable (above the clamp's max)";
+    } else if (to == std::numeric_limits<std::int64_t>::max()) {
+      scores = fmt::format("{} and above", from);
+    } else if (to < from) {
+      scores = "unreachable (below the clamp's min)";
+    } else {
+      scores = from == to ? std::to_string(from) : fmt::format("{} to {}", from, to);
+    }
+    tier_rows.push_back({tiers[i].name, std::to_string(tiers[i].min), std::move(scores)});
+  }
+  print_table(tier_rows, {false, true, false});
+}
+
+// Loads a rules file as tallyd would and prints it; on refusal prints
+// FILE:LINE:COLUMN: REASON to stderr. Returns the exit code.
+int check_rules(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    std::fprintf(stderr, "tally: cannot read %s: %s\n", path.c_str(),
+                 error ? error.message().c_str()
+                       : (std::filesystem::exists(path) ? "not a regular file" : "no such file"));
+    return kExitNoAnswer;
+  }
+  const auto result = tally::scorer::load_rules_file(path, 1);
+  if (const auto* refused = std::get_if<tally::scorer::RulesError>(&result)) {
+    std::fprintf(stderr, "%s\n", refused->to_string().c_str());
+    return kExitRulesRefused;
+  }
+  print_rule_set(*std::get<std::shared_ptr<const tally::scorer::RuleSet>>(result));
+  return 0;
+}
+
 // ---- tally send --------------------------------------------------------------
 
 struct SendSettings {
@@ -500,68 +591,6 @@ int revoke(zmq::context_t& context, const RevokeSettings& settings, const std::s
   return summary.accepted + summary.duplicates > 0 ? 0 : kExitError;
 }
 
-// ---- tally rules check ----------------------------------------------------
-
-// Loads a rules file as tallyd would and prints it for review. No daemon.
-int check_rules(const std::string& path, bool raw) {
-  using tally::scorer::RuleSet;
-  tally::scorer::RulesResult result = tally::scorer::load_rules_file(path, 1);
-  if (const auto* error = std::get_if<tally::scorer::RulesError>(&result)) {
-    std::fprintf(stderr, "tally: rules refused: %s\n", error->to_string().c_str());
-    return kExitError;
-  }
-  const RuleSet& rules = *std::get<std::shared_ptr<const RuleSet>>(result);
-  const auto& score = rules.score();
-  const auto bound = [](std::int64_t value, bool low) {
-    const bool unbounded = low ? value == std::numeric_limits<std::int64_t>::min()
-                               : value == std::numeric_limits<std::int64_t>::max();
-    return unbounded ? std::string("none") : std::to_string(value);
-  };
-  const auto expiry = [](std::int64_t ms) {
-    return ms == tally::stream::kNever ? std::string("never") : tally::scorer::format_duration(ms);
-  };
-  if (raw) {
-    std::string out = "{\"file\":" + json_quoted(path) + ",\"rules\":[";
-    bool first = true;
-    for (const auto& rule : rules.rules()) {
-      out += fmt::format("{}{{\"name\":{},\"points\":{},\"expires_after\":{},\"description\":{}}}",
-                         first ? "" : ",", json_quoted(rule.name), rule.points,
-                         json_quoted(expiry(rule.expires_after_ms)), json_quoted(rule.description));
-      first = false;
-    }
-    out += "],\"tiers\":[";
-    first = true;
-    for (const auto& tier : rules.tiers()) {
-      out += fmt::format("{}{{\"name\":{},\"min\":{}}}", first ? "" : ",", json_quoted(tier.name),
-                         tier.min);
-      first = false;
-    }
-    out += "]}";
-    fmt::print("{}\n", out);
-    return 0;
-  }
-  fmt::print("{}: {} rules, valid\n", path, rules.rules().size());
-  fmt::print("score: base {}, min {}, max {}, clock {}, retain {}\n", score.base,
-             bound(score.min, true), bound(score.max, false),
-             score.clock == tally::scorer::Clock::kEvent ? "event" : "wall",
-             tally::scorer::format_duration(score.retain_ms));
-  std::vector<Row> rows = {{"rule", "points", "expires after", "description"}};
-  for (const auto& rule : rules.rules()) {
-    rows.push_back({rule.name, fmt::format("{:+}", rule.points), expiry(rule.expires_after_ms),
-                    rule.description});
-  }
-  print_table(rows, {false, true, false, false});
-  if (rules.tiers().empty()) {
-    fmt::print("no tiers (no alerts)\n");
-    return 0;
-  }
-  fmt::print("tiers (a subject is in the highest tier whose min its score reaches):\n");
-  std::vector<Row> tiers = {{"tier", "from score"}};
-  for (const auto& tier : rules.tiers()) tiers.push_back({tier.name, std::to_string(tier.min)});
-  print_table(tiers, {false, true});
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -651,18 +680,6 @@ int main(int argc, char** argv) {
       "\\\n"
       "      --source dmv-appeals");
 
-  auto* rules_command = app.add_subcommand("rules", "Work with rules files (no daemon needed)");
-  rules_command->require_subcommand(1);
-  std::string rules_file;
-  auto* rules_check = rules_command->add_subcommand(
-      "check", "Validate a rules file and print its rules and tiers for review");
-  rules_check->add_option("file", rules_file, "The rules file (TOML)")->required();
-  rules_check->footer(
-      "Exits 0 and prints the table (rule, points, expiry, description) and the tiers if the\n"
-      "file is valid; exits 1 with FILE:LINE:COLUMN: reason if tallyd would refuse it.\n\n"
-      "Example:\n"
-      "  tally rules check config/rules/demerit-uk.toml && tally reload");
-
   auto* top = app.add_subcommand("top", "The N highest (or lowest) scores");
   top->add_option("n", n, "How many, 1 to 10000")
       ->check(CLI::Range(1, 10000))
@@ -737,6 +754,21 @@ int main(int argc, char** argv) {
       "  zcat day.ndjson.gz | tally send - --batch 5000\n"
       "  tally --submit tcp://10.0.0.5:7002 send --ack a.ndjson b.ndjson");
 
+  std::string rules_file;
+  auto* rules_command = app.add_subcommand("rules", "Work with rules files (no daemon needed)");
+  rules_command->require_subcommand(1);
+  auto* rules_check = rules_command->add_subcommand(
+      "check", "Validate a rules file as tallyd would, and print its rules, score and tiers");
+  rules_check->add_option("file", rules_file, "The rules file (TOML)")->required();
+  rules_check->footer(
+      "Prints each rule (name, points, expiry, description), the score settings\n"
+      "(base, clamp, clock, retain) and the tiers with the scores each covers, so\n"
+      "a change can be reviewed before `tally reload` or a restart loads it.\n"
+      "A refused file prints FILE:LINE:COLUMN: REASON on stderr.\n\n"
+      "Exit codes: 0 valid; 3 refused; 2 the file cannot be read.\n\n"
+      "Example:\n"
+      "  tally rules check config/rules/demerit-ny.toml");
+
   app.footer(
       "Examples:\n"
       "  tally score plate:NY:ABC1234 [--at 2025-03-01T00:00:00Z]\n"
@@ -749,11 +781,13 @@ int main(int argc, char** argv) {
       "  tally send events.ndjson --ack\n"
       "Run `tally COMMAND --help` for each command's flags.\n\n"
       "Exit codes: 0 done; 1 tallyd answered with an error (send --ack: something\n"
-      "was not acknowledged); 2 no answer within --timeout, or bad input.");
+      "was not acknowledged); 2 no answer within --timeout, or bad input; 3 rules\n"
+      "check: the rules file was refused.");
   CLI11_PARSE(app, argc, argv);
 
+  if (rules_check->parsed()) return check_rules(rules_file);
+
   try {
-    if (rules_check->parsed()) return check_rules(rules_file, raw);
     zmq::context_t context(1);
     if (revoke_command->parsed()) {
       return revoke(context, revoke_settings, submit_endpoint, timeout_s, raw);

@@ -5,6 +5,11 @@
 //   single   N events, one event per message, as fast as possible
 //   latency  events at a fixed --rate (default 100k/s) in small batches
 //            (default 10), to read receive-to-applied latency at a set load
+//   reload   the latency load, while --reloads `reload` requests are sent one
+//            after another: each one's answer time (tallyd re-reads and
+//            swaps its rules file), and the load's latency meanwhile. Start
+//            tallyd on a big file: `tally-bench --write-rules FILE` writes one
+//            (--rule-count rules, default 10,000, plus the --types).
 //
 // Each workload pre-builds its NDJSON (ids unique per run), then --threads
 // senders publish it through the adapters' Publisher: PUSH to --ingest, or
@@ -14,12 +19,15 @@
 // tally_event_latency_seconds histogram (the difference of two scrapes of
 // /metrics), so they measure receive-to-applied inside tallyd, not the client.
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <string>
@@ -32,6 +40,7 @@
 #include "adapters/publisher.h"
 #include "adapters/query_client.h"
 #include "adapters/stats_answer.h"
+#include "bench/generated_rules.h"
 #include "stream/event_time.h"
 
 namespace {
@@ -55,7 +64,10 @@ struct Settings {
   std::string submit = "tcp://127.0.0.1:7002";
   std::string query = "tcp://127.0.0.1:7003";
   std::string metrics = "127.0.0.1:9464";
-  double stall_s = 30;  // give up when tallyd's count stops moving this long
+  double stall_s = 30;      // give up when tallyd's count stops moving this long
+  unsigned reloads = 10;    // reload: requests sent during the load
+  std::string write_rules;  // write a generated rules file here and exit
+  std::size_t rule_count = 10'000;
 };
 
 // One workload's shape, after defaults.
@@ -133,6 +145,41 @@ std::optional<StatsTotals> stats(tally::adapters::QueryClient& client) {
   return tally::adapters::parse_stats_totals(*answer);
 }
 
+// What the reload workload measured: one answer time per reload.
+struct ReloadTimes {
+  std::vector<double> ms;
+  std::uint64_t rules = 0;  // in the set the last reload loaded
+  std::string failure;
+};
+
+// Sends `reload` requests one after another (20 ms apart, so that the load
+// runs between them) until `count` are answered or `load_running` drops.
+ReloadTimes reload_while(zmq::context_t& context, const Settings& settings, unsigned count,
+                         const std::atomic<bool>& load_running) {
+  ReloadTimes times;
+  tally::adapters::QueryClient client(context, settings.query, std::chrono::seconds(10));
+  simdjson::dom::parser parser;
+  while (times.ms.size() < count && load_running.load()) {
+    const auto start = Clock::now();
+    const auto answer = client.request(R"({"op":"reload"})");
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    simdjson::dom::element json;
+    bool reloaded = false;
+    if (!answer) {
+      times.failure = client.last_error();
+    } else if (parser.parse(*answer).get(json) != simdjson::SUCCESS ||
+               json["reloaded"].get_bool().get(reloaded) != simdjson::SUCCESS || !reloaded) {
+      times.failure = "reload refused: " + *answer;
+    }
+    if (!times.failure.empty()) break;
+    times.ms.push_back(ms);
+    std::uint64_t rules = 0;
+    if (json["rules"].get_uint64().get(rules) == simdjson::SUCCESS) times.rules = rules;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return times;
+}
+
 // tallyd's receive-to-applied histogram; empty if /metrics cannot be read.
 HistogramBuckets latency_buckets(const std::string& address) {
   const auto colon = address.rfind(':');
@@ -177,7 +224,16 @@ bool run(zmq::context_t& context, tally::adapters::QueryClient& client, const Se
           publish(context, settings, workload, workload.rate / settings.threads, inputs[t]);
     });
   }
+  std::atomic<bool> load_running{true};
+  ReloadTimes reloads;
+  std::thread reloader;
+  if (workload.name == "reload") {
+    reloader = std::thread(
+        [&] { reloads = reload_while(context, settings, settings.reloads, load_running); });
+  }
   for (auto& sender : senders) sender.join();
+  load_running.store(false);
+  if (reloader.joinable()) reloader.join();
 
   // Wait until tallyd has settled every event, or its count stops moving.
   const std::uint64_t target = before->processed() + settings.events;
@@ -213,6 +269,11 @@ bool run(zmq::context_t& context, tally::adapters::QueryClient& client, const Se
   if (settings.threads > 1) fmt::print("  threads {}", settings.threads);
   if (workload.rate > 0) fmt::print("  rate {:g}/s", workload.rate);
   if (resends > 0) fmt::print("  resends {}", resends);
+  if (!reloads.ms.empty()) {
+    std::sort(reloads.ms.begin(), reloads.ms.end());
+    fmt::print("  reloads {} of {} rules: p50 {:.1f} ms  max {:.1f} ms", reloads.ms.size(),
+               reloads.rules, reloads.ms[reloads.ms.size() / 2], reloads.ms.back());
+  }
   const std::uint64_t rejected = now.rejected - before->rejected;
   if (rejected > 0) fmt::print("  REJECTED {} (check --types against the rules)", rejected);
   fmt::print("\n");
@@ -231,6 +292,12 @@ bool run(zmq::context_t& context, tally::adapters::QueryClient& client, const Se
                  static_cast<unsigned long long>(unacknowledged));
     complete = false;
   }
+  if (workload.name == "reload" && (reloads.ms.empty() || !reloads.failure.empty())) {
+    std::fprintf(stderr, "tally-bench: %s: %s\n", name.c_str(),
+                 reloads.failure.empty() ? "the load ended before any reload; raise --events"
+                                         : reloads.failure.c_str());
+    complete = false;
+  }
   if (latency.empty()) {
     std::fprintf(stderr, "tally-bench: no tally_event_latency_seconds at http://%s/metrics\n",
                  settings.metrics.c_str());
@@ -245,15 +312,18 @@ int main(int argc, char** argv) {
   CLI::App app{
       "tally-bench - end-to-end load against a running tallyd, one line per workload.\n\n"
       "Workloads: batched (--batch default 1000, unpaced), single (one event a message,\n"
-      "unpaced), latency (--rate default 100000 events/s, --batch default 10).\n"
+      "unpaced), latency (--rate default 100000 events/s, --batch default 10), reload\n"
+      "(the latency load while --reloads reloads are timed).\n"
       "Throughput: first send until tallyd's stats count every event. Latency: tallyd's\n"
       "tally_event_latency_seconds histogram (receive to applied) over the run.\n\n"
       "Example:\n"
       "  tallyd --rules config/rules/demerit-ny.toml --workers 2 &\n"
-      "  tally-bench --workload batched,single,latency --subjects 1000000",
+      "  tally-bench --workload batched,single,latency --subjects 1000000\n"
+      "  tally-bench --write-rules /tmp/10k.toml && tallyd --rules /tmp/10k.toml &\n"
+      "  tally-bench --workload reload",
       "tally-bench"};
   app.add_option("--workload", settings.workloads,
-                 "Comma-separated workloads, run in order: batched, single, latency")
+                 "Comma-separated workloads, run in order: batched, single, latency, reload")
       ->capture_default_str();
   app.add_option("--events", settings.events, "Events per workload")
       ->check(CLI::PositiveNumber)
@@ -286,8 +356,28 @@ int main(int argc, char** argv) {
                  "Seconds without progress in tallyd's count before giving up")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--reloads", settings.reloads, "reload: reload requests to time")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--write-rules", settings.write_rules,
+                 "Write a generated rules file (--rule-count rules plus the --types) and exit");
+  app.add_option("--rule-count", settings.rule_count, "--write-rules: generated rules")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const bool rate_given = rate->count() > 0;
+
+  if (!settings.write_rules.empty()) {
+    std::ofstream out(settings.write_rules, std::ios::binary);
+    out << tally::bench::generated_rules_toml(settings.rule_count, split(settings.types, ','));
+    if (!out.flush()) {
+      std::fprintf(stderr, "tally-bench: cannot write %s\n", settings.write_rules.c_str());
+      return 2;
+    }
+    fmt::print("wrote {}: {} rules\n", settings.write_rules,
+               settings.rule_count + split(settings.types, ',').size());
+    return 0;
+  }
 
   std::vector<Workload> workloads;
   for (const std::string& name : split(settings.workloads, ',')) {
@@ -296,11 +386,12 @@ int main(int argc, char** argv) {
       if (workload.batch == 0) workload.batch = 1000;
     } else if (name == "single") {
       if (workload.batch == 0) workload.batch = 1;
-    } else if (name == "latency") {
+    } else if (name == "latency" || name == "reload") {
       if (workload.batch == 0) workload.batch = 10;
       if (!rate_given) workload.rate = 100'000;
     } else {
-      std::fprintf(stderr, "tally-bench: unknown workload `%s` (batched, single, latency)\n",
+      std::fprintf(stderr,
+                   "tally-bench: unknown workload `%s` (batched, single, latency, reload)\n",
                    name.c_str());
       return 2;
     }

@@ -181,8 +181,18 @@ RulesResult parse_rules(std::string_view toml_text, std::string_view file_name,
     }
     const auto* rule_tables = rules_node->as_table();
     if (rule_tables == nullptr) refuse(file_name, *rules_node, "`rules` must be a table");
-    for (const auto& [key, node] : *rule_tables) {
-      const std::string name(key.str());
+    // toml++ keeps a table's keys sorted by name; rules() promises file order
+    // (what `tally rules check` shows a reviewer), so order them by position.
+    std::vector<std::pair<std::string_view, const toml::node*>> in_file_order;
+    for (const auto& [key, node] : *rule_tables) in_file_order.emplace_back(key.str(), &node);
+    std::stable_sort(in_file_order.begin(), in_file_order.end(), [](const auto& a, const auto& b) {
+      const auto& x = a.second->source().begin;
+      const auto& y = b.second->source().begin;
+      return x.line != y.line ? x.line < y.line : x.column < y.column;
+    });
+    for (const auto& [key, node_pointer] : in_file_order) {
+      const toml::node& node = *node_pointer;
+      const std::string name(key);
       if (name == RuleSet::kRevokeType) {
         refuse(file_name, node, "`revoke` is built in and cannot be redefined");
       }

@@ -985,6 +985,21 @@ ScoreSum SubjectTable::score_at(const SubjectState& state, std::int64_t at_ms) n
   return sum;
 }
 
+bool SubjectTable::expires_within(const SubjectState& state, std::int64_t after_ms,
+                                  std::int64_t until_ms) noexcept {
+  const char* blob = blob_of(state);
+  const std::uint32_t end = revokes_at(blob);
+  for (std::uint32_t at = contributions_at(blob); at < end;) {
+    const Contribution c = read_contribution(blob + at);
+    if (!c.revoked) {
+      const std::int64_t expires = expires_of(c.time_ms, c.rule());
+      if (expires != kNever && expires > after_ms && expires <= until_ms) return true;
+    }
+    at += c.bytes;
+  }
+  return false;
+}
+
 std::string_view SubjectTable::subject_of(const SubjectState& state) noexcept {
   return subject_in(blob_of(state));
 }

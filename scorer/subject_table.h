@@ -104,6 +104,10 @@ class SubjectTable {
 
   static ScoreSum score_at(const SubjectState& state, std::int64_t at_ms) noexcept;
   static std::string_view subject_of(const SubjectState& state) noexcept;
+  // True when an unrevoked contribution's expiry falls in (after, until]: a
+  // tight scan, so the expiry sweep skips most subjects cheaply.
+  static bool expires_within(const SubjectState& state, std::int64_t after_ms,
+                             std::int64_t until_ms) noexcept;
 
   // Visits every contribution, revoked ones included, in time order.
   static void for_each_contribution(const SubjectState& state,

@@ -8,6 +8,9 @@ void TierChangeFinder::find(const SubjectState& state, const RuleSet& rules, std
                             std::int64_t until_ms, Causes causes,
                             const std::function<void(const TierChange&)>& visit) {
   instants_.clear();
+  if (causes == Causes::kExpiriesOnly && !SubjectTable::expires_within(state, after_ms, until_ms)) {
+    return;  // the common case of a sweep, without building views
+  }
   SubjectTable::for_each_contribution(state, [&](const ContributionView& c) {
     if (c.revoked) return;
     if (causes == Causes::kAll && c.time_ms > after_ms && c.time_ms <= until_ms) {

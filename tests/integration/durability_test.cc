@@ -73,6 +73,21 @@ class DurabilityTest : public ::testing::Test {
     return parse_json(parser_, answer)["score"].get_int64().value();
   }
 
+  // Every batch acknowledged, one at a time.
+  static void submit_all(DaemonProcess& daemon, const Workload& workload) {
+    for (std::size_t b = 0; b < workload.batches.size(); ++b) {
+      daemon.submit_batch(fmt::format("b{}", b), workload.batches[b]);
+    }
+  }
+
+  // tallyd on this directory, run to its end (for starts that must fail).
+  ProgramResult run_tallyd() const {
+    return run_program({tallyd_path(), "--rules", rules_.string(), "--data-dir", data_.string(),
+                        "--ingest-bind", "tcp://127.0.0.1:*", "--submit-bind", "tcp://127.0.0.1:*",
+                        "--query-bind", "tcp://127.0.0.1:*", "--alerts-bind", "tcp://127.0.0.1:*",
+                        "--metrics-listen", "127.0.0.1:0"});
+  }
+
   void expect_scores(DaemonProcess& daemon, const Workload& workload) {
     for (const auto& [subject, score] : workload.expected) {
       ASSERT_EQ(score_of(daemon, subject), score) << subject;
@@ -198,9 +213,7 @@ TEST_F(DurabilityTest, ACleanStopSnapshotsAndTheNextStartReadsNoJournal) {
   const Workload workload = make_workload(10, 50, 30, 3);
   {
     DaemonProcess daemon(rules_, data_);
-    for (std::size_t b = 0; b < workload.batches.size(); ++b) {
-      daemon.submit_batch(fmt::format("b{}", b), workload.batches[b]);
-    }
+    submit_all(daemon, workload);
     EXPECT_EQ(daemon.terminate(), 0);
   }
   bool marker = false;
@@ -226,9 +239,7 @@ TEST_F(DurabilityTest, ADamagedSnapshotStopsTheStartNamingFileAndOffset) {
   const Workload workload = make_workload(4, 50, 30, 5);
   {
     DaemonProcess daemon(rules_, data_);
-    for (std::size_t b = 0; b < workload.batches.size(); ++b) {
-      daemon.submit_batch(fmt::format("b{}", b), workload.batches[b]);
-    }
+    submit_all(daemon, workload);
     EXPECT_EQ(daemon.terminate(), 0);
   }
   fs::path part;
@@ -240,11 +251,7 @@ TEST_F(DurabilityTest, ADamagedSnapshotStopsTheStartNamingFileAndOffset) {
   bytes[bytes.size() / 2] ^= 0x20;
   write_file(part, bytes);
 
-  const ProgramResult result =
-      run_program({tallyd_path(), "--rules", rules_.string(), "--data-dir", data_.string(),
-                   "--ingest-bind", "tcp://127.0.0.1:*", "--submit-bind", "tcp://127.0.0.1:*",
-                   "--query-bind", "tcp://127.0.0.1:*", "--alerts-bind", "tcp://127.0.0.1:*",
-                   "--metrics-listen", "127.0.0.1:0"});
+  const ProgramResult result = run_tallyd();
   EXPECT_EQ(result.exit_code, 3) << result.output;
   EXPECT_NE(result.output.find(part.string()), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("offset "), std::string::npos) << result.output;
@@ -257,9 +264,7 @@ TEST_F(DurabilityTest, ATornJournalTailIsCutAndTheRestRecovered) {
   fs::path journal;
   {
     DaemonProcess daemon(rules_, data_, {"--workers", "1"});
-    for (std::size_t b = 0; b < workload.batches.size(); ++b) {
-      daemon.submit_batch(fmt::format("b{}", b), workload.batches[b]);
-    }
+    submit_all(daemon, workload);
     daemon.kill_hard();
   }
   for (const auto& entry : fs::directory_iterator(data_)) {
@@ -278,11 +283,7 @@ TEST_F(DurabilityTest, ATornJournalTailIsCutAndTheRestRecovered) {
 
 TEST_F(DurabilityTest, ASecondDaemonOnTheSameDirectoryIsRefused) {
   DaemonProcess first(rules_, data_);
-  const ProgramResult second =
-      run_program({tallyd_path(), "--rules", rules_.string(), "--data-dir", data_.string(),
-                   "--ingest-bind", "tcp://127.0.0.1:*", "--submit-bind", "tcp://127.0.0.1:*",
-                   "--query-bind", "tcp://127.0.0.1:*", "--alerts-bind", "tcp://127.0.0.1:*",
-                   "--metrics-listen", "127.0.0.1:0"});
+  const ProgramResult second = run_tallyd();
   EXPECT_EQ(second.exit_code, 3) << second.output;
   EXPECT_NE(second.output.find(std::to_string(first.pid())), std::string::npos) << second.output;
 }

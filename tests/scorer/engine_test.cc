@@ -8,6 +8,7 @@
 #include "scorer/query_handler.h"
 #include "stream/event_decoder.h"
 #include "stream/work_queue.h"
+#include "tests/scorer/engine_feeder.h"
 
 namespace tally::scorer {
 namespace {
@@ -45,26 +46,7 @@ class EngineTest : public ::testing::Test {
   void TearDown() override { engine_->stop(); }
 
   // Decodes NDJSON and routes it as the ingest thread does.
-  void send(const std::string& ndjson) {
-    struct Sink : stream::DecodeSink {
-      Engine* engine;
-      void on_event(const stream::Event& event) override {
-        stream::WorkItem item;
-        item.event = event;
-        const auto worker = engine->groups().worker_of(event.subject_hash);
-        stream::push_blocking(engine->queues().at(0, worker), &item, 1, [] { return false; });
-        std::int64_t seen = engine->event_clock().load();
-        while (seen < event.time_ms &&
-               !engine->event_clock().compare_exchange_weak(seen, event.time_ms)) {
-        }
-      }
-      void on_reject(std::uint32_t, std::string_view, const stream::DecodeResult& result) override {
-        ADD_FAILURE() << "rejected: " << result.detail;
-      }
-    } sink;
-    sink.engine = engine_.get();
-    decoder_.decode_batch(ndjson, *engine_->types().load(), sink);
-  }
+  void send(const std::string& ndjson) { testing::feed(*engine_, decoder_, ndjson); }
 
   simdjson::dom::element ask(const std::string& request) {
     answer_ = handler_->handle(request);

@@ -12,6 +12,7 @@
 #include "scorer/query_handler.h"
 #include "stream/event_decoder.h"
 #include "stream/work_queue.h"
+#include "tests/scorer/engine_feeder.h"
 
 namespace tally::scorer {
 namespace {
@@ -75,24 +76,7 @@ class RecoveryTest : public ::testing::Test {
   // Decodes NDJSON and routes it as the ingest thread does; returns once
   // every worker has applied it (a stats request queues behind the events).
   void send(const std::string& ndjson) {
-    struct Sink : stream::DecodeSink {
-      Engine* engine;
-      void on_event(const stream::Event& event) override {
-        stream::WorkItem item;
-        item.event = event;
-        const auto worker = engine->groups().worker_of(event.subject_hash);
-        stream::push_blocking(engine->queues().at(0, worker), &item, 1, [] { return false; });
-        std::int64_t seen = engine->event_clock().load();
-        while (seen < event.time_ms &&
-               !engine->event_clock().compare_exchange_weak(seen, event.time_ms)) {
-        }
-      }
-      void on_reject(std::uint32_t, std::string_view, const stream::DecodeResult& result) override {
-        ADD_FAILURE() << "rejected: " << result.detail;
-      }
-    } sink;
-    sink.engine = engine_.get();
-    decoder_.decode_batch(ndjson, *engine_->types().load(), sink);
+    testing::feed(*engine_, decoder_, ndjson);
     (void)engine_->stats(Producer::kIngest);
   }
 

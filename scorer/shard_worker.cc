@@ -244,10 +244,9 @@ ApplyOutcome ShardWorker::apply(const stream::Event& event, std::int64_t now_ms)
   ++applied_;
   const RuleSet& current = rules();
   const bool tracks_tiers = !current.tiers().empty();
-  std::int64_t before = 0;
-  if (tracks_tiers) before = clamped_score(current, table_.find(event.subject.view()), now_ms);
-
-  const SubjectTable::Applied applied = table_.apply(event);
+  // One lookup: the table scores the subject as it was while it applies.
+  const SubjectTable::Applied applied =
+      tracks_tiers ? table_.apply(event, now_ms) : table_.apply(event);
   if (applied.outcome == ApplyOutcome::kDuplicate) {
     ++duplicates_;
     return applied.outcome;
@@ -257,6 +256,7 @@ ApplyOutcome ShardWorker::apply(const stream::Event& event, std::int64_t now_ms)
   ++hits_[&RuleSet::rule_of(*event.type)];
 
   if (tracks_tiers) {
+    const std::int64_t before = current.clamp(current.score().base + applied.before.raw);
     const std::int64_t after = clamped_score(current, applied.state, now_ms);
     const std::string_view from = current.tier_for(before);
     const std::string_view to = current.tier_for(after);

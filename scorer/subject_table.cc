@@ -936,7 +936,8 @@ struct SubjectTable::Impl {
 SubjectTable::SubjectTable() : impl_(std::make_unique<Impl>()) {}
 SubjectTable::~SubjectTable() = default;
 
-SubjectTable::Applied SubjectTable::apply(const stream::Event& event) {
+SubjectTable::Applied SubjectTable::apply(const stream::Event& event,
+                                          std::optional<std::int64_t> score_before_at) {
   Impl& impl = *impl_;
   const std::string_view subject = event.subject.view();
   const Rule& rule = RuleSet::rule_of(*event.type);
@@ -944,8 +945,10 @@ SubjectTable::Applied SubjectTable::apply(const stream::Event& event) {
   if (it == impl.subjects.end()) {
     const Handle handle = impl.create(event, rule);
     impl.subjects.insert(handle);
-    return {ApplyOutcome::kAccepted, state_of(impl.arena.resolve(handle))};
+    return {ApplyOutcome::kAccepted, state_of(impl.arena.resolve(handle)), {}};
   }
+  ScoreSum before;
+  if (score_before_at) before = score_at(*state_of(impl.arena.resolve(*it)), *score_before_at);
   // The set's elements are const because changing one could change its hash;
   // a handle's hash and equality are its subject's bytes, which moving the
   // blob keeps, so updating the handle in place is safe.
@@ -953,7 +956,7 @@ SubjectTable::Applied SubjectTable::apply(const stream::Event& event) {
   const bool accepted =
       rule.is_revoke ? impl.add_revoke(handle, event) : impl.add_contribution(handle, event, rule);
   return {accepted ? ApplyOutcome::kAccepted : ApplyOutcome::kDuplicate,
-          state_of(impl.arena.resolve(handle))};
+          state_of(impl.arena.resolve(handle)), before};
 }
 
 const SubjectState* SubjectTable::find(std::string_view subject) const {

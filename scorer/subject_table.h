@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -88,10 +89,14 @@ class SubjectTable {
   struct Applied {
     ApplyOutcome outcome;
     const SubjectState* state;  // the event's subject, after the apply
+    ScoreSum before;            // at score_before_at, before the apply (if asked)
   };
   // Applies one decoded event. Its terms (points, expiry) are taken from
-  // event.type, i.e. the rules it was decoded with.
-  Applied apply(const stream::Event& event);
+  // event.type, i.e. the rules it was decoded with. With `score_before_at`,
+  // also scores the subject at that time as it was before the event, in the
+  // same lookup (the worker's tier detection needs before and after).
+  Applied apply(const stream::Event& event,
+                std::optional<std::int64_t> score_before_at = std::nullopt);
 
   // nullptr when the subject holds nothing.
   const SubjectState* find(std::string_view subject) const;

@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
                      fmt::format("Snapshot after this many journaled records (default {})",
                                  defaults.snapshot_every_records))
           ->check(CLI::PositiveNumber);
+  bool watch_rules = false;
+  auto* watch_rules_flag =
+      app.add_flag("--watch-rules", watch_rules,
+                   "Reload the rules when the file changes (checked once a second), like SIGHUP");
   std::string expiry_sweep;
   auto* expiry_sweep_flag = app.add_option(
       "--expiry-sweep", expiry_sweep,
@@ -150,6 +154,7 @@ int main(int argc, char** argv) {
   if (data_flag->count() > 0) options.data_dir = data_dir;
   if (line_flag->count() > 0) options.ingest.decoder.max_line_bytes = max_line_bytes;
   if (no_journal_flag->count() > 0) options.journal = false;
+  if (watch_rules_flag->count() > 0) options.watch_rules = true;
   if (fsync_flag->count() > 0) {
     (void)tally::scorer::parse_fsync_mode(fsync_mode, options.scorer.worker.journal.fsync);
   }

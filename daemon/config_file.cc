@@ -47,12 +47,12 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
       options.alerts_bind = text();
     } else if (name == "metrics_listen") {
       options.metrics.listen = text();
-    } else if (name == "journal") {
+    } else if (name == "journal" || name == "watch_rules") {
       const auto* value = node.as_boolean();
       if (value == nullptr) {
-        throw ConfigError(fmt::format("{}: `journal` must be true or false", where(path, node)));
+        throw ConfigError(fmt::format("{}: `{}` must be true or false", where(path, node), name));
       }
-      options.journal = value->get();
+      (name == "journal" ? options.journal : options.watch_rules) = value->get();
     } else if (name == "fsync") {
       if (!scorer::parse_fsync_mode(text(), options.scorer.worker.journal.fsync)) {
         throw ConfigError(fmt::format("{}: `fsync` must be \"batch\", \"interval\" or \"none\"",
@@ -105,7 +105,7 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
           "{}: unknown key `{}` (expected rules, data_dir, workers, ingest_bind, submit_bind, "
           "query_bind, alerts_bind, metrics_listen, max_line_bytes, purge_interval_s, "
           "receive_high_water_mark, journal, fsync, fsync_interval_ms, snapshot_interval, "
-          "snapshot_every, expiry_sweep)",
+          "snapshot_every, expiry_sweep, watch_rules)",
           where(path, node), name));
     }
   }

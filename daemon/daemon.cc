@@ -59,6 +59,23 @@ std::string alert_json(const scorer::Alert& alert) {
   return body;
 }
 
+// What --watch-rules compares: a change of either means the file changed.
+struct RulesFileStamp {
+  std::filesystem::file_time_type modified{};
+  std::uintmax_t size = 0;
+  bool operator!=(const RulesFileStamp& other) const {
+    return modified != other.modified || size != other.size;
+  }
+};
+
+RulesFileStamp stamp_of(const std::string& path) {
+  std::error_code error;
+  RulesFileStamp stamp;
+  stamp.modified = std::filesystem::last_write_time(path, error);
+  stamp.size = std::filesystem::file_size(path, error);
+  return stamp;
+}
+
 void log_snapshot(const scorer::SnapshotReport& report, const char* why) {
   if (report.ok) {
     spdlog::info(
@@ -200,11 +217,25 @@ int Daemon::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
 
   zmq::pollitem_t items[] = {{query.handle(), 0, ZMQ_POLLIN, 0}};
   std::vector<zmq::message_t> frames;
+  // --watch-rules: the file's modification time and size, looked at once a
+  // second; a change reloads as SIGHUP would (an editor's half-written file
+  // is refused and the next change retried).
+  RulesFileStamp watched = stamp_of(options_.rules_path);
+  auto next_look = std::chrono::steady_clock::now();
   while (!stop.load(std::memory_order_relaxed)) {
     publish_alerts();
     if (reload.exchange(false)) {
       const std::string answer = handler.handle(R"({"op":"reload"})");
       spdlog::info("reload (signal): {}", answer);
+    }
+    if (options_.watch_rules && std::chrono::steady_clock::now() >= next_look) {
+      next_look = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      const RulesFileStamp now = stamp_of(options_.rules_path);
+      if (now != watched) {
+        watched = now;
+        const std::string answer = handler.handle(R"({"op":"reload"})");
+        spdlog::info("reload (the rules file changed): {}", answer);
+      }
     }
     try {
       zmq::poll(items, 1, std::chrono::milliseconds(5));

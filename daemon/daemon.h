@@ -27,6 +27,9 @@ namespace tally::daemon {
 struct DaemonOptions {
   // Rules file (TOML). Required.
   std::string rules_path;
+  // Reload the rules when the file changes (looked at once a second), as
+  // SIGHUP and `tally reload` do. Default off.
+  bool watch_rules = false;
   // Where rejected.ndjson, the journals and the snapshots live. Created if
   // missing. Default "./data".
   std::string data_dir = "data";

@@ -271,5 +271,21 @@ TEST_F(AppealsTest, ARefusedReloadUnderLoadLosesNothingAndKeepsTheRules) {
   EXPECT_EQ(total, 4 * sent.load());
 }
 
+TEST_F(AppealsTest, WatchedRulesReloadWhenTheFileChanges) {
+  DaemonProcess daemon(rules_, dir_ / "data", {"--watch-rules"});
+  EXPECT_EQ(ask(daemon, R"({"op":"stats"})")["rules_version"].get_uint64().value(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a coarse mtime must move
+  write_file(rules_, std::string(kRules) + "[rules.phone]\npoints = 5\n");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::uint64_t version = 1;
+  while (version == 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    version = ask(daemon, R"({"op":"stats"})")["rules_version"].get_uint64().value();
+  }
+  EXPECT_EQ(version, 2u) << "the changed file was not reloaded";
+  daemon.submit_batch("p", event("ph", "driver:5", "phone", "2025-01-01T00:00:00Z"));
+  EXPECT_EQ(ask(daemon, R"({"op":"score","subject":"driver:5"})")["score"].get_int64().value(), 5);
+}
+
 }  // namespace
 }  // namespace tally::testing

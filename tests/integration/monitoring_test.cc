@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 std::set<std::string> metric_names(const std::string& text) {
   std::set<std::string> names;
   const std::regex name(R"(tally_[a-z0-9_]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), name);
-       it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it) {
     std::string metric = it->str();
     for (const char* suffix : {"_bucket", "_count", "_sum"}) {
       if (metric.ends_with(suffix)) metric.resize(metric.size() - std::strlen(suffix));
@@ -38,8 +38,9 @@ TEST(MonitoringTest, DashboardAndAlertsNameOnlyExportedMetrics) {
 
   const fs::path dir = make_temp_dir("monitoring");
   DaemonProcess daemon(source / "config/rules/demerit-ny.toml", dir / "data");
-  daemon.submit_batch("b", R"({"id":"e1","subject":"p:1","type":"red_light","time":"2025-01-01T00:00:00Z"})"
-                           "\n");
+  daemon.submit_batch(
+      "b", R"({"id":"e1","subject":"p:1","type":"red_light","time":"2025-01-01T00:00:00Z"})"
+           "\n");
   const std::set<std::string> exported = metric_names(daemon.scrape_metrics());
   ASSERT_GT(exported.size(), 10u);
 

@@ -36,11 +36,28 @@ echo
 echo "== tally explain $top"
 build/apps/tally --query "$query" explain "$top"
 echo
+echo "== tally history $top"
+build/apps/tally --query "$query" history "$top"
+echo
 echo "== tally stats"
 build/apps/tally --query "$query" stats
 echo
 echo "Metrics: $(grep '^listening metrics' "$log" | cut -d' ' -f3)   (curl it while tallyd runs)"
 echo "Dead letters (the sample ends with 3 deliberately bad lines): $data/rejected.ndjson"
+kill -TERM $pid
+wait $pid
+echo "tallyd stopped cleanly (snapshot written)."
+
+echo
+echo "== restart on the same data directory: the scores come back from the snapshot"
+build/apps/tallyd --rules "$rules" --data-dir "$data" --query-bind "$query" \
+  --ingest-bind "${TALLY_DEMO_INGEST:-tcp://127.0.0.1:7001}" --alerts-bind "${TALLY_DEMO_ALERTS:-tcp://127.0.0.1:7004}" \
+  --metrics-listen "${TALLY_DEMO_METRICS:-127.0.0.1:9464}" \
+  --submit-bind "$submit" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '^ready' "$log" && break; sleep 0.1; done
+grep '^recovered' "$log" || { cat "$log"; exit 1; }
+build/apps/tally --query "$query" top 3
 kill -TERM $pid
 wait $pid
 trap - EXIT

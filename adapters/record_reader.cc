@@ -31,6 +31,7 @@ RecordReader::Next RecordReader::next() {
         issue_ = RecordIssue::kCsvUnterminated;
         detail_ = csv_.error();
         raw_ = csv_.raw();
+        line_ = physical_line_ + 1 - csv_.lines_in_record();
         return Next::kRejected;
       }
       return Next::kEnd;

@@ -30,6 +30,55 @@ bool valid_date(std::int64_t year, unsigned month, unsigned day) noexcept {
   return day <= kDays[month - 1] + (month == 2 && leap ? 1 : 0);
 }
 
+void append_rfc3339_ms(std::string& out, std::int64_t epoch_ms) {
+  std::int64_t days = epoch_ms / 86400000;
+  std::int64_t rest = epoch_ms % 86400000;
+  if (rest < 0) {
+    rest += 86400000;
+    --days;
+  }
+  // Howard Hinnant's civil_from_days.
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto day_of_era = static_cast<unsigned>(days - era * 146097);
+  const unsigned year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned shifted_month = (5 * day_of_year + 2) / 153;
+  const unsigned day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+  const unsigned month = shifted_month < 10 ? shifted_month + 3 : shifted_month - 9;
+  const auto year = static_cast<unsigned>(static_cast<std::int64_t>(year_of_era) + era * 400 +
+                                          (month <= 2 ? 1 : 0));
+  const auto millis = static_cast<unsigned>(rest % 1000);
+  const auto seconds = static_cast<unsigned>(rest / 1000);
+  char text[24] = {};
+  const auto two = [&](std::size_t at, unsigned value) {
+    text[at] = static_cast<char>('0' + value / 10 % 10);
+    text[at + 1] = static_cast<char>('0' + value % 10);
+  };
+  two(0, year / 100);
+  two(2, year % 100);
+  text[4] = '-';
+  two(5, month);
+  text[7] = '-';
+  two(8, day);
+  text[10] = 'T';
+  two(11, seconds / 3600);
+  text[13] = ':';
+  two(14, seconds / 60 % 60);
+  text[16] = ':';
+  two(17, seconds % 60);
+  std::size_t size = 19;
+  if (millis != 0) {
+    text[19] = '.';
+    text[20] = static_cast<char>('0' + millis / 100);
+    two(21, millis % 100);
+    size = 23;
+  }
+  text[size++] = 'Z';
+  out.append(text, size);
+}
+
 // ---- TimeZone ------------------------------------------------------------------
 
 namespace {

@@ -32,6 +32,11 @@ namespace tally::adapters {
 std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) noexcept;
 bool valid_date(std::int64_t year, unsigned month, unsigned day) noexcept;
 
+// Appends epoch_ms in [stream::kEarliestTimeMs, stream::kLatestTimeMs] as
+// stream::format_rfc3339_ms writes it ("2020-10-13T14:45:00Z", ".250" when
+// there are milliseconds), without printf: the adapters' hot path.
+void append_rfc3339_ms(std::string& out, std::int64_t epoch_ms);
+
 class TimeZone {
  public:
   TimeZone() = default;  // UTC

@@ -29,37 +29,38 @@ CsvStatus CsvParser::finish() {
 }
 
 CsvStatus CsvParser::parse() {
-  values_.clear();
-  spans_.clear();
   fields_.clear();
+  values_.clear();
   error_.clear();
+  // Unquoted fields are views of raw_; quoted ones are unescaped into
+  // values_, reserved so that it never moves while views point into it.
+  values_.reserve(raw_.size());
   const std::string_view text = raw_;
-  std::size_t i = 0;
   const std::size_t n = text.size();
+  std::size_t i = 0;
   while (true) {
-    const std::size_t start = values_.size();
     if (i < n && text[i] == '"') {
       // Quoted: up to the closing quote; "" is one quote.
       const std::size_t opened = i++;
+      const std::size_t start = values_.size();
       while (true) {
-        if (i >= n) return CsvStatus::kNeedMore;
-        if (text[i] == '"') {
-          if (i + 1 < n && text[i + 1] == '"') {
-            values_.push_back('"');
-            i += 2;
-            continue;
-          }
+        const std::size_t quote = text.find('"', i);
+        if (quote == std::string_view::npos) return CsvStatus::kNeedMore;
+        values_.append(text.substr(i, quote - i));
+        i = quote + 1;
+        if (i < n && text[i] == '"') {
+          values_.push_back('"');
           ++i;
-          break;
+          continue;
         }
-        values_.push_back(text[i++]);
+        break;
       }
-      spans_.emplace_back(start, values_.size() - start);
+      fields_.emplace_back(values_.data() + start, values_.size() - start);
       // After the closing quote: a delimiter, the end, or the CRLF's CR at the end.
       if (i < n && text[i] == '\r' && i + 1 == n) ++i;
       if (i < n && text[i] != delimiter_) {
         error_ = fmt::format("field {} (quoted from column {}) has text after its closing quote",
-                             spans_.size(), opened + 1);
+                             fields_.size(), opened + 1);
         return CsvStatus::kBadQuote;
       }
     } else {
@@ -67,21 +68,18 @@ CsvStatus CsvParser::parse() {
       while (i < n && text[i] != delimiter_) {
         if (text[i] == '"') {
           error_ = fmt::format("field {} has a quote inside an unquoted value (column {})",
-                               spans_.size() + 1, i + 1);
+                               fields_.size() + 1, i + 1);
           return CsvStatus::kBadQuote;
         }
         ++i;
       }
       std::size_t to = i;
       if (to == n && to > from && text[to - 1] == '\r') --to;  // CRLF
-      values_.append(text.substr(from, to - from));
-      spans_.emplace_back(start, values_.size() - start);
+      fields_.push_back(text.substr(from, to - from));
     }
     if (i >= n) break;
     ++i;  // the delimiter
   }
-  fields_.reserve(spans_.size());
-  for (const auto& [offset, size] : spans_) fields_.emplace_back(values_.data() + offset, size);
   return CsvStatus::kRecord;
 }
 

@@ -59,9 +59,8 @@ class CsvParser {
   char delimiter_;
   bool at_start_ = true;
   std::string raw_;     // the record's text so far
-  std::string values_;  // unquoted field values, back to back
-  std::vector<std::string_view> fields_;
-  std::vector<std::pair<std::size_t, std::size_t>> spans_;  // (offset, size) in values_
+  std::string values_;  // quoted fields' values, unescaped, back to back
+  std::vector<std::string_view> fields_;  // into raw_ (unquoted) or values_ (quoted)
   std::string error_;
   std::uint32_t lines_ = 0;
   bool open_ = false;  // the last feed left a quoted field open

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
@@ -45,10 +46,10 @@ void append_field_key(std::string& out, std::string_view text) {
   const std::size_t start = out.size();
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x80 && std::isalnum(byte) != 0) {
+    if ((byte >= '0' && byte <= '9') || ((byte | 0x20) >= 'a' && (byte | 0x20) <= 'z')) {
       if (pending_separator && out.size() > start) out.push_back('_');
       pending_separator = false;
-      out.push_back(static_cast<char>(std::tolower(byte)));
+      out.push_back(static_cast<char>(byte >= 'A' && byte <= 'Z' ? byte + 32 : byte));
     } else {
       pending_separator = true;
     }
@@ -63,6 +64,45 @@ std::string field_key(std::string_view text) {
 
 namespace {
 
+// ASCII only, without the C library's locale lookups (a measured hot spot).
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+constexpr char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
+
+// True if some byte of `text` needs more than copying into a JSON string:
+// a control character, '"', '\\', or a byte >= 0x80 (UTF-8 to validate).
+// Eight bytes at a time (the classic "has a zero byte" bit trick): this scan
+// was the adapters' largest cost when done byte by byte.
+bool needs_json_escape(std::string_view text) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, text.data() + i, 8);
+    const std::uint64_t special = (v & kHigh) | has_zero(v ^ (kOnes * '"')) |
+                                  has_zero(v ^ (kOnes * '\\')) | ((v - kOnes * 0x20) & ~v & kHigh);
+    if (special != 0) return true;
+  }
+  for (; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte >= 0x80 || byte == '"' || byte == '\\') return true;
+  }
+  return false;
+}
+
+// A JSON string literal: plain printable ASCII is copied in one go; anything
+// else goes through stream::append_json_string, which escapes and validates.
+void append_json(std::string& out, std::string_view text) {
+  if (needs_json_escape(text)) {
+    stream::append_json_string(out, text);
+    return;
+  }
+  out.push_back('"');
+  out.append(text);
+  out.push_back('"');
+}
+
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
@@ -71,7 +111,7 @@ std::string_view trim(std::string_view text) {
 
 std::string lower_trimmed(std::string_view text) {
   std::string out(trim(text));
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) c = ascii_lower(c);
   return out;
 }
 
@@ -279,14 +319,10 @@ struct Mapping::Impl {
         auto begin = out.begin() + static_cast<std::ptrdiff_t>(from);
         switch (filter) {
           case Filter::kUpper:
-            std::transform(begin, out.end(), begin, [](char c) {
-              return static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-            });
+            std::transform(begin, out.end(), begin, ascii_upper);
             break;
           case Filter::kLower:
-            std::transform(begin, out.end(), begin, [](char c) {
-              return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            });
+            std::transform(begin, out.end(), begin, ascii_lower);
             break;
           case Filter::kNoSpace:
             out.erase(std::remove_if(begin, out.end(), [](char c) { return c == ' ' || c == '\t'; }),
@@ -375,12 +411,12 @@ struct Mapping::Impl {
       if (text.empty()) return;
       out.append(first ? ",\"attrs\":{" : ",");
       first = false;
-      stream::append_json_string(out, (*record.keys)[column]);
+      append_json(out, (*record.keys)[column]);
       out.push_back(':');
       if (record.raw_json != nullptr && (*record.raw_json)[column]) {
         out.append(text);
       } else {
-        stream::append_json_string(out, text);
+        append_json(out, text);
       }
     };
     if (attrs == Attrs::kRest) {
@@ -686,24 +722,24 @@ MapResult Mapping::map(const SourceRecord& record, std::string& out) {
   if (quashed) {
     m.scratch = m.id_text;
     m.scratch.append(m.revoke_suffix);
-    stream::append_json_string(out, m.scratch);
+    append_json(out, m.scratch);
   } else {
-    stream::append_json_string(out, m.id_text);
+    append_json(out, m.id_text);
   }
   out.append(",\"subject\":");
-  stream::append_json_string(out, m.subject_text);
+  append_json(out, m.subject_text);
   out.append(",\"type\":");
-  stream::append_json_string(out, quashed ? std::string_view("revoke") : m.type_text);
+  append_json(out, quashed ? std::string_view("revoke") : m.type_text);
   if (quashed) {
     out.append(",\"revokes\":");
-    stream::append_json_string(out, m.id_text);
+    append_json(out, m.id_text);
   }
   out.append(",\"time\":\"");
-  out.append(stream::format_rfc3339_ms(time_ms));
+  append_rfc3339_ms(out, time_ms);
   out.push_back('"');
   if (!m.source_text.empty()) {
     out.append(",\"source\":");
-    stream::append_json_string(out, m.source_text);
+    append_json(out, m.source_text);
   }
   if (!quashed) m.append_attrs(record, out);
   out.push_back('}');

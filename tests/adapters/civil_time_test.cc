@@ -89,6 +89,31 @@ TEST(TimeZoneTest, UnknownZonesAreRefusedWithAHint) {
   EXPECT_FALSE(TimeZone::named("../../etc/passwd", error));
 }
 
+TEST(CivilDateTest, AppendRfc3339MatchesTheStreamFormatter) {
+  std::vector<std::int64_t> samples = {0,
+                                       1,
+                                       999,
+                                       1000,
+                                       -1,
+                                       951782400000,  // 2000-02-29
+                                       1602600300250,
+                                       stream::kEarliestTimeMs,
+                                       stream::kLatestTimeMs};
+  std::uint64_t state = 88172645463325252ULL;  // xorshift: many instants across the range
+  for (int i = 0; i < 20000; ++i) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    const auto span = static_cast<std::uint64_t>(stream::kLatestTimeMs - stream::kEarliestTimeMs);
+    samples.push_back(stream::kEarliestTimeMs + static_cast<std::int64_t>(state % span));
+  }
+  for (const std::int64_t ms : samples) {
+    std::string out;
+    append_rfc3339_ms(out, ms);
+    ASSERT_EQ(out, stream::format_rfc3339_ms(ms)) << ms;
+  }
+}
+
 TEST(CivilDateTest, DaysFromCivil) {
   EXPECT_EQ(days_from_civil(1970, 1, 1), 0);
   EXPECT_EQ(days_from_civil(2000, 3, 1), 11017);

@@ -13,6 +13,7 @@
 #include "adapters/mapping_presets.h"
 #include "adapters/pseudonymiser.h"
 #include "adapters/record_reader.h"
+#include "stream/json_text.h"
 
 namespace tally::adapters {
 namespace {
@@ -275,6 +276,31 @@ unmapped_types = "keep"
             R"({"id":"cam7:17","subject":"vehicle:B-AB123","type":"red_light","time":"2025-02-03T07:30:05Z","attrs":{"ort":"Alexanderplatz"}})");
   EXPECT_EQ(out[1],
             R"({"id":"cam7:18","subject":"vehicle:B-AB123","type":"Z9","time":"2025-02-03T07:31:00Z"})");
+}
+
+TEST(MappingFormatTest, ValuesNeedingEscapesAnywhereInTheTextAreEscaped) {
+  Mapping mapping = parse(R"(
+[event]
+subject = "s:{a}"
+id = "{b}"
+type = "t"
+time = "{c}"
+attrs = ["d"]
+)");
+  // The special byte at every offset, past the 8-byte blocks the scan reads.
+  for (const std::string special : {"\\", "\"", "\x01", "\xC3\xA9", "\xFF"}) {
+    for (std::size_t at = 0; at < 20; ++at) {
+      const std::string value = std::string(at, 'x') + special + std::string(3, 'y');
+      std::string json_value;
+      stream::append_json_string(json_value, value);
+      std::string line;
+      line += R"({"a":"1","b":"2","c":"2025-01-01T00:00:00Z","d":)" + json_value + "}\n";
+      const auto out = map_all(mapping, line);
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_NE(out[0].find(R"("attrs":{"d":)" + json_value + "}"), std::string::npos)
+          << out[0] << " for offset " << at;
+    }
+  }
 }
 
 TEST(MappingFormatTest, OversizedIdsAreRejectedBeforeTallydSeesThem) {

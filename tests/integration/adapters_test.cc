@@ -171,12 +171,16 @@ std::map<std::string, std::int64_t> expected_scores(const std::vector<NycSummons
   return scores;
 }
 
+// `at`: empty for "now", digits for epoch milliseconds, else RFC 3339.
 std::int64_t score_of(DaemonProcess& daemon, const std::string& subject,
                       const std::string& at = "") {
   simdjson::dom::parser parser;
+  const bool digits = !at.empty() && at.find_first_not_of("0123456789") == std::string::npos;
   const std::string request =
-      at.empty() ? fmt::format(R"({{"op":"score","subject":"{}"}})", subject)
-                 : fmt::format(R"({{"op":"score","subject":"{}","at":"{}"}})", subject, at);
+      at.empty()
+          ? fmt::format(R"({{"op":"score","subject":"{}"}})", subject)
+          : fmt::format(R"({{"op":"score","subject":"{}","at":{}}})", subject,
+                        digits ? at : "\"" + at + "\"");
   const std::string answer = daemon.ask(request);
   std::int64_t score = -1;
   EXPECT_EQ(parse_json(parser, answer)["score"].get_int64().get(score), simdjson::SUCCESS)
@@ -238,6 +242,15 @@ class AdaptersTest : public ::testing::Test {
       positive += score > 0;
     }
     EXPECT_GT(positive, 0) << "the check must see some points";
+    // Each summons' own minute, and the minute before: an event counts from
+    // its time on, so a time read an hour off (a 12 AM/PM or zone slip) shows.
+    for (std::size_t i = 0; i < rows.size() && i < 60; ++i) {
+      for (const std::int64_t at : {rows[i].time_ms, rows[i].time_ms - 60000}) {
+        EXPECT_EQ(score_of(daemon, rows[i].subject, std::to_string(at)),
+                  expected_scores(rows, rules, at).at(rows[i].subject))
+            << rows[i].subject << " at " << at;
+      }
+    }
 
     // The hearings: NOT GUILTY revokes; every plate's score moves accordingly.
     std::set<std::string> not_guilty;

@@ -44,7 +44,8 @@ std::string thousands(std::uint64_t value) {
 
 std::string duration_text(double seconds) {
   const auto whole = static_cast<std::uint64_t>(seconds + 0.5);
-  if (whole >= 3600) return fmt::format("{}:{:02}:{:02}", whole / 3600, whole / 60 % 60, whole % 60);
+  if (whole >= 3600)
+    return fmt::format("{}:{:02}:{:02}", whole / 3600, whole / 60 % 60, whole % 60);
   return fmt::format("{}:{:02}", whole / 60, whole % 60);
 }
 
@@ -378,10 +379,10 @@ int AdapterRun::run() {
     const std::int64_t first = held.front().time_ms;
     std::uint64_t sent = 0;
     for (const HeldEvent& event : held) {
-      const auto due = wall_start + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double, std::milli>(
-                                            static_cast<double>(event.time_ms - first) /
-                                            options_.replay_speed));
+      const auto due =
+          wall_start +
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(
+              static_cast<double>(event.time_ms - first) / options_.replay_speed));
       while (!stopped() && Clock::now() < due) {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(due - Clock::now());
         if (!idle(std::min(left, std::chrono::milliseconds(100)))) break;
@@ -403,7 +404,8 @@ int AdapterRun::run() {
       std::uint64_t at = 0;
       const Impl::Origin* origin = impl.find(refused.input_line, at);
       const std::string name =
-          origin == nullptr ? "?" : (inputs[origin->input] == "-" ? "<stdin>" : inputs[origin->input]);
+          origin == nullptr ? "?"
+                            : (inputs[origin->input] == "-" ? "<stdin>" : inputs[origin->input]);
       rejects_ok &= rejects.write(name, at, origin != nullptr && origin->element, "tallyd",
                                   refused.reason, {}, {});
     }
@@ -414,20 +416,22 @@ int AdapterRun::run() {
 
   // The summary.
   const AdapterSummary& s = summary_;
-  std::string text = fmt::format(
-      "{}: read {} records from {} input{} in {:.2f} s ({}/s)\n", program, thousands(s.records),
-      s.inputs, s.inputs == 1 ? "" : "s", s.seconds,
-      thousands(static_cast<std::uint64_t>(s.seconds > 0 ? s.records / s.seconds : 0)));
+  std::string text =
+      fmt::format("{}: read {} records from {} input{} in {:.2f} s ({}/s)\n", program,
+                  thousands(s.records), s.inputs, s.inputs == 1 ? "" : "s", s.seconds,
+                  thousands(static_cast<std::uint64_t>(s.seconds > 0 ? s.records / s.seconds : 0)));
   text += fmt::format("  events {} (revokes {}), rejected {}, skipped {}\n", thousands(s.events),
                       thousands(s.revokes), thousands(s.rejected_total()),
                       thousands(s.skipped_total()));
-  for (const auto& [reason, count] : s.rejected) text += fmt::format("    rejected {}: {}\n", reason, count);
-  for (const auto& [reason, count] : s.skipped) text += fmt::format("    skipped {}: {}\n", reason, count);
+  for (const auto& [reason, count] : s.rejected)
+    text += fmt::format("    rejected {}: {}\n", reason, count);
+  for (const auto& [reason, count] : s.skipped)
+    text += fmt::format("    skipped {}: {}\n", reason, count);
   const PublishSummary& p = s.published;
   if (!options_.dry_run) {
-    text += fmt::format("  sent {} events in {} batch{} to {}\n", thousands(p.events_sent),
-                        thousands(p.batches), p.batches == 1 ? "" : "es",
-                        options_.publisher.endpoint);
+    text +=
+        fmt::format("  sent {} events in {} batch{} to {}\n", thousands(p.events_sent),
+                    thousands(p.batches), p.batches == 1 ? "" : "es", options_.publisher.endpoint);
     text += fmt::format("  tallyd accepted {}, duplicates {}, rejected {}, resends {}\n",
                         thousands(p.accepted), thousands(p.duplicates),
                         thousands(p.rejected_total()), thousands(p.resends));

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace tally::adapters {
 namespace {
@@ -70,14 +72,15 @@ class GzipSource final : public ByteSource {
       error_ = fmt::format("cannot read {}: out of memory for gzip", name_);
       return {0, State::kError};
     }
-    const int n = ::gzread(file_, into, static_cast<unsigned>(std::min<std::size_t>(size, 1u << 30)));
+    const int n =
+        ::gzread(file_, into, static_cast<unsigned>(std::min<std::size_t>(size, 1u << 30)));
     if (n > 0) return {static_cast<std::size_t>(n), State::kData};
     int code = Z_OK;
     const char* message = ::gzerror(file_, &code);
     if (n == 0 && (code == Z_OK || code == Z_STREAM_END)) return {0, State::kEnd};
-    error_ = fmt::format("cannot read {} (gzip): {}", name_,
-                         code == Z_BUF_ERROR ? "the file ends in the middle of the gzip stream"
-                                             : message);
+    error_ = fmt::format(
+        "cannot read {} (gzip): {}", name_,
+        code == Z_BUF_ERROR ? "the file ends in the middle of the gzip stream" : message);
     return {0, State::kError};
   }
   const std::string& error() const override { return error_; }
@@ -108,8 +111,8 @@ class FollowSource final : public ByteSource {
       if (n > 0) {
         if (offset_ == 0 && n >= 2 && static_cast<unsigned char>(into[0]) == 0x1f &&
             static_cast<unsigned char>(into[1]) == 0x8b) {
-          error_ = fmt::format("cannot follow {}: it is gzip-compressed (follow the plain file)",
-                               path_);
+          error_ =
+              fmt::format("cannot follow {}: it is gzip-compressed (follow the plain file)", path_);
           return {0, State::kError};
         }
         offset_ += static_cast<std::uint64_t>(n);
@@ -195,6 +198,15 @@ std::unique_ptr<ByteSource> open_input(const std::string& path, std::string& err
 
 std::unique_ptr<ByteSource> fd_source(int fd) {
   return std::make_unique<FdSource>(fd, false, fmt::format("descriptor {}", fd));
+}
+
+std::optional<std::string> read_small_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return text.str();
 }
 
 std::unique_ptr<ByteSource> follow_input(const std::string& path) {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace tally::adapters {
@@ -49,6 +50,9 @@ std::unique_ptr<ByteSource> open_input(const std::string& path, std::string& err
 
 // A source over a descriptor it does not own, read as it is (no gzip).
 std::unique_ptr<ByteSource> fd_source(int fd);
+
+// The whole of a small file (a mapping, a key); nullopt if it cannot be read.
+std::optional<std::string> read_small_file(const std::string& path);
 
 // Follows `path` (see above). A gzip file cannot be followed: its first
 // read fails with a message saying so.

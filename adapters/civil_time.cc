@@ -43,7 +43,8 @@ void append_rfc3339_ms(std::string& out, std::int64_t epoch_ms) {
   const auto day_of_era = static_cast<unsigned>(days - era * 146097);
   const unsigned year_of_era =
       (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const unsigned shifted_month = (5 * day_of_year + 2) / 153;
   const unsigned day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
   const unsigned month = shifted_month < 10 ? shifted_month + 3 : shifted_month - 9;
@@ -90,8 +91,8 @@ std::optional<TimeZone> TimeZone::named(const std::string& name, std::string& er
   TimeZone zone;
   if (name == "UTC" || name == "Etc/UTC" || name == "Z" || name == "utc") return zone;
   if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos) {
-    error = fmt::format("unknown time zone \"{}\" (give an IANA name such as America/New_York)",
-                        name);
+    error =
+        fmt::format("unknown time zone \"{}\" (give an IANA name such as America/New_York)", name);
     return std::nullopt;
   }
   const char* dir = std::getenv("TZDIR");
@@ -99,9 +100,10 @@ std::optional<TimeZone> TimeZone::named(const std::string& name, std::string& er
   std::ifstream file(path, std::ios::binary);
   char magic[4] = {};
   if (!file.read(magic, 4) || std::string_view(magic, 4) != "TZif") {
-    error = fmt::format("unknown time zone \"{}\": no zone file {} (give an IANA name such as "
-                        "America/New_York; Debian's tzdata package holds them)",
-                        name, path);
+    error = fmt::format(
+        "unknown time zone \"{}\": no zone file {} (give an IANA name such as "
+        "America/New_York; Debian's tzdata package holds them)",
+        name, path);
     return std::nullopt;
   }
   std::lock_guard lock(zone_mutex);
@@ -120,8 +122,7 @@ std::optional<TimeZone> TimeZone::named(const std::string& name, std::string& er
 }
 
 std::int64_t TimeZone::to_epoch_ms(std::int64_t year, unsigned month, unsigned day, unsigned hour,
-                                   unsigned minute, unsigned second,
-                                   unsigned millisecond) const {
+                                   unsigned minute, unsigned second, unsigned millisecond) const {
   std::int64_t seconds = 0;
   if (name_.empty()) {
     seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
@@ -162,16 +163,32 @@ std::optional<TimeFormat> TimeFormat::parse(std::string_view format, std::string
       return std::nullopt;
     }
     switch (format[++i]) {
-      case 'Y': year = true; break;
-      case 'm': month = true; break;
-      case 'd': day = true; break;
-      case 'I': hour12 = true; break;
-      case 'p': am_pm = true; break;
-      case 'H': case 'M': case 'S': case 'f': case '%': break;
+      case 'Y':
+        year = true;
+        break;
+      case 'm':
+        month = true;
+        break;
+      case 'd':
+        day = true;
+        break;
+      case 'I':
+        hour12 = true;
+        break;
+      case 'p':
+        am_pm = true;
+        break;
+      case 'H':
+      case 'M':
+      case 'S':
+      case 'f':
+      case '%':
+        break;
       default:
-        error = fmt::format("time format \"{}\": unknown field %{} (known: %Y %m %d %H %I %M %S "
-                            "%f %p %%; or rfc3339, epoch_ms, epoch_s)",
-                            format, format[i]);
+        error = fmt::format(
+            "time format \"{}\": unknown field %{} (known: %Y %m %d %H %I %M %S "
+            "%f %p %%; or rfc3339, epoch_ms, epoch_s)",
+            format, format[i]);
         return std::nullopt;
     }
   }
@@ -270,20 +287,35 @@ std::optional<std::int64_t> TimeFormat::read(std::string_view text, const TimeZo
         year = value.value_or(0);
         break;
       }
-      case 'm': value = read_number(text, t, 2); month = value.value_or(0); break;
-      case 'd': value = read_number(text, t, 2); day = value.value_or(0); break;
+      case 'm':
+        value = read_number(text, t, 2);
+        month = value.value_or(0);
+        break;
+      case 'd':
+        value = read_number(text, t, 2);
+        day = value.value_or(0);
+        break;
       case 'H':
-      case 'I': value = read_number(text, t, 2); hour = value.value_or(0); break;
-      case 'M': value = read_number(text, t, 2); minute = value.value_or(0); break;
-      case 'S': value = read_number(text, t, 2); second = value.value_or(0); break;
+      case 'I':
+        value = read_number(text, t, 2);
+        hour = value.value_or(0);
+        break;
+      case 'M':
+        value = read_number(text, t, 2);
+        minute = value.value_or(0);
+        break;
+      case 'S':
+        value = read_number(text, t, 2);
+        second = value.value_or(0);
+        break;
       case 'f': {
         const std::size_t from = t;
         value = read_number(text, t, 9);
         if (value) {
           unsigned digits = static_cast<unsigned>(t - from);
           unsigned fraction = *value;
-          while (digits > 3) fraction /= 10, --digits;
-          while (digits < 3) fraction *= 10, ++digits;
+          for (; digits > 3; --digits) fraction /= 10;  // to milliseconds: truncate
+          for (; digits < 3; ++digits) fraction *= 10;
           millisecond = fraction;
         }
         break;
@@ -314,8 +346,8 @@ std::optional<std::int64_t> TimeFormat::read(std::string_view text, const TimeZo
     return std::nullopt;
   }
   if (hour > 23 || minute > 59 || second > 59) {
-    error = fmt::format("\"{}\": {:02}:{:02}:{:02} is not a time of day", text, hour, minute,
-                        second);
+    error =
+        fmt::format("\"{}\": {:02}:{:02}:{:02} is not a time of day", text, hour, minute, second);
     return std::nullopt;
   }
   return zone.to_epoch_ms(year, month, day, hour, minute, second, millisecond);

@@ -58,8 +58,8 @@ class CsvParser {
 
   char delimiter_;
   bool at_start_ = true;
-  std::string raw_;     // the record's text so far
-  std::string values_;  // quoted fields' values, unescaped, back to back
+  std::string raw_;                       // the record's text so far
+  std::string values_;                    // quoted fields' values, unescaped, back to back
   std::vector<std::string_view> fields_;  // into raw_ (unquoted) or values_ (quoted)
   std::string error_;
   std::uint32_t lines_ = 0;

@@ -1,15 +1,14 @@
 #include "adapters/mapping.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
-#include <fstream>
-#include <sstream>
-#include <toml++/toml.h>
 
+#include "adapters/byte_source.h"
 #include "adapters/pseudonymiser.h"
 #include "stream/event.h"
 #include "stream/event_time.h"
@@ -19,20 +18,34 @@ namespace tally::adapters {
 
 std::string_view record_issue_name(RecordIssue issue) noexcept {
   switch (issue) {
-    case RecordIssue::kNone: return "none";
-    case RecordIssue::kCsvBadQuote: return "csv_bad_quote";
-    case RecordIssue::kCsvUnterminated: return "csv_unterminated";
-    case RecordIssue::kCsvColumnCount: return "csv_column_count";
-    case RecordIssue::kMalformedJson: return "malformed_json";
-    case RecordIssue::kNotAnObject: return "not_an_object";
-    case RecordIssue::kMissingField: return "missing_field";
-    case RecordIssue::kBadTime: return "bad_time";
-    case RecordIssue::kUnmappedType: return "unmapped_type";
-    case RecordIssue::kBadSpeed: return "bad_speed";
-    case RecordIssue::kUnknownDecision: return "unknown_decision";
-    case RecordIssue::kOversized: return "oversized";
-    case RecordIssue::kBelowSpeedBands: return "below_speed_bands";
-    case RecordIssue::kNotADecision: return "not_a_decision";
+    case RecordIssue::kNone:
+      return "none";
+    case RecordIssue::kCsvBadQuote:
+      return "csv_bad_quote";
+    case RecordIssue::kCsvUnterminated:
+      return "csv_unterminated";
+    case RecordIssue::kCsvColumnCount:
+      return "csv_column_count";
+    case RecordIssue::kMalformedJson:
+      return "malformed_json";
+    case RecordIssue::kNotAnObject:
+      return "not_an_object";
+    case RecordIssue::kMissingField:
+      return "missing_field";
+    case RecordIssue::kBadTime:
+      return "bad_time";
+    case RecordIssue::kUnmappedType:
+      return "unmapped_type";
+    case RecordIssue::kBadSpeed:
+      return "bad_speed";
+    case RecordIssue::kUnknownDecision:
+      return "unknown_decision";
+    case RecordIssue::kOversized:
+      return "oversized";
+    case RecordIssue::kBelowSpeedBands:
+      return "below_speed_bands";
+    case RecordIssue::kNotADecision:
+      return "not_a_decision";
   }
   return "unknown";
 }
@@ -161,7 +174,7 @@ struct Mapping::Impl {
   TimeZone zone;
 
   enum class Attrs { kRest, kNone, kList } attrs = Attrs::kRest;
-  std::vector<int> attr_fields;          // kList
+  std::vector<int> attr_fields;            // kList
   std::vector<std::string> attrs_exclude;  // kRest: normalised keys
 
   std::map<std::string, std::string, std::less<>> types;
@@ -212,7 +225,8 @@ struct Mapping::Impl {
         ++i;
         continue;
       }
-      if (c == '}') refuse(node, fmt::format("template \"{}\": a lone }} (write }}}} for one)", text));
+      if (c == '}')
+        refuse(node, fmt::format("template \"{}\": a lone }} (write }}}} for one)", text));
       if (c != '{') {
         literal.push_back(c);
         continue;
@@ -287,8 +301,8 @@ struct Mapping::Impl {
   }
 
   // Renders; false with `result` set if a field is absent or empty.
-  bool render(const Template& tmpl, const SourceRecord& record, std::string& out,
-              MapResult& result, bool required = true) {
+  bool render(const Template& tmpl, const SourceRecord& record, std::string& out, MapResult& result,
+              bool required = true) {
     out.clear();
     for (const Segment& segment : tmpl.segments) {
       if (segment.field < 0) {
@@ -302,9 +316,9 @@ struct Mapping::Impl {
           return true;
         }
         result.issue = RecordIssue::kMissingField;
-        result.detail = fmt::format("{} is {}", field_names[static_cast<std::size_t>(segment.field)],
-                                    columns[static_cast<std::size_t>(segment.field)] < 0 ? "absent"
-                                                                                         : "empty");
+        result.detail =
+            fmt::format("{} is {}", field_names[static_cast<std::size_t>(segment.field)],
+                        columns[static_cast<std::size_t>(segment.field)] < 0 ? "absent" : "empty");
         return false;
       }
       const std::size_t from = out.size();
@@ -325,8 +339,9 @@ struct Mapping::Impl {
             std::transform(begin, out.end(), begin, ascii_lower);
             break;
           case Filter::kNoSpace:
-            out.erase(std::remove_if(begin, out.end(), [](char c) { return c == ' ' || c == '\t'; }),
-                      out.end());
+            out.erase(
+                std::remove_if(begin, out.end(), [](char c) { return c == ' ' || c == '\t'; }),
+                out.end());
             break;
           case Filter::kSlug:
             break;
@@ -369,11 +384,10 @@ struct Mapping::Impl {
       const auto limit = number(value(record, limit_field));
       if (!measured || !limit || (by_percent && *limit <= 0)) {
         result.issue = RecordIssue::kBadSpeed;
-        result.detail = fmt::format("{} \"{}\" and {} \"{}\" are not speeds",
-                                    field_names[static_cast<std::size_t>(measured_field)],
-                                    value(record, measured_field),
-                                    field_names[static_cast<std::size_t>(limit_field)],
-                                    value(record, limit_field));
+        result.detail = fmt::format(
+            "{} \"{}\" and {} \"{}\" are not speeds",
+            field_names[static_cast<std::size_t>(measured_field)], value(record, measured_field),
+            field_names[static_cast<std::size_t>(limit_field)], value(record, limit_field));
         return false;
       }
       const double excess = by_percent ? (*measured - *limit) * 100 / *limit : *measured - *limit;
@@ -494,8 +508,8 @@ std::optional<Mapping> Mapping::parse(std::string_view text, const std::string& 
     try {
       root = toml::parse(text, origin);
     } catch (const toml::parse_error& parse_error) {
-      throw ConfigError{fmt::format("line {}: {}", parse_error.source().begin.line,
-                                    parse_error.description())};
+      throw ConfigError{
+          fmt::format("line {}: {}", parse_error.source().begin.line, parse_error.description())};
     }
     check_keys(root, {"name", "description", "input", "event", "types", "speed", "decision"}, "");
 
@@ -522,7 +536,8 @@ std::optional<Mapping> Mapping::parse(std::string_view text, const std::string& 
                {"subject", "id", "type", "time", "time_format", "time_zone", "source", "attrs",
                 "attrs_exclude", "unmapped_types"},
                "event");
-    impl->subject = impl->compile(string_at(*event, "subject", "event", true), event->get("subject"));
+    impl->subject =
+        impl->compile(string_at(*event, "subject", "event", true), event->get("subject"));
     impl->id = impl->compile(string_at(*event, "id", "event", true), event->get("id"));
     impl->time = impl->compile(string_at(*event, "time", "event", true), event->get("time"));
     std::string why;
@@ -640,7 +655,8 @@ std::optional<Mapping> Mapping::parse(std::string_view text, const std::string& 
       }
       const std::string revoke_time = string_at(*decision, "revoke_time", "decision", false);
       impl->revoke_time = impl->compile(revoke_time, decision->get("revoke_time"));
-      const std::string revoke_format = string_at(*decision, "revoke_time_format", "decision", false);
+      const std::string revoke_format =
+          string_at(*decision, "revoke_time_format", "decision", false);
       auto parsed = TimeFormat::parse(revoke_format.empty() ? "rfc3339" : revoke_format, why);
       if (!parsed) refuse(decision->get("revoke_time_format"), why);
       impl->revoke_time_format = *parsed;
@@ -653,14 +669,12 @@ std::optional<Mapping> Mapping::parse(std::string_view text, const std::string& 
 }
 
 std::optional<Mapping> Mapping::load(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const auto text = read_small_file(path);
+  if (!text) {
     error = fmt::format("cannot read mapping file {}", path);
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path, error);
+  return parse(*text, path, error);
 }
 
 InputFormat Mapping::format() const noexcept { return impl_->format; }
@@ -689,8 +703,9 @@ MapResult Mapping::map(const SourceRecord& record, std::string& out) {
     } else if (!in(m.upheld)) {
       const bool skip = in(m.ignored) || m.skip_other_decisions;
       result.issue = skip ? RecordIssue::kNotADecision : RecordIssue::kUnknownDecision;
-      result.detail = fmt::format("{} is \"{}\"", m.field_names[static_cast<std::size_t>(m.decision_field)],
-                                  trim(m.value(record, m.decision_field)));
+      result.detail =
+          fmt::format("{} is \"{}\"", m.field_names[static_cast<std::size_t>(m.decision_field)],
+                      trim(m.value(record, m.decision_field)));
       return result;
     }
   }
@@ -711,10 +726,10 @@ MapResult Mapping::map(const SourceRecord& record, std::string& out) {
   if (id_bytes > stream::kMaxIdBytes || m.subject_text.size() > stream::kMaxSubjectBytes ||
       m.source_text.size() > stream::kMaxSourceBytes) {
     result.issue = RecordIssue::kOversized;
-    result.detail = fmt::format(
-        "id {} bytes (max {}), subject {} (max {}), source {} (max {})", id_bytes,
-        stream::kMaxIdBytes, m.subject_text.size(), stream::kMaxSubjectBytes,
-        m.source_text.size(), stream::kMaxSourceBytes);
+    result.detail =
+        fmt::format("id {} bytes (max {}), subject {} (max {}), source {} (max {})", id_bytes,
+                    stream::kMaxIdBytes, m.subject_text.size(), stream::kMaxSubjectBytes,
+                    m.source_text.size(), stream::kMaxSourceBytes);
     return result;
   }
 

@@ -74,17 +74,17 @@ class Pseudonymiser;
 enum class RecordIssue : std::uint8_t {
   kNone,
   // Rejected: written to the rejects file.
-  kCsvBadQuote,       // csv_bad_quote
-  kCsvUnterminated,   // csv_unterminated
-  kCsvColumnCount,    // csv_column_count: more fields than the header
-  kMalformedJson,     // malformed_json
-  kNotAnObject,       // not_an_object
-  kMissingField,      // missing_field: a template's field absent or empty
-  kBadTime,           // bad_time
-  kUnmappedType,      // unmapped_type: not in [types]
-  kBadSpeed,          // bad_speed: speeds missing or not numbers
-  kUnknownDecision,   // unknown_decision
-  kOversized,         // oversized: id > 64, subject > 128 or source > 64 bytes
+  kCsvBadQuote,      // csv_bad_quote
+  kCsvUnterminated,  // csv_unterminated
+  kCsvColumnCount,   // csv_column_count: more fields than the header
+  kMalformedJson,    // malformed_json
+  kNotAnObject,      // not_an_object
+  kMissingField,     // missing_field: a template's field absent or empty
+  kBadTime,          // bad_time
+  kUnmappedType,     // unmapped_type: not in [types]
+  kBadSpeed,         // bad_speed: speeds missing or not numbers
+  kUnknownDecision,  // unknown_decision
+  kOversized,        // oversized: id > 64, subject > 128 or source > 64 bytes
   // Skipped: counted, not written.
   kBelowSpeedBands,  // below_speed_bands
   kNotADecision,     // not_a_decision

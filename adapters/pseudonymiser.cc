@@ -4,9 +4,9 @@
 #include <sodium.h>
 
 #include <cctype>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+
+#include "adapters/byte_source.h"
 
 namespace tally::adapters {
 
@@ -43,22 +43,21 @@ std::optional<Pseudonymiser> Pseudonymiser::from_hex(std::string_view text, std:
 
 std::optional<Pseudonymiser> Pseudonymiser::from_key_file(const std::string& path,
                                                           std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const auto text = read_small_file(path);
+  if (!text) {
     error = fmt::format("cannot read key file {}", path);
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto result = from_hex(text.str(), error);
+  auto result = from_hex(*text, error);
   if (!result) error = fmt::format("key file {}: {}", path, error);
   return result;
 }
 
 std::string Pseudonymiser::pseudonym(std::string_view subject) const {
   std::array<unsigned char, kHashBytes> hash{};
-  ::crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const unsigned char*>(subject.data()),
-                       subject.size(), key_.data(), key_.size());
+  ::crypto_generichash(hash.data(), hash.size(),
+                       reinterpret_cast<const unsigned char*>(subject.data()), subject.size(),
+                       key_.data(), key_.size());
   std::string out;
   const auto colon = subject.find(':');
   if (colon != std::string_view::npos && colon >= 1 && colon <= kMaxKindBytes) {

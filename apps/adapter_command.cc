@@ -42,17 +42,18 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
   auto* preset_option =
       app.add_option("--preset", preset, fmt::format("A built-in mapping: {}", preset_list))
           ->check(CLI::IsMember(program.presets));
-  auto* map_option = app.add_option("--map", map_file,
-                                    "A mapping file (TOML; docs/adapters.md, config/mappings/)")
-                         ->check(CLI::ExistingFile);
+  auto* map_option =
+      app.add_option("--map", map_file, "A mapping file (TOML; docs/adapters.md, config/mappings/)")
+          ->check(CLI::ExistingFile);
   preset_option->excludes(map_option);
   app.add_option("--tz", zone,
                  "Time zone of the source's local times (IANA name, e.g. America/New_York); "
                  "overrides the mapping's time_zone");
   app.add_option("--submit", options.publisher.endpoint, "tallyd's acknowledged ingest endpoint")
       ->default_val("tcp://127.0.0.1:7002");
-  app.add_flag("--dry-run", options.dry_run,
-               "Print the events as NDJSON on stdout instead of sending them (for mapping authors)");
+  app.add_flag(
+      "--dry-run", options.dry_run,
+      "Print the events as NDJSON on stdout instead of sending them (for mapping authors)");
   app.add_flag("--follow,-F", options.follow,
                "Follow the one input file as it grows, like tail -F (rotation and truncation "
                "handled), until SIGINT or SIGTERM");
@@ -86,14 +87,16 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
   app.add_option("--ack-timeout", ack_timeout_s, "Seconds without an answer before a resend")
       ->default_val(2)
       ->check(CLI::PositiveNumber);
-  app.add_option("--attempts", options.publisher.max_attempts, "Sends of one batch before giving up")
+  app.add_option("--attempts", options.publisher.max_attempts,
+                 "Sends of one batch before giving up")
       ->default_val(10)
       ->check(CLI::Range(1, 1000));
   app.add_option("--timeout", send_timeout_s,
                  "Seconds to wait for a connection to tallyd before giving up")
       ->default_val(30)
       ->check(CLI::PositiveNumber);
-  app.add_option("--progress", progress, "auto (a bar on a terminal, else log lines), bar, log, off")
+  app.add_option("--progress", progress,
+                 "auto (a bar on a terminal, else log lines), bar, log, off")
       ->check(CLI::IsMember({"auto", "bar", "log", "off"}));
   app.add_option("--progress-interval", progress_s, "Seconds between progress log lines")
       ->default_val(10)

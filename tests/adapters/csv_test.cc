@@ -21,8 +21,8 @@ TEST(CsvParserTest, SplitsPlainFieldsAndKeepsEmptyOnes) {
 TEST(CsvParserTest, QuotedFieldsHoldCommasAndDoubledQuotes) {
   CsvParser parser;
   ASSERT_EQ(parser.feed(R"(1,"Manhattan North TVB, Part 2","say ""hi""",x)"), CsvStatus::kRecord);
-  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"1", "Manhattan North TVB, Part 2",
-                                                         "say \"hi\"", "x"}));
+  EXPECT_EQ(fields_of(parser),
+            (std::vector<std::string>{"1", "Manhattan North TVB, Part 2", "say \"hi\"", "x"}));
   ASSERT_EQ(parser.feed(R"("","""")"), CsvStatus::kRecord);
   EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"", "\""}));
 }
@@ -42,8 +42,7 @@ TEST(CsvParserTest, AQuotedLineBreakSpansFeeds) {
   EXPECT_EQ(parser.feed("1,\"first line\r"), CsvStatus::kNeedMore);
   EXPECT_TRUE(parser.open());
   EXPECT_EQ(parser.feed("second, line\",3\r"), CsvStatus::kRecord);
-  EXPECT_EQ(fields_of(parser),
-            (std::vector<std::string>{"1", "first line\r\nsecond, line", "3"}));
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"1", "first line\r\nsecond, line", "3"}));
   EXPECT_EQ(parser.lines_in_record(), 2u);
   EXPECT_FALSE(parser.open());
 }

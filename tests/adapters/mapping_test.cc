@@ -101,23 +101,23 @@ TEST(NycCameraPresetTest, MapsRealCsvRowsExactly) {
   Mapping mapping = preset("nyc-camera");
   // Real rows of the export (CRLF), one with a status, one at 12:xxP, one at 00:xxA.
   const auto out = map_all(
-      mapping,
-      std::string("\xEF\xBB\xBF") + kNycHeader +
-          "JPT2306,NY,PAS,8713353457,10/13/2020,02:45P,FAIL TO DSPLY MUNI METER "
-          "RECPT,,35.00,0.00,0.00,0.00,35.00,0.00,062,K,TRAFFIC,,View Summons "
-          "(http://nycserv.nyc.gov/x)\r\n"
-          "HKB2996,NY,PAS,8815982425,12/04/2020,12:57P,REG. "
-          "STICKER-EXPIRED/MISSING,,65.00,0.00,0.00,0.00,65.00,0.00,028,NY,TRAFFIC,APPEAL "
-          "AFFIRMED,\r\n"
-          " l25lxe ,nj,PAS,8848491765,12/02/2020,00:29A,NO PARKING-STREET "
-          "CLEANING,,65.00,0.00,0.00,0.00,65.00,0.00,070,K,TRAFFIC,,\r\n");
+      mapping, std::string("\xEF\xBB\xBF") + kNycHeader +
+                   "JPT2306,NY,PAS,8713353457,10/13/2020,02:45P,FAIL TO DSPLY MUNI METER "
+                   "RECPT,,35.00,0.00,0.00,0.00,35.00,0.00,062,K,TRAFFIC,,View Summons "
+                   "(http://nycserv.nyc.gov/x)\r\n"
+                   "HKB2996,NY,PAS,8815982425,12/04/2020,12:57P,REG. "
+                   "STICKER-EXPIRED/MISSING,,65.00,0.00,0.00,0.00,65.00,0.00,028,NY,TRAFFIC,APPEAL "
+                   "AFFIRMED,\r\n"
+                   " l25lxe ,nj,PAS,8848491765,12/02/2020,00:29A,NO PARKING-STREET "
+                   "CLEANING,,65.00,0.00,0.00,0.00,65.00,0.00,070,K,TRAFFIC,,\r\n");
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[0],
-            R"({"id":"nyc:8713353457","subject":"plate:NY:JPT2306","type":"fail_to_dsply_muni_meter_recpt",)"
-            R"("time":"2020-10-13T14:45:00Z","source":"TRAFFIC","attrs":{"license_type":"PAS",)"
-            R"("fine_amount":"35.00","penalty_amount":"0.00","interest_amount":"0.00",)"
-            R"("reduction_amount":"0.00","payment_amount":"35.00","amount_due":"0.00",)"
-            R"j("precinct":"062","county":"K","summons_image":"View Summons (http://nycserv.nyc.gov/x)"}})j");
+  EXPECT_EQ(
+      out[0],
+      R"({"id":"nyc:8713353457","subject":"plate:NY:JPT2306","type":"fail_to_dsply_muni_meter_recpt",)"
+      R"("time":"2020-10-13T14:45:00Z","source":"TRAFFIC","attrs":{"license_type":"PAS",)"
+      R"("fine_amount":"35.00","penalty_amount":"0.00","interest_amount":"0.00",)"
+      R"("reduction_amount":"0.00","payment_amount":"35.00","amount_due":"0.00",)"
+      R"j("precinct":"062","county":"K","summons_image":"View Summons (http://nycserv.nyc.gov/x)"}})j");
   EXPECT_NE(out[1].find(R"("type":"reg_sticker_expired_missing","time":"2020-12-04T12:57:00Z")"),
             std::string::npos)
       << out[1];
@@ -130,15 +130,14 @@ TEST(NycCameraPresetTest, MapsRealCsvRowsExactly) {
 TEST(NycCameraPresetTest, RejectsMissingCellsAndBadDatesWithReasons) {
   Mapping mapping = preset("nyc-camera");
   const auto out = map_all(
-      mapping,
-      std::string(kNycHeader) +
-          // Real: no time and no violation.
-          "TN141850,AL,PAS,8568458129,02/23/2018,,,,,,,,,,,,,,View Summons\r\n"
-          // The full dataset's impossible date.
-          "ABC1234,NY,PAS,1000000001,11/31/2020,09:15A,FIRE HYDRANT,,115.00,,,,,,,,,,\r\n"
-          "ABC1234,NY,PAS,1000000002,11/30/2020,09:15A,,,115.00,,,,,,,,,,\r\n"
-          ",NY,PAS,1000000003,11/30/2020,09:15A,FIRE HYDRANT,,115.00,,,,,,,,,,\r\n"
-          "ABC1234,NY,PAS,1000000004,11/30/2020,9:15,FIRE HYDRANT,,115.00,,,,,,,,,,\r\n");
+      mapping, std::string(kNycHeader) +
+                   // Real: no time and no violation.
+                   "TN141850,AL,PAS,8568458129,02/23/2018,,,,,,,,,,,,,,View Summons\r\n"
+                   // The full dataset's impossible date.
+                   "ABC1234,NY,PAS,1000000001,11/31/2020,09:15A,FIRE HYDRANT,,115.00,,,,,,,,,,\r\n"
+                   "ABC1234,NY,PAS,1000000002,11/30/2020,09:15A,,,115.00,,,,,,,,,,\r\n"
+                   ",NY,PAS,1000000003,11/30/2020,09:15A,FIRE HYDRANT,,115.00,,,,,,,,,,\r\n"
+                   "ABC1234,NY,PAS,1000000004,11/30/2020,9:15,FIRE HYDRANT,,115.00,,,,,,,,,,\r\n");
   ASSERT_EQ(out.size(), 5u);
   EXPECT_EQ(out[0], "reject missing_field: Violation Time is empty");
   EXPECT_EQ(out[1], "reject bad_time: \"11/31/2020 09:15A\": 2020-11-31 is not a date");
@@ -152,9 +151,10 @@ TEST(NycCameraPresetTest, RejectsMissingCellsAndBadDatesWithReasons) {
 TEST(NycCameraPresetTest, QuotedCommasAndLineBreaksInCells) {
   Mapping mapping = preset("nyc-camera");
   const auto out = map_all(
-      mapping, std::string(kNycHeader) +
-                   "ABC1234,NY,PAS,1000000005,03/01/2021,12:00A,\"NO STANDING, BUS "
-                   "\"\"STOP\"\"\",,115.00,,,,,,,\"K\r\nQ\",\"DEPT, OF \"\"TRANSPORTATION\"\"\",,\r\n");
+      mapping,
+      std::string(kNycHeader) +
+          "ABC1234,NY,PAS,1000000005,03/01/2021,12:00A,\"NO STANDING, BUS "
+          "\"\"STOP\"\"\",,115.00,,,,,,,\"K\r\nQ\",\"DEPT, OF \"\"TRANSPORTATION\"\"\",,\r\n");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_NE(out[0].find(R"("type":"no_standing_bus_stop")"), std::string::npos) << out[0];
   EXPECT_NE(out[0].find(R"("time":"2021-03-01T00:00:00Z")"), std::string::npos) << out[0];
@@ -174,11 +174,12 @@ TEST(NycCameraPresetTest, ReadsTheJsonApiFormToTheSameEvents) {
  7
 ])");
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[0],
-            R"({"id":"nyc:8713353457","subject":"plate:NY:JPT2306","type":"fail_to_dsply_muni_meter_recpt",)"
-            R"("time":"2020-10-13T14:45:00Z","source":"TRAFFIC","attrs":{"license_type":"PAS",)"
-            R"("fine_amount":"35","county":"K","summons_image":{"url":"http://nycserv.nyc.gov/x",)"
-            R"("description":"View Summons"}}})");
+  EXPECT_EQ(
+      out[0],
+      R"({"id":"nyc:8713353457","subject":"plate:NY:JPT2306","type":"fail_to_dsply_muni_meter_recpt",)"
+      R"("time":"2020-10-13T14:45:00Z","source":"TRAFFIC","attrs":{"license_type":"PAS",)"
+      R"("fine_amount":"35","county":"K","summons_image":{"url":"http://nycserv.nyc.gov/x",)"
+      R"("description":"View Summons"}}})");
   EXPECT_EQ(out[1], "reject missing_field: Violation Time is absent");
   EXPECT_EQ(out[2], "reject not_an_object: an element of the array is not a JSON object (line 3)");
 }
@@ -211,8 +212,10 @@ TEST(NycHearingsPresetTest, NotGuiltyRevokesGuiltyResendsOthersAreSkipped) {
             R"({"id":"nyc:4675955897:quashed","subject":"plate:NY:HMU5559","type":"revoke",)"
             R"("revokes":"nyc:4675955897","time":"2020-01-08T11:51:00Z",)"
             R"("source":"DEPARTMENT OF TRANSPORTATION"})");
-  EXPECT_NE(out[1].find(R"({"id":"nyc:4675955898","subject":"plate:NY:HMU5559","type":"phto_school_zn_speed_violation")"),
-            std::string::npos)
+  EXPECT_NE(
+      out[1].find(
+          R"({"id":"nyc:4675955898","subject":"plate:NY:HMU5559","type":"phto_school_zn_speed_violation")"),
+      std::string::npos)
       << out[1];
   EXPECT_EQ(out[2], "skip not_a_decision: Violation Status is \"\"");
   EXPECT_EQ(out[3], "skip not_a_decision: Violation Status is \"HEARING ADJOURNMENT\"");
@@ -226,12 +229,13 @@ TEST(AnprPresetTest, SpeedBandsFromMeasuredAndLimit) {
         speed, extra);
   };
   const auto out = map_all(
-      mapping, read("45") + "\n" + read("46") + "\n" + read("55") + "\n" + read("56") + "\n" +
-                   read("85.5") + "\n" + read("86") + "\n" + read("\"n/a\"") + "\n" +
-                   R"({"read_id":"r2","camera_id":"C1","timestamp":"2025-03-01T08:31:22Z","plate":"AB12","region":"NY","violation":"RED_LIGHT"})" +
-                   "\n" +
-                   R"({"read_id":"r3","camera_id":"C1","timestamp":"2025-03-01T08:31:22Z","plate":"AB12","region":"NY","violation":"U_TURN"})" +
-                   "\n");
+      mapping,
+      read("45") + "\n" + read("46") + "\n" + read("55") + "\n" + read("56") + "\n" + read("85.5") +
+          "\n" + read("86") + "\n" + read("\"n/a\"") + "\n" +
+          R"({"read_id":"r2","camera_id":"C1","timestamp":"2025-03-01T08:31:22Z","plate":"AB12","region":"NY","violation":"RED_LIGHT"})" +
+          "\n" +
+          R"({"read_id":"r3","camera_id":"C1","timestamp":"2025-03-01T08:31:22Z","plate":"AB12","region":"NY","violation":"U_TURN"})" +
+          "\n");
   ASSERT_EQ(out.size(), 9u);
   EXPECT_EQ(out[0], "skip below_speed_bands: 0 over the limit");
   const auto type_of = [](const std::string& event) {
@@ -246,8 +250,10 @@ TEST(AnprPresetTest, SpeedBandsFromMeasuredAndLimit) {
   EXPECT_EQ(out[6].rfind("reject bad_speed:", 0), 0u) << out[6];
   EXPECT_EQ(type_of(out[7]), "red_light");
   EXPECT_EQ(out[8], "reject unmapped_type: \"U_TURN\" is not in the mapping's [types]");
-  EXPECT_NE(out[1].find(R"("subject":"plate:NY:AB12","type":"speeding_1_10","time":"2025-03-01T08:31:22Z","source":"C1","attrs":{"speed_mph":46,"limit_mph":45}})"),
-            std::string::npos)
+  EXPECT_NE(
+      out[1].find(
+          R"("subject":"plate:NY:AB12","type":"speeding_1_10","time":"2025-03-01T08:31:22Z","source":"C1","attrs":{"speed_mph":46,"limit_mph":45}})"),
+      std::string::npos)
       << out[1];
 }
 
@@ -272,10 +278,12 @@ unmapped_types = "keep"
                            "17;b-ab 123;R1;03.02.2025;07:30:05;Alexanderplatz;Max\n"
                            "18;B-AB 123;Z9;03.02.2025;07:31:00;;Max\n");
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0],
-            R"({"id":"cam7:17","subject":"vehicle:B-AB123","type":"red_light","time":"2025-02-03T07:30:05Z","attrs":{"ort":"Alexanderplatz"}})");
-  EXPECT_EQ(out[1],
-            R"({"id":"cam7:18","subject":"vehicle:B-AB123","type":"Z9","time":"2025-02-03T07:31:00Z"})");
+  EXPECT_EQ(
+      out[0],
+      R"({"id":"cam7:17","subject":"vehicle:B-AB123","type":"red_light","time":"2025-02-03T07:30:05Z","attrs":{"ort":"Alexanderplatz"}})");
+  EXPECT_EQ(
+      out[1],
+      R"({"id":"cam7:18","subject":"vehicle:B-AB123","type":"Z9","time":"2025-02-03T07:31:00Z"})");
 }
 
 TEST(MappingFormatTest, ValuesNeedingEscapesAnywhereInTheTextAreEscaped) {
@@ -312,13 +320,14 @@ type = "t"
 time = "{c}"
 time_format = "epoch_ms"
 )");
-  const auto out = map_all(
-      mapping, R"({"a":"x","b":")" + std::string(65, 'i') + R"(","c":"1"})" + "\n" +
-                   R"({"a":"x","b":"ok","c":1700000000000,"d":null,"e":true})" + "\n");
+  const auto out =
+      map_all(mapping, R"({"a":"x","b":")" + std::string(65, 'i') + R"(","c":"1"})" + "\n" +
+                           R"({"a":"x","b":"ok","c":1700000000000,"d":null,"e":true})" + "\n");
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].rfind("reject oversized: id 65 bytes (max 64)", 0), 0u) << out[0];
-  EXPECT_EQ(out[1],
-            R"({"id":"ok","subject":"s:x","type":"t","time":"2023-11-14T22:13:20Z","attrs":{"e":true}})");
+  EXPECT_EQ(
+      out[1],
+      R"({"id":"ok","subject":"s:x","type":"t","time":"2023-11-14T22:13:20Z","attrs":{"e":true}})");
 }
 
 TEST(MappingFormatTest, RefusesBadMappingsWithLineAndReason) {
@@ -327,7 +336,8 @@ TEST(MappingFormatTest, RefusesBadMappingsWithLineAndReason) {
     EXPECT_FALSE(Mapping::parse(toml, "m.toml", error)) << toml;
     return error;
   };
-  EXPECT_EQ(refusal("[input]\nformat = \"xml\"\n[event]\nsubject=\"{a}\"\nid=\"{b}\"\ntype=\"t\"\ntime=\"{c}\"\n"),
+  EXPECT_EQ(refusal("[input]\nformat = "
+                    "\"xml\"\n[event]\nsubject=\"{a}\"\nid=\"{b}\"\ntype=\"t\"\ntime=\"{c}\"\n"),
             "m.toml: line 2: [input] format must be \"csv\", \"json\" or \"auto\"");
   EXPECT_EQ(refusal("[event]\nsubject=\"{a}\"\nid=\"{b}\"\ntime=\"{c}\"\n"),
             "m.toml: [event] needs type (or a [speed] section)");
@@ -336,8 +346,10 @@ TEST(MappingFormatTest, RefusesBadMappingsWithLineAndReason) {
             "lower, slug, nospace)");
   EXPECT_EQ(refusal("[event]\nsubject=\"{a\"\nid=\"{b}\"\ntype=\"t\"\ntime=\"{c}\"\n"),
             "m.toml: line 2: template \"{a\": a { without its }");
-  EXPECT_EQ(refusal("[event]\nsubject=\"{a}\"\nid=\"{b}\"\ntype=\"t\"\ntime=\"{c}\"\ntime_format=\"%H\"\n"),
-            "m.toml: line 6: time format \"%H\" needs a date: %Y, %m and %d");
+  EXPECT_EQ(
+      refusal(
+          "[event]\nsubject=\"{a}\"\nid=\"{b}\"\ntype=\"t\"\ntime=\"{c}\"\ntime_format=\"%H\"\n"),
+      "m.toml: line 6: time format \"%H\" needs a date: %Y, %m and %d");
   EXPECT_EQ(refusal("[event]\nsubject=\"{a}\"\nid=\"{b}\"\ntype=\"t\"\ntime=\"{c}\"\ncolour=1\n"),
             "m.toml: line 6: unknown key \"colour\" in [event] (known: subject, id, type, time, "
             "time_format, time_zone, source, attrs, attrs_exclude, unmapped_types)");
@@ -358,9 +370,8 @@ TEST(MappingFormatTest, EveryPresetParsesAndMatchesItsFile) {
     EXPECT_EQ(text.str(), preset.toml) << preset.name;
   }
   std::string error;
-  EXPECT_TRUE(Mapping::load(std::string(TALLY_SOURCE_DIR) +
-                                "/config/mappings/backoffice-decisions.toml",
-                            error))
+  EXPECT_TRUE(Mapping::load(
+      std::string(TALLY_SOURCE_DIR) + "/config/mappings/backoffice-decisions.toml", error))
       << error;
 }
 
@@ -370,9 +381,9 @@ TEST(MappingFormatTest, PseudonymisedSubjectsLeaveTheRawPlateOut) {
   const auto pseudonymiser = Pseudonymiser::from_hex(std::string(64, 'a'), error);
   ASSERT_TRUE(pseudonymiser) << error;
   mapping.set_pseudonymiser(&*pseudonymiser);
-  const auto out =
-      map_all(mapping, std::string(kNycHeader) +
-                           "JPT2306,NY,PAS,8713353457,10/13/2020,02:45P,FIRE HYDRANT,,,,,,,,,,,,\r\n");
+  const auto out = map_all(
+      mapping, std::string(kNycHeader) +
+                   "JPT2306,NY,PAS,8713353457,10/13/2020,02:45P,FIRE HYDRANT,,,,,,,,,,,,\r\n");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].find("JPT2306"), std::string::npos) << out[0];
   EXPECT_NE(out[0].find("\"subject\":\"" + pseudonymiser->pseudonym("plate:NY:JPT2306") + "\""),

@@ -5,11 +5,12 @@
 // hearing outcomes and a back office's decisions through tally-enforcement
 // (upheld, then quashed: the points go back); a followed live file; gzip and
 // directories; pseudonyms; and the command line's errors.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -20,7 +21,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "tests/integration/daemon_process.h"
 
@@ -163,7 +163,8 @@ std::map<std::string, std::int64_t> expected_scores(const std::vector<NycSummons
     std::int64_t& score = scores[row.subject];
     if (revoked.count(row.summons) != 0) continue;
     const Rule& rule = rules.at(row.type);
-    if (row.time_ms <= at && (rule.expires_after_ms < 0 || at < row.time_ms + rule.expires_after_ms)) {
+    if (row.time_ms <= at &&
+        (rule.expires_after_ms < 0 || at < row.time_ms + rule.expires_after_ms)) {
       score += rule.points;
     }
   }
@@ -176,11 +177,10 @@ std::int64_t score_of(DaemonProcess& daemon, const std::string& subject,
                       const std::string& at = "") {
   simdjson::dom::parser parser;
   const bool digits = !at.empty() && at.find_first_not_of("0123456789") == std::string::npos;
-  const std::string request =
-      at.empty()
-          ? fmt::format(R"({{"op":"score","subject":"{}"}})", subject)
-          : fmt::format(R"({{"op":"score","subject":"{}","at":{}}})", subject,
-                        digits ? at : "\"" + at + "\"");
+  const std::string request = at.empty()
+                                  ? fmt::format(R"({{"op":"score","subject":"{}"}})", subject)
+                                  : fmt::format(R"({{"op":"score","subject":"{}","at":{}}})",
+                                                subject, digits ? at : "\"" + at + "\"");
   const std::string answer = daemon.ask(request);
   std::int64_t score = -1;
   EXPECT_EQ(parse_json(parser, answer)["score"].get_int64().get(score), simdjson::SUCCESS)
@@ -191,7 +191,8 @@ std::int64_t score_of(DaemonProcess& daemon, const std::string& subject,
 std::size_t count_lines_with(const std::string& text, const std::string& needle) {
   std::size_t count = 0;
   std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) count += line.find(needle) != std::string::npos;
+  for (std::string line; std::getline(lines, line);)
+    count += line.find(needle) != std::string::npos;
   return count;
 }
 
@@ -214,14 +215,13 @@ class AdaptersTest : public ::testing::Test {
 
     DaemonProcess daemon(rules_path, dir_ / "data", {"--workers", "2"});
     const fs::path rejects = dir_ / "rejects.ndjson";
-    const auto sent =
-        run_program({camera_path(), "--preset", "nyc-camera", "--submit", daemon.submit(),
-                     "--rejects", rejects.string(), "--progress", "off", "--batch", "100",
-                     csv.string()});
+    const auto sent = run_program({camera_path(), "--preset", "nyc-camera", "--submit",
+                                   daemon.submit(), "--rejects", rejects.string(), "--progress",
+                                   "off", "--batch", "100", csv.string()});
     ASSERT_EQ(sent.exit_code, 0) << sent.output;
-    EXPECT_NE(sent.output.find(fmt::format("tallyd accepted {}, duplicates 0, rejected 0",
-                                           rows.size())),
-              std::string::npos)
+    EXPECT_NE(
+        sent.output.find(fmt::format("tallyd accepted {}, duplicates 0, rejected 0", rows.size())),
+        std::string::npos)
         << sent.output;
     EXPECT_NE(sent.output.find(fmt::format("rejected missing_field: {}", incomplete)),
               std::string::npos)
@@ -266,7 +266,8 @@ class AdaptersTest : public ::testing::Test {
               std::string::npos)
         << hearings.output;
     const auto after = expected_scores(rows, rules, latest, not_guilty);
-    for (const auto& [subject, score] : after) EXPECT_EQ(score_of(daemon, subject), score) << subject;
+    for (const auto& [subject, score] : after)
+      EXPECT_EQ(score_of(daemon, subject), score) << subject;
 
     // Sending the export again is safe: every event is a duplicate.
     const auto again =
@@ -300,11 +301,13 @@ TEST_F(AdaptersTest, EnforcementUpheldThenQuashedTakesThePointsBack) {
   const std::string header =
       "Case Number,Licence Number,Offence Code,Offence Date,Decision Date,Decision,Court,Fine\n";
   write_file(dir_ / "upheld.csv",
-             header + "TVB-2025-000104,987 654 321,1180-40,2025-01-30,2025-03-02,UPHELD,"
-                      "\"Brooklyn TVB, Part 1\",450.00\n");
+             header +
+                 "TVB-2025-000104,987 654 321,1180-40,2025-01-30,2025-03-02,UPHELD,"
+                 "\"Brooklyn TVB, Part 1\",450.00\n");
   write_file(dir_ / "quashed.csv",
-             header + "TVB-2025-000104,987 654 321,1180-40,2025-01-30,2025-06-15,QUASHED,"
-                      "Appeals Board,\n");
+             header +
+                 "TVB-2025-000104,987 654 321,1180-40,2025-01-30,2025-06-15,QUASHED,"
+                 "Appeals Board,\n");
   const auto run = [&](const fs::path& file) {
     return run_program({enforcement_path(), "--map", mapping, "--submit", daemon.submit(),
                         "--rejects", (dir_ / "rejects.ndjson").string(), "--progress", "off",
@@ -322,8 +325,7 @@ TEST_F(AdaptersTest, EnforcementUpheldThenQuashedTakesThePointsBack) {
   EXPECT_NE(quashed.output.find("(revokes 1)"), std::string::npos) << quashed.output;
   EXPECT_EQ(score_of(daemon, subject, "2025-03-01T00:00:00Z"), 0);
   simdjson::dom::parser parser;
-  const std::string explain =
-      daemon.ask(R"({"op":"explain","subject":"person:NY:987654321"})");
+  const std::string explain = daemon.ask(R"({"op":"explain","subject":"person:NY:987654321"})");
   EXPECT_NE(explain.find("\"revoked_by\":\"case:TVB-2025-000104:quashed\""), std::string::npos)
       << explain;
 
@@ -335,10 +337,10 @@ TEST_F(AdaptersTest, EnforcementUpheldThenQuashedTakesThePointsBack) {
       << sample.output;
   EXPECT_EQ(score_of(daemon, "person:NY:987654321", "2025-07-01T00:00:00Z"), 3);  // stop sign
   EXPECT_EQ(score_of(daemon, "person:NY:123456789", "2025-07-01T00:00:00Z"), 4 + 3);
-  const auto strict = run_program({enforcement_path(), "--map", mapping, "--submit",
-                                   daemon.submit(), "--rejects", (dir_ / "r2.ndjson").string(),
-                                   "--progress", "off", "--strict",
-                                   (source_dir() / "samples/enforcement-decisions.csv").string()});
+  const auto strict =
+      run_program({enforcement_path(), "--map", mapping, "--submit", daemon.submit(), "--rejects",
+                   (dir_ / "r2.ndjson").string(), "--progress", "off", "--strict",
+                   (source_dir() / "samples/enforcement-decisions.csv").string()});
   EXPECT_EQ(strict.exit_code, 3) << strict.output;
 }
 
@@ -498,8 +500,8 @@ TEST_F(AdaptersTest, CommandLineErrorsAreClearAndExitTwo) {
   EXPECT_NE(wrong_program.output.find("use tally-enforcement"), std::string::npos)
       << wrong_program.output;
 
-  const auto missing = run_program({camera_path(), "--preset", "nyc-camera", "--dry-run",
-                                    (dir_ / "absent.csv").string()});
+  const auto missing = run_program(
+      {camera_path(), "--preset", "nyc-camera", "--dry-run", (dir_ / "absent.csv").string()});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.output.find("absent.csv"), std::string::npos) << missing.output;
 

@@ -479,6 +479,45 @@ TEST_F(AdaptersTest, ReplaySpeedSendsInEventTimeOrder) {
   EXPECT_NE(sent.output.find("tallyd accepted 3"), std::string::npos) << sent.output;
 }
 
+TEST_F(AdaptersTest, TallydRejectsAreTracedBackToTheirInputLines) {
+  DaemonProcess daemon(source_dir() / "config/rules/camera-nyc.toml", dir_ / "data");
+  const std::string header =
+      "Plate,State,License Type,Summons Number,Issue Date,Violation Time,Violation\r\n";
+  // A type camera-nyc.toml has no rule for: the adapter maps it, tallyd refuses it.
+  write_file(dir_ / "a.csv", header +
+                                 "A,NY,PAS,11,03/01/2021,08:01A,FIRE HYDRANT\r\n"
+                                 "B,NY,PAS,12,02/30/2021,08:01A,FIRE HYDRANT\r\n"
+                                 "C,NY,PAS,13,03/01/2021,08:01A,JAYWALKING\r\n");
+  write_file(dir_ / "b.csv", header +
+                                 "D,NY,PAS,14,03/01/2021,08:01A,JAYWALKING\r\n"
+                                 "E,NY,PAS,15,03/01/2021,08:01A,FIRE HYDRANT\r\n");
+  const fs::path rejects = dir_ / "rejects.ndjson";
+  const auto sent = run_program({camera_path(), "--preset", "nyc-camera", "--submit",
+                                 daemon.submit(), "--rejects", rejects.string(), "--progress",
+                                 "off", (dir_ / "a.csv").string(), (dir_ / "b.csv").string()});
+  EXPECT_EQ(sent.exit_code, 0) << sent.output;
+  EXPECT_NE(sent.output.find("tallyd accepted 2, duplicates 0, rejected 2"), std::string::npos)
+      << sent.output;
+  const std::string written = read_file(rejects);
+  const auto a = (dir_ / "a.csv").string(), b = (dir_ / "b.csv").string();
+  EXPECT_NE(
+      written.find(R"({"input":")" + a + R"(","line":3,"stage":"adapter","reason":"bad_time")"),
+      std::string::npos)
+      << written;
+  EXPECT_NE(
+      written.find(R"({"input":")" + a + R"(","line":4,"stage":"tallyd","reason":"unknown_type"})"),
+      std::string::npos)
+      << written;
+  EXPECT_NE(
+      written.find(R"({"input":")" + b + R"(","line":2,"stage":"tallyd","reason":"unknown_type"})"),
+      std::string::npos)
+      << written;
+  const auto strict =
+      run_program({camera_path(), "--preset", "nyc-camera", "--submit", daemon.submit(),
+                   "--rejects", rejects.string(), "--strict", (dir_ / "b.csv").string()});
+  EXPECT_EQ(strict.exit_code, 3) << strict.output;
+}
+
 TEST_F(AdaptersTest, CommandLineErrorsAreClearAndExitTwo) {
   const std::string sample = (source_dir() / "samples/nyc-camera-extract.csv").string();
   const auto no_mapping = run_program({camera_path(), sample});

@@ -1,37 +1,44 @@
 #include "adapters/line_reader.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 
 namespace tally::adapters {
 
-LineReader::LineReader(int fd, std::size_t chunk_bytes) : fd_(fd), buffer_(chunk_bytes) {}
+LineReader::LineReader(int fd, std::size_t chunk_bytes)
+    : owned_(fd_source(fd)), source_(owned_.get()), buffer_(chunk_bytes) {}
+
+LineReader::LineReader(ByteSource& source, std::size_t chunk_bytes)
+    : source_(&source), buffer_(chunk_bytes) {}
+
+const std::string& LineReader::error_text() const { return source_->error(); }
 
 bool LineReader::refill() {
-  if (eof_ || error_ != 0) return false;
+  idle_ = false;
+  if (eof_ || !source_->error().empty()) return false;
   if (begin_ > 0) {  // keep the partial line, at the front
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
   }
   if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);  // a line longer than a chunk
-  for (;;) {
-    const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
-    if (n > 0) {
-      end_ += static_cast<std::size_t>(n);
+  const int saved = errno;
+  const ByteSource::Read got = source_->read(buffer_.data() + end_, buffer_.size() - end_);
+  switch (got.state) {
+    case ByteSource::State::kData:
+      end_ += got.bytes;
       return true;
-    }
-    if (n == 0) {
+    case ByteSource::State::kIdle:
+      idle_ = true;
+      return false;
+    case ByteSource::State::kEnd:
       eof_ = true;
       return false;
-    }
-    if (errno != EINTR) {
-      error_ = errno;
+    case ByteSource::State::kError:
+      errno_ = errno != saved && errno != 0 ? errno : EIO;
       return false;
-    }
   }
+  return false;
 }
 
 std::optional<std::string_view> LineReader::next() {
@@ -48,7 +55,7 @@ std::optional<std::string_view> LineReader::next() {
     }
     scanned_ = end_ - begin_;
     if (!refill()) {
-      if (error_ != 0 || begin_ == end_) return std::nullopt;
+      if (idle_ || !source_->error().empty() || begin_ == end_) return std::nullopt;
       const std::string_view last(buffer_.data() + begin_, end_ - begin_);
       begin_ = end_;
       scanned_ = 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <thread>
 #include <zmq_addon.hpp>
 
 namespace tally::adapters {
@@ -77,12 +78,18 @@ bool Publisher::add(std::string_view line) {
   if (!summary_.failure.empty()) return false;
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return true;
+  if (options_.max_events_per_second > 0) pace();
+  if (batch_events_ > 0 && options_.batch_max_delay.count() > 0 &&
+      Clock::now() - batch_started_ >= options_.batch_max_delay) {
+    if (!flush()) return false;
+  }
   if (batch_events_ > 0 && batch_.size() + line.size() + 1 > options_.batch_max_bytes) {
     if (!flush()) return false;
   }
   if (batch_events_ == 0) {
     batch_first_input_ = input_lines_;
     batch_jumps_.clear();
+    if (options_.batch_max_delay.count() > 0) batch_started_ = Clock::now();
     // Allocation per batch, not per line: reserve what a full batch needs.
     const std::size_t per_line = line.size() + 1;
     batch_.reserve(options_.batch_max_events >= options_.batch_max_bytes / per_line
@@ -114,6 +121,49 @@ bool Publisher::flush() {
     batch_events_ = 0;
   }
   return summary_.failure.empty();
+}
+
+bool Publisher::poll(std::chrono::milliseconds wait) {
+  if (batch_events_ > 0 && options_.batch_max_delay.count() > 0 &&
+      Clock::now() - batch_started_ >= options_.batch_max_delay) {
+    flush();
+  }
+  if (options_.acknowledged && summary_.failure.empty()) {
+    if (in_flight_.empty()) {
+      if (wait.count() > 0) std::this_thread::sleep_for(wait);
+    } else {
+      pump(wait);
+    }
+  } else if (wait.count() > 0) {
+    std::this_thread::sleep_for(wait);
+  }
+  return summary_.failure.empty();
+}
+
+void Publisher::pace() {
+  // Token bucket holding at most one second's worth: a burst after a pause is
+  // bounded, and the long-run rate is max_events_per_second.
+  const double rate = options_.max_events_per_second;
+  auto now = Clock::now();
+  if (tokens_at_ == Clock::time_point{}) {
+    tokens_ = 1;
+  } else {
+    tokens_ = std::min(std::max(rate, 1.0),
+                       tokens_ + rate * std::chrono::duration<double>(now - tokens_at_).count());
+  }
+  tokens_at_ = now;
+  if (tokens_ < 1) {
+    const auto wait = std::chrono::duration<double>((1 - tokens_) / rate);
+    // Keep answers flowing while waiting (acknowledged mode).
+    if (options_.acknowledged && !in_flight_.empty()) {
+      pump(std::chrono::ceil<std::chrono::milliseconds>(wait));
+    }
+    std::this_thread::sleep_until(now + std::chrono::duration_cast<Clock::duration>(wait));
+    now = Clock::now();
+    tokens_ += rate * std::chrono::duration<double>(now - tokens_at_).count();
+    tokens_at_ = now;
+  }
+  tokens_ -= 1;
 }
 
 void Publisher::send_fire_and_forget() {

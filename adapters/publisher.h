@@ -18,6 +18,17 @@
 // finish() reports what was acknowledged, so a caller's exit code can say
 // whether everything it sent arrived.
 //
+// Batching: a batch is sent when it holds batch_max_events, when the next
+// line would take it past batch_max_bytes, or (for slow live feeds) when its
+// first line has waited batch_max_delay; the delay is checked by add() and by
+// poll(), which a caller with no input at hand should call now and then.
+// Rate limit: with max_events_per_second set, add() sleeps as needed so that
+// lines enter batches no faster than that (a token bucket of one second's
+// worth), which paces the sends too.
+// Reconnects: ZeroMQ reconnects on its own; a batch caught by a dropped
+// connection hears no answer and is resent, so a tallyd restart costs resends,
+// not events.
+//
 // Cost: add() appends the line to the batch buffer (one copy, no per-event
 // allocation); a batch costs one allocation and one ZeroMQ send.
 //
@@ -49,6 +60,12 @@ struct PublisherOptions {
   // ...or when the next line would take it past this many bytes, whichever
   // comes first. A single longer line goes alone. Default 1 MiB.
   std::size_t batch_max_bytes = 1 << 20;
+  // ...or when its first line has waited this long (checked by add() and
+  // poll()). Zero: no time limit. Default 0; live feeds want ~100-500 ms.
+  std::chrono::milliseconds batch_max_delay{0};
+  // At most this many events per second enter batches (add() sleeps to keep
+  // to it). Zero: unlimited. Default 0.
+  double max_events_per_second = 0;
   // Acknowledged mode: resend a batch not answered within this. Default 2 s.
   std::chrono::milliseconds ack_timeout{2000};
   // Acknowledged mode: batches sent but not yet answered. Default 8.
@@ -111,6 +128,12 @@ class Publisher {
   bool add(std::string_view line);
   // Sends the batch being built, if any. False once the publisher has failed.
   bool flush();
+  // For a caller waiting for input: sends the batch being built if it is past
+  // batch_max_delay, and (acknowledged mode) takes answers and resends what is
+  // due, waiting at most `wait` for answers. False once the publisher has failed.
+  bool poll(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  // Batches sent and not yet answered (acknowledged mode).
+  std::size_t in_flight() const noexcept { return in_flight_.size(); }
   // Flushes and, in acknowledged mode, waits for every answer (resending as
   // needed). Returns the summary. Call once, last.
   PublishSummary finish();
@@ -133,6 +156,11 @@ class Publisher {
   std::uint64_t input_line_of(const InFlight& batch, std::uint64_t batch_line) const;
   void fail(std::string why);
   void give_up(InFlightMap::iterator batch);
+  void pace();  // the rate limit: sleeps until one more event may go
+
+  std::chrono::steady_clock::time_point batch_started_;  // first line of batch_ added
+  double tokens_ = 0;                                    // rate limit: events that may go now
+  std::chrono::steady_clock::time_point tokens_at_;      // when tokens_ was last topped up
 
   PublisherOptions options_;
   zmq::socket_t socket_;

@@ -6,6 +6,7 @@ packages=(
   libzmq3-dev cppzmq-dev libboost-dev libsimdjson-dev prometheus-cpp-dev
   libabsl-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev libsodium-dev tzdata
 )
 missing=()
 for package in "${packages[@]}"; do

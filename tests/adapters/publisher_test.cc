@@ -200,6 +200,53 @@ TEST(PublisherTest, BatchesByBytes) {
   }
 }
 
+TEST(PublisherTest, APartFullBatchGoesAfterMaxDelay) {
+  zmq::context_t context(1);
+  FakeSubmitPeer peer(context, [](int, const std::string& payload) {
+    return std::vector<std::string>{accept_all(payload)};
+  });
+  PublisherOptions options = acknowledged(peer.endpoint());
+  options.batch_max_events = 1000;
+  options.batch_max_delay = milliseconds(50);
+  Publisher publisher(context, options);
+  EXPECT_TRUE(publisher.add(event(1)));
+  // A live feed with nothing new: poll() sends the waiting event and takes its answer.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (publisher.summary().acknowledged_batches == 0 && Clock::now() < deadline) {
+    EXPECT_TRUE(publisher.poll(milliseconds(10)));
+  }
+  EXPECT_EQ(publisher.summary().acknowledged_batches, 1u);
+  EXPECT_EQ(publisher.summary().accepted, 1u);
+  EXPECT_EQ(peer.payloads().size(), 1u);
+  // Without a delay limit the same event would still be waiting.
+  options.batch_max_delay = milliseconds(0);
+  Publisher patient(context, options);
+  EXPECT_TRUE(patient.add(event(2)));
+  EXPECT_TRUE(patient.poll(milliseconds(100)));
+  EXPECT_EQ(patient.summary().batches, 0u);
+  EXPECT_EQ(patient.finish().accepted, 1u);
+}
+
+TEST(PublisherTest, RateLimitPacesEvents) {
+  zmq::context_t context(1);
+  FakeSubmitPeer peer(context, [](int, const std::string& payload) {
+    return std::vector<std::string>{accept_all(payload)};
+  });
+  PublisherOptions options = acknowledged(peer.endpoint());
+  options.batch_max_events = 10;
+  options.max_events_per_second = 200;
+  Publisher publisher(context, options);
+  const auto start = Clock::now();
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(publisher.add(event(i)));
+  const PublishSummary summary = publisher.finish();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_EQ(summary.accepted, 300u);
+  // The bucket starts with one event, not a second's worth: 300 events at
+  // 200 a second take about 1.5 s.
+  EXPECT_GE(seconds, 1.4);
+  EXPECT_LT(seconds, 5.0);
+}
+
 TEST(PublisherTest, ResendsABatchThatHeardNoAnswer) {
   zmq::context_t context(1);
   FakeSubmitPeer peer(context, [](int n, const std::string& payload) {

@@ -1,0 +1,83 @@
+// The RFC 4180 parser on the shapes real exports take.
+#include "adapters/csv.h"
+
+#include <gtest/gtest.h>
+
+namespace tally::adapters {
+namespace {
+
+std::vector<std::string> fields_of(const CsvParser& parser) {
+  return {parser.fields().begin(), parser.fields().end()};
+}
+
+TEST(CsvParserTest, SplitsPlainFieldsAndKeepsEmptyOnes) {
+  CsvParser parser;
+  ASSERT_EQ(parser.feed("a,,c,"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"a", "", "c", ""}));
+  ASSERT_EQ(parser.feed(""), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{""}));
+}
+
+TEST(CsvParserTest, QuotedFieldsHoldCommasAndDoubledQuotes) {
+  CsvParser parser;
+  ASSERT_EQ(parser.feed(R"(1,"Manhattan North TVB, Part 2","say ""hi""",x)"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser),
+            (std::vector<std::string>{"1", "Manhattan North TVB, Part 2", "say \"hi\"", "x"}));
+  ASSERT_EQ(parser.feed(R"("","""")"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"", "\""}));
+}
+
+TEST(CsvParserTest, DropsTheCrOfCrlfButKeepsOtherCrs) {
+  CsvParser parser;
+  ASSERT_EQ(parser.feed("a,b\r"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(parser.feed("a,\"b\"\r"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(parser.feed("a\rb,c"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"a\rb", "c"}));
+}
+
+TEST(CsvParserTest, AQuotedLineBreakSpansFeeds) {
+  CsvParser parser;
+  EXPECT_EQ(parser.feed("1,\"first line\r"), CsvStatus::kNeedMore);
+  EXPECT_TRUE(parser.open());
+  EXPECT_EQ(parser.feed("second, line\",3\r"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"1", "first line\r\nsecond, line", "3"}));
+  EXPECT_EQ(parser.lines_in_record(), 2u);
+  EXPECT_FALSE(parser.open());
+}
+
+TEST(CsvParserTest, SkipsAByteOrderMarkOnlyAtTheStart) {
+  CsvParser parser;
+  ASSERT_EQ(parser.feed("\xEF\xBB\xBFPlate,State"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"Plate", "State"}));
+  ASSERT_EQ(parser.feed("\xEF\xBB\xBFx"), CsvStatus::kRecord);
+  EXPECT_EQ(parser.fields()[0], "\xEF\xBB\xBFx");
+}
+
+TEST(CsvParserTest, RefusesStrayQuotesWithAReason) {
+  CsvParser parser;
+  EXPECT_EQ(parser.feed(R"(a,b"c,d)"), CsvStatus::kBadQuote);
+  EXPECT_NE(parser.error().find("field 2"), std::string::npos) << parser.error();
+  EXPECT_EQ(parser.feed(R"(a,"b"c,d)"), CsvStatus::kBadQuote);
+  EXPECT_NE(parser.error().find("after its closing quote"), std::string::npos) << parser.error();
+  // The parser recovers for the next record.
+  EXPECT_EQ(parser.feed("e,f"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"e", "f"}));
+}
+
+TEST(CsvParserTest, AnOpenQuoteAtTheEndIsUnterminated) {
+  CsvParser parser;
+  EXPECT_EQ(parser.feed("a,\"never closed"), CsvStatus::kNeedMore);
+  EXPECT_EQ(parser.finish(), CsvStatus::kUnterminated);
+  EXPECT_EQ(parser.finish(), CsvStatus::kRecord);  // nothing left open
+}
+
+TEST(CsvParserTest, OtherDelimiters) {
+  CsvParser parser(';');
+  ASSERT_EQ(parser.feed("a;\"b;c\";d,e"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"a", "b;c", "d,e"}));
+}
+
+}  // namespace
+}  // namespace tally::adapters

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the bundled default: installs what is missing, builds, starts
 # tallyd with a shipped rule profile, feeds it the shipped sample of real NYC
-# camera violations, then shows the top subjects, one explanation, and where
-# the metrics are. Ports are the brief's defaults unless TALLY_DEMO_* say otherwise.
+# camera violations (NDJSON, then a raw CSV extract of the same export through
+# tally-camera: its summonses are already in, so tallyd counts them as
+# duplicates), then shows the top subjects, one explanation, and where the
+# metrics are. Ports are the brief's defaults unless TALLY_DEMO_* say otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -28,6 +30,11 @@ cat "$log"
 echo
 echo "== tally send $sample (acknowledged)"
 build/apps/tally --submit "$submit" send --ack "$sample" || true
+echo
+echo "== tally-camera --preset nyc-camera samples/nyc-camera-extract.csv (the raw CSV export, through the adapter)"
+echo "   (the same summonses as the NDJSON sample: tallyd answers them as duplicates, exactly once)"
+build/apps/tally-camera --preset nyc-camera --submit "$submit" --progress off \
+  --rejects "$data/camera-rejects.ndjson" samples/nyc-camera-extract.csv || true
 echo
 echo "== tally top 10"
 build/apps/tally --query "$query" top 10

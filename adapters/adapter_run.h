@@ -1,41 +1,51 @@
 // One run of a source adapter (tally-camera, tally-enforcement): inputs ->
 // records -> a Mapping -> canonical NDJSON events -> a Publisher (or stdout
-// for --dry-run), with a rejects file, progress, and a summary whose exit code
-// says whether everything sent was acknowledged.
+// for --dry-run), with a rejects file (rejects_file.h), progress
+// (progress_meter.h), and a summary whose exit code says whether everything
+// sent was acknowledged.
 //
 // Nothing is lost without trace: every record read is sent, or rejected (the
 // rejects file gets its input, line, reason, detail and raw text), or skipped
 // for a reason the mapping names (counted). Events tallyd refuses are written
 // to the rejects file too, traced back to their input and line.
 //
-// Rejects file (NDJSON, one object a line, appended):
-//   {"input":"a.csv","line":12,"stage":"adapter","reason":"bad_time",
-//    "detail":"\"11/31/2020 02:45P\": 2020-11-31 is not a date","record":"<raw text>"}
-//   {"input":"a.csv","line":40,"stage":"tallyd","reason":"unknown_type"}
-// (`line` is the record's first physical line, or for an element of a JSON
-// array `"element":N`.)
+// The steps of run(): open every input (a typo fails before anything is
+// sent); read each input's records, mapping and emitting each (or holding
+// them for --replay-speed, then sending in event-time order); finish
+// publishing (every answer awaited, tallyd's rejects traced back); print the
+// summary; the exit code.
 //
-// Thread-safety: one run per thread; `stop` may be set from a signal handler.
+// Stopping: `stop` is read between records and while waiting for input or
+// answers (at least every 100 ms). Once set, reading ends, what was read is
+// sent, answers are awaited (each batch at most --attempts x --ack-timeout),
+// the summary is printed, and the exit code says whether everything sent was
+// acknowledged (1 if not: a stopped tallyd costs a rerun, which is safe).
+//
+// Thread-safety: one run per thread; `stop` may be set from any thread (a
+// SignalWatcher's).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+#include <zmq.hpp>
 
+#include "adapters/byte_source.h"
+#include "adapters/event_origins.h"
 #include "adapters/mapping.h"
-#include "adapters/publisher.h"
+#include "adapters/progress_meter.h"
+#include "adapters/record_reader.h"
+#include "adapters/rejects_file.h"
+#include "client/publisher.h"
+#include "core/status.h"
 
 namespace tally::adapters {
-
-enum class ProgressMode {
-  kAuto,  // a bar when stderr is a terminal, else log lines
-  kBar,   // a bar redrawn in place on stderr
-  kLog,   // a line on stderr every progress_interval
-  kOff,
-};
 
 struct AdapterOptions {
   // Program name, for messages and the default rejects file.
@@ -54,7 +64,7 @@ struct AdapterOptions {
   std::string rejects_path;
   // How publishing is done (acknowledged is forced on: adapters account for
   // every event).
-  PublisherOptions publisher;
+  client::PublisherOptions publisher;
   ProgressMode progress = ProgressMode::kAuto;
   std::chrono::milliseconds progress_interval{10000};
   // Exit 3 when any record was rejected (by the mapping or by tallyd).
@@ -75,26 +85,70 @@ struct AdapterSummary {
   std::map<std::string, std::uint64_t, std::less<>> skipped;   // by reason
   std::uint64_t inputs = 0;
   double seconds = 0;
-  PublishSummary published;  // empty for a dry run
-  std::string failure;       // why the run stopped early; empty if it did not
+  client::PublishSummary published;  // empty for a dry run
+  std::string failure;               // why the run stopped early; empty if it did not
   std::uint64_t rejected_total() const;
   std::uint64_t skipped_total() const;
 };
 
 class AdapterRun {
  public:
-  // `mapping` must outlive the run. `stop` (may be null) ends a --follow.
+  // `mapping` must outlive the run. `stop` (may be null) ends it early.
   AdapterRun(AdapterOptions options, Mapping& mapping, const std::atomic<bool>* stop = nullptr);
+  ~AdapterRun();
   // Runs to the end; prints the summary on stderr; returns the exit code.
+  // Call once.
   int run();
   const AdapterSummary& summary() const noexcept { return summary_; }
 
  private:
-  struct Impl;
+  // An event held back for --replay-speed.
+  struct HeldEvent {
+    std::int64_t time_ms;
+    EventOrigins::Origin origin;
+    std::string ndjson;
+  };
+
+  Status open_inputs();
+  // One input's records; false when sending must stop (a read error, the
+  // publisher failed).
+  bool read_input(std::uint32_t index);
+  // One record (or one the reader could not read); false if the publisher failed.
+  bool handle_record(std::uint32_t index, const RecordReader& reader, bool unreadable);
+  bool emit(std::string_view ndjson, const EventOrigins::Origin& origin);
+  // Nothing to read now: flush what waits, take answers; false if the publisher failed.
+  bool idle(std::chrono::milliseconds wait);
+  void replay_held();
+  void finish_output();
+  void print_summary() const;
+  int exit_code() const;
+
+  bool stopped() const noexcept {
+    return stop_ != nullptr && stop_->load(std::memory_order_relaxed);
+  }
+  std::string_view input_name(std::uint32_t index) const;
+  // For the progress meter: `done` of `total` (bytes, or held events in a replay).
+  ProgressCounts counts(std::uint64_t records, std::uint64_t done, std::uint64_t total) const;
+  int fail(std::string_view why) const;
+  void flush_stdout();
+
   AdapterOptions options_;
   Mapping& mapping_;
   const std::atomic<bool>* stop_;
   AdapterSummary summary_;
+
+  std::vector<std::string> inputs_;  // directories expanded
+  std::vector<std::unique_ptr<ByteSource>> sources_;
+  std::unique_ptr<zmq::context_t> context_;  // not for a dry run; outlives the publisher
+  std::optional<client::Publisher> publisher_;
+  EventOrigins origins_;
+  RejectsFile rejects_;
+  ProgressMeter progress_;
+  std::vector<HeldEvent> held_;
+  std::string event_;                  // the event being mapped
+  std::string stdout_buffer_;          // a dry run's events, written in large pieces
+  std::uint64_t consumed_before_ = 0;  // bytes of the inputs already read
+  std::uint64_t total_bytes_ = 0;
 };
 
 }  // namespace tally::adapters

@@ -170,19 +170,15 @@ class FollowSource final : public ByteSource {
 
 }  // namespace
 
-std::unique_ptr<ByteSource> open_input(const std::string& path, std::string& error) {
+Result<std::unique_ptr<ByteSource>> open_input(const std::string& path) {
   const bool standard_input = path == "-";
   const std::string name = standard_input ? "<stdin>" : path;
   int fd = standard_input ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error = errno_text("open", name, errno);
-    return nullptr;
-  }
+  if (fd < 0) return Status::io_error(fmt::format("cannot open {}", name), errno);
   struct stat info {};
   if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
     ::close(fd);
-    error = fmt::format("cannot read {}: it is a directory", name);
-    return nullptr;
+    return Status::invalid_argument(fmt::format("cannot read {}: it is a directory", name));
   }
   // gzread reads non-gzip data as it is, but a plain read is cheaper: look at
   // the magic bytes when the descriptor can seek, else let zlib decide.
@@ -190,22 +186,22 @@ std::unique_ptr<ByteSource> open_input(const std::string& path, std::string& err
   if (S_ISREG(info.st_mode)) {
     const ssize_t n = ::pread(fd, magic, 2, 0);
     if (n < 2 || magic[0] != 0x1f || magic[1] != 0x8b) {
-      return std::make_unique<FdSource>(fd, true, name);
+      return std::unique_ptr<ByteSource>(std::make_unique<FdSource>(fd, true, name));
     }
   }
-  return std::make_unique<GzipSource>(fd, name);
+  return std::unique_ptr<ByteSource>(std::make_unique<GzipSource>(fd, name));
 }
 
 std::unique_ptr<ByteSource> fd_source(int fd) {
   return std::make_unique<FdSource>(fd, false, fmt::format("descriptor {}", fd));
 }
 
-std::optional<std::string> read_small_file(const std::string& path) {
+Result<std::string> read_small_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
+  if (!in) return Status::io_error(fmt::format("cannot open {}", path), errno);
   std::stringstream text;
   text << in.rdbuf();
-  if (in.bad()) return std::nullopt;
+  if (in.bad()) return Status::io_error(fmt::format("cannot read {}", path), errno);
   return text.str();
 }
 

@@ -17,8 +17,9 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
+
+#include "core/status.h"
 
 namespace tally::adapters {
 
@@ -45,14 +46,15 @@ class ByteSource {
 };
 
 // Opens `path` ("-": stdin) for reading once, decompressing gzip if the data
-// starts with gzip's magic bytes. nullptr with `error` set on failure.
-std::unique_ptr<ByteSource> open_input(const std::string& path, std::string& error);
+// starts with gzip's magic bytes. kIoError (cannot open) or kInvalidArgument
+// (a directory) with a message naming the path.
+Result<std::unique_ptr<ByteSource>> open_input(const std::string& path);
 
 // A source over a descriptor it does not own, read as it is (no gzip).
 std::unique_ptr<ByteSource> fd_source(int fd);
 
-// The whole of a small file (a mapping, a key); nullopt if it cannot be read.
-std::optional<std::string> read_small_file(const std::string& path);
+// The whole of a small file (a mapping, a key, a time zone).
+Result<std::string> read_small_file(const std::string& path);
 
 // Follows `path` (see above). A gzip file cannot be followed: its first
 // read fails with a message saying so.

@@ -11,8 +11,14 @@
 // quoted field still open at the end of the input.
 //
 // The parser is fed physical lines (as a LineReader gives them, without
-// "\n"); a record whose quoted field spans lines takes several feeds. Fields
-// point into the parser's own buffer and stay valid until the next feed.
+// "\n"); a record whose quoted field spans lines takes several feeds. A
+// one-line record is parsed where the line lies (no copy): its unquoted fields
+// and raw() point into the fed line, so they stay valid while that line does
+// and until the next feed. A record of several lines is gathered in the
+// parser's own buffer.
+//
+// Cost: unquoted fields are scanned eight bytes at a time for the delimiter
+// or a quote; quoted ones are unescaped into one buffer per record.
 //
 // Thread-safety: none; one parser per input.
 #pragma once
@@ -58,7 +64,8 @@ class CsvParser {
 
   char delimiter_;
   bool at_start_ = true;
-  std::string raw_;                       // the record's text so far
+  std::string_view raw_;                  // the record's text: the fed line or gathered_
+  std::string gathered_;                  // a record of several lines, so far
   std::string values_;                    // quoted fields' values, unescaped, back to back
   std::vector<std::string_view> fields_;  // into raw_ (unquoted) or values_ (quoted)
   std::string error_;

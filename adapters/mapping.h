@@ -1,98 +1,31 @@
-// A mapping: how one source's records become Tally's canonical events. A new
-// camera vendor or back office is a mapping file (TOML), not code; the
-// built-in presets (mapping_presets.h) are mapping files too.
+// A mapping at work: each source record in, one canonical NDJSON event out
+// (the brief's event contract), or the reason it is not one. What a mapping
+// says is read by MappingSpec (mapping_spec.h, where the file format is
+// drawn); this is the per-record side: templates rendered, the time read in
+// its zone, the type from [types], [speed] or [decision], the subject
+// pseudonymised, sizes checked against tallyd's limits, and the event
+// written through JsonWriter.
 //
-//   [input]
-//   format = "auto"          # "csv", "json" (JSON lines, or one array of
-//                            # objects) or "auto": json if the input starts with { or [
-//   delimiter = ","          # csv only
+// Cost per record: no allocation once the scratch strings have grown; the
+// columns of a CSV header are looked up once.
 //
-//   [event]
-//   subject = "plate:{State|upper}:{Plate|upper|nospace}"   # templates: see below
-//   id = "nyc:{Summons Number}"
-//   type = "{Violation|slug}"
-//   time = "{Issue Date} {Violation Time}"
-//   time_format = "%m/%d/%Y %I:%M%p"   # or rfc3339, epoch_ms, epoch_s (civil_time.h)
-//   time_zone = "UTC"        # an IANA zone for local times; --tz overrides
-//   source = "{Issuing Agency}"         # optional; empty gives no source
-//   attrs = "rest"           # "rest" (every field no template uses), "none",
-//                            # or a list of fields
-//   attrs_exclude = ["Summons Image"]   # optional, with "rest"
-//   unmapped_types = "reject"           # with [types]: "reject" or "keep"
-//
-//   [types]                  # optional: rendered type -> rule name
-//   "FAILURE TO STOP AT RED LIGHT" = "red_light"
-//
-//   [speed]                  # optional: the type from a speed band
-//   measured = "speed"       # fields holding numbers, same unit
-//   limit = "limit"
-//   by = "excess"            # "excess" (measured - limit) or "percent" (over the limit)
-//   code_field = "code"      # optional: bands apply only when this field...
-//   codes = ["SPEED"]        # ...is one of these; other records use `type`
-//   bands = [{ over = 1, type = "speeding_1_10" }, { over = 11, type = "speeding_11_20" }]
-//                            # the band with the largest `over` <= excess; below the
-//                            # first band the record is skipped (below_speed_bands)
-//
-//   [decision]               # enforcement: upheld -> the event; quashed -> a revoke
-//   field = "Decision"
-//   upheld = ["upheld"]      # values compared ignoring case and surrounding spaces
-//   quashed = ["quashed"]
-//   ignore = ["", "adjourned"]   # skipped (not_a_decision), counted
-//   other = "reject"         # any other value: "reject" (unknown_decision) or "skip"
-//   revoke_suffix = ":quashed"   # the revoke's id is the event's id plus this
-//   revoke_time = "{Decision Date}"  # optional; default the event's time
-//   revoke_time_format = "%Y-%m-%d"
-//
-// Templates: literal text with {Field|filter|...}; `{{` and `}}` are literal
-// braces. Fields are named as the source names them (matched by field_key:
-// case, spaces and punctuation do not matter). Values are trimmed of
-// surrounding spaces; a field absent or empty makes the record a reject
-// (missing_field), except in `source`. Filters: upper, lower, slug (as a
-// rule name: lower case, runs of other characters -> '_'), nospace (drops
-// spaces).
-//
-// Thread-safety: map() keeps a column cache; one Mapping per thread.
+// Thread-safety: map() keeps a column cache and scratch; one Mapping per thread.
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "adapters/civil_time.h"
+#include "adapters/field_template.h"
+#include "adapters/mapping_spec.h"
+#include "adapters/record_issue.h"
 #include "adapters/source_record.h"
+#include "core/status.h"
 
 namespace tally::adapters {
 
 class Pseudonymiser;
-
-// Why a record did not become an event. Stable strings (record_issue_name)
-// used in the rejects file, summaries and tests.
-enum class RecordIssue : std::uint8_t {
-  kNone,
-  // Rejected: written to the rejects file.
-  kCsvBadQuote,      // csv_bad_quote
-  kCsvUnterminated,  // csv_unterminated
-  kCsvColumnCount,   // csv_column_count: more fields than the header
-  kMalformedJson,    // malformed_json
-  kNotAnObject,      // not_an_object
-  kMissingField,     // missing_field: a template's field absent or empty
-  kBadTime,          // bad_time
-  kUnmappedType,     // unmapped_type: not in [types]
-  kBadSpeed,         // bad_speed: speeds missing or not numbers
-  kUnknownDecision,  // unknown_decision
-  kOversized,        // oversized: id > 64, subject > 128 or source > 64 bytes
-  // Skipped: counted, not written.
-  kBelowSpeedBands,  // below_speed_bands
-  kNotADecision,     // not_a_decision
-};
-std::string_view record_issue_name(RecordIssue issue) noexcept;
-bool is_skip(RecordIssue issue) noexcept;
-
-enum class InputFormat { kAuto, kCsv, kJson };
 
 struct MapResult {
   RecordIssue issue = RecordIssue::kNone;  // kNone: `out` got an event
@@ -103,33 +36,41 @@ struct MapResult {
 
 class Mapping {
  public:
-  // Parses a mapping; `origin` names it in messages ("file.toml", "preset
-  // nyc-camera"). nullopt with `error` (origin, line, what) if it is not valid.
-  static std::optional<Mapping> parse(std::string_view toml, const std::string& origin,
-                                      std::string& error);
-  static std::optional<Mapping> load(const std::string& path, std::string& error);
+  explicit Mapping(MappingSpec spec) : spec_(std::move(spec)) {}
+  // MappingSpec::parse, then a Mapping of it.
+  static Result<Mapping> parse(std::string_view toml, const std::string& origin);
+  static Result<Mapping> load(const std::string& path);
 
-  Mapping(Mapping&&) noexcept;
-  Mapping& operator=(Mapping&&) noexcept;
-  ~Mapping();
-
-  InputFormat format() const noexcept;
-  char delimiter() const noexcept;
-  bool has_decision() const noexcept;
-  const std::string& origin() const noexcept;
-  const TimeZone& time_zone() const noexcept;
-  void set_time_zone(const TimeZone& zone);
+  InputFormat format() const noexcept { return spec_.format; }
+  char delimiter() const noexcept { return spec_.delimiter; }
+  bool has_decision() const noexcept { return spec_.decision.has_value(); }
+  const std::string& origin() const noexcept { return spec_.origin; }
+  const TimeZone& time_zone() const noexcept { return spec_.zone; }
+  void set_time_zone(const TimeZone& zone) { spec_.zone = zone; }
   // Subjects are replaced by their pseudonym; null for none. Not owned.
-  void set_pseudonymiser(const Pseudonymiser* pseudonymiser);
+  void set_pseudonymiser(const Pseudonymiser* pseudonymiser) { pseudonymiser_ = pseudonymiser; }
 
   // Appends one NDJSON event (no newline) to `out` for the record, or says
   // why not. On a reject or skip, `out` is left as it was.
   MapResult map(const SourceRecord& record, std::string& out);
 
  private:
-  struct Impl;
-  explicit Mapping(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  // Each false with `result` saying why.
+  bool render(const FieldTemplate& tmpl, std::string& out, MapResult& result);
+  bool read_time(const FieldTemplate& tmpl, const TimeFormat& format, MapResult& result,
+                 std::int64_t& time_ms);
+  bool resolve_type(MapResult& result);
+  void mark_used_columns();
+  void write_event(bool quashed, std::int64_t time_ms, std::string& out);
+
+  MappingSpec spec_;
+  const Pseudonymiser* pseudonymiser_ = nullptr;
+
+  RecordFields fields_;     // the current record, through spec_.fields
+  std::vector<bool> used_;  // per column of the current header: kept out of "rest" attrs
+
+  // Scratch, reused across records.
+  std::string subject_, id_, type_, source_, scratch_;
 };
 
 }  // namespace tally::adapters

@@ -19,7 +19,7 @@ Pseudonymiser::Pseudonymiser(const std::array<unsigned char, kKeyBytes>& key) : 
   if (::sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
 }
 
-std::optional<Pseudonymiser> Pseudonymiser::from_hex(std::string_view text, std::string& error) {
+Result<Pseudonymiser> Pseudonymiser::from_hex(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
     text.remove_prefix(1);
   }
@@ -32,24 +32,22 @@ std::optional<Pseudonymiser> Pseudonymiser::from_hex(std::string_view text, std:
       ::sodium_hex2bin(key.data(), key.size(), text.data(), text.size(), nullptr, &length,
                        nullptr) != 0 ||
       length != kKeyBytes) {
-    error = fmt::format(
+    return Status::invalid_argument(fmt::format(
         "a key is {} hexadecimal digits ({} random bytes) on one line; this holds {} characters "
         "(make one with: openssl rand -hex 32)",
-        kKeyBytes * 2, kKeyBytes, text.size());
-    return std::nullopt;
+        kKeyBytes * 2, kKeyBytes, text.size()));
   }
   return Pseudonymiser(key);
 }
 
-std::optional<Pseudonymiser> Pseudonymiser::from_key_file(const std::string& path,
-                                                          std::string& error) {
-  const auto text = read_small_file(path);
+Result<Pseudonymiser> Pseudonymiser::from_key_file(const std::string& path) {
+  const Result<std::string> text = read_small_file(path);
   if (!text) {
-    error = fmt::format("cannot read key file {}", path);
-    return std::nullopt;
+    return Status::io_error(fmt::format("cannot read key file {}", path),
+                            text.status().sys_errno());
   }
-  auto result = from_hex(*text, error);
-  if (!result) error = fmt::format("key file {}: {}", path, error);
+  Result<Pseudonymiser> result = from_hex(*text);
+  if (!result) return result.status().with_context(fmt::format("key file {}", path));
   return result;
 }
 

@@ -20,9 +20,10 @@
 #pragma once
 
 #include <array>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/status.h"
 
 namespace tally::adapters {
 
@@ -31,10 +32,10 @@ class Pseudonymiser {
   static constexpr std::size_t kKeyBytes = 32;
   explicit Pseudonymiser(const std::array<unsigned char, kKeyBytes>& key);
 
-  // Reads a key file; nullopt with `error` saying what is wrong with it.
-  static std::optional<Pseudonymiser> from_key_file(const std::string& path, std::string& error);
+  // Reads a key file; refused with what is wrong with it.
+  static Result<Pseudonymiser> from_key_file(const std::string& path);
   // Parses the key file's text (64 hex digits).
-  static std::optional<Pseudonymiser> from_hex(std::string_view text, std::string& error);
+  static Result<Pseudonymiser> from_hex(std::string_view text);
 
   std::string pseudonym(std::string_view subject) const;
 

@@ -27,7 +27,8 @@
 #include "adapters/byte_source.h"
 #include "adapters/csv.h"
 #include "adapters/line_reader.h"
-#include "adapters/mapping.h"
+#include "adapters/mapping_spec.h"
+#include "adapters/record_issue.h"
 #include "adapters/source_record.h"
 
 namespace tally::adapters {

@@ -24,6 +24,24 @@ namespace tally::adapters {
 std::string field_key(std::string_view text);
 void append_field_key(std::string& out, std::string_view text);
 
+// ASCII case without the C library's locale lookups (a measured hot spot).
+constexpr char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
+constexpr char ascii_upper(char c) noexcept {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
+}
+
+// A value as mappings read it: without surrounding spaces and tabs.
+constexpr std::string_view trim_value(std::string_view text) noexcept {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+// Trimmed and in lower case: how decisions and speed codes are compared.
+std::string lower_trimmed(std::string_view text);
+
 struct SourceRecord {
   // Normalised names, one per value. For CSV rows this is the header, the
   // same vector for every row until the header changes (keys_version says

@@ -1,10 +1,9 @@
 #include "apps/adapter_command.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <optional>
 
@@ -12,13 +11,11 @@
 #include "adapters/mapping.h"
 #include "adapters/mapping_presets.h"
 #include "adapters/pseudonymiser.h"
+#include "api/endpoints.h"
+#include "core/signal_watcher.h"
 
 namespace tally::apps {
 namespace {
-
-std::atomic<bool> stop_requested{false};
-
-extern "C" void on_stop_signal(int) { stop_requested.store(true); }
 
 std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
@@ -50,13 +47,13 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
                  "Time zone of the source's local times (IANA name, e.g. America/New_York); "
                  "overrides the mapping's time_zone");
   app.add_option("--submit", options.publisher.endpoint, "tallyd's acknowledged ingest endpoint")
-      ->default_val("tcp://127.0.0.1:7002");
+      ->default_val(api::kDefaultSubmitEndpoint);
   app.add_flag(
       "--dry-run", options.dry_run,
       "Print the events as NDJSON on stdout instead of sending them (for mapping authors)");
   app.add_flag("--follow,-F", options.follow,
                "Follow the one input file as it grows, like tail -F (rotation and truncation "
-               "handled), until SIGINT or SIGTERM");
+               "handled), until SIGINT or SIGTERM (then what was read is sent and answered)");
   app.add_option("--replay-speed", options.replay_speed,
                  "Send in event-time order at X times real speed (reads everything first)")
       ->check(CLI::PositiveNumber);
@@ -116,16 +113,14 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
   if (preset.empty() && map_file.empty()) {
     return fail(fmt::format("say how to read the input: --preset ({}) or --map FILE", preset_list));
   }
-  std::string error;
-  std::optional<Mapping> mapping;
-  if (!preset.empty()) {
+  const auto read_mapping = [&]() -> Result<Mapping> {
+    if (preset.empty()) return Mapping::load(map_file);
     const MappingPreset* found = find_mapping_preset(preset);
-    if (found == nullptr) return fail(fmt::format("no preset {}", preset));
-    mapping = Mapping::parse(found->toml, "preset " + preset, error);
-  } else {
-    mapping = Mapping::load(map_file, error);
-  }
-  if (!mapping) return fail(error);
+    if (found == nullptr) return Status::not_found(fmt::format("no preset {}", preset));
+    return Mapping::parse(found->toml, "preset " + preset);
+  };
+  Result<Mapping> mapping = read_mapping();
+  if (!mapping) return fail(std::string(mapping.status().message()));
   if (mapping->has_decision() != program.enforcement) {
     return fail(program.enforcement
                     ? fmt::format("{} has no [decision] section: tally-enforcement maps decisions "
@@ -136,14 +131,15 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
                                   mapping->origin()));
   }
   if (!zone.empty()) {
-    auto named = TimeZone::named(zone, error);
-    if (!named) return fail(error);
+    Result<TimeZone> named = TimeZone::named(zone);
+    if (!named) return fail(std::string(named.status().message()));
     mapping->set_time_zone(*named);
   }
   std::optional<Pseudonymiser> pseudonymiser;
   if (!key_file.empty()) {
-    pseudonymiser = Pseudonymiser::from_key_file(key_file, error);
-    if (!pseudonymiser) return fail(error);
+    Result<Pseudonymiser> read = Pseudonymiser::from_key_file(key_file);
+    if (!read) return fail(std::string(read.status().message()));
+    pseudonymiser.emplace(std::move(*read));
     mapping->set_pseudonymiser(&*pseudonymiser);
   }
   options.publisher.acknowledged = true;
@@ -156,16 +152,15 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
                      : progress == "off" ? ProgressMode::kOff
                                          : ProgressMode::kAuto;
 
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
-
+  // SIGINT and SIGTERM end the run cleanly (what was read is sent and
+  // answered, the summary printed). Taken by the watcher's thread: it starts
+  // before the run's ZeroMQ threads, so that they inherit the blocked mask.
+  SignalWatcher signals({.stop = {SIGINT, SIGTERM}, .reload = {}});
   try {
-    AdapterRun run(std::move(options), *mapping, &stop_requested);
+    AdapterRun run(std::move(options), *mapping, &signals.stop_flag());
     return run.run();
   } catch (const zmq::error_t& bad) {
+    // In practice at start: an endpoint ZeroMQ cannot parse.
     return fail(fmt::format("cannot connect: {}", bad.what()));
   }
 }

@@ -2,41 +2,32 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <optional>
+#include <string>
 
+#include "daemon/config_file.h"
 #include "daemon/daemon.h"
-#include "scorer/journal.h"
-#include "scorer/rules.h"
-#include "scorer/state_dir.h"
+#include "storage/journal_writer.h"
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-std::atomic<bool> g_reload{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-void on_stop_signal(int) { g_stop.store(true); }
-void on_reload_signal(int) { g_reload.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction action {};
-  sigemptyset(&action.sa_mask);
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-  action.sa_handler = on_reload_signal;
-  sigaction(SIGHUP, &action, nullptr);
+// SIGPIPE would kill the process when a peer goes away mid-write; a
+// file-size limit (ulimit -f) would kill it on the journal's next write, which
+// instead fails with EFBIG and is handled like a full disk.
+void ignore_fatal_signals() {
   std::signal(SIGPIPE, SIG_IGN);
-  // A file-size limit (ulimit -f) then fails the write with EFBIG, which the
-  // journal handles like a full disk, instead of killing the daemon.
   std::signal(SIGXFSZ, SIG_IGN);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, before any thread starts: every later thread inherits the blocked
+  // signals, and this one thread takes them (core/signal_watcher.h).
+  ignore_fatal_signals();
+  tally::SignalWatcher signals({.stop = {SIGTERM, SIGINT}, .reload = {SIGHUP}});
   using tally::daemon::DaemonOptions;
   CLI::App app{
       "tallyd - scores people and vehicles from a stream of traffic and enforcement events.\n\n"
@@ -156,40 +147,38 @@ int main(int argc, char** argv) {
   if (no_journal_flag->count() > 0) options.journal = false;
   if (watch_rules_flag->count() > 0) options.watch_rules = true;
   if (fsync_flag->count() > 0) {
-    (void)tally::scorer::parse_fsync_mode(fsync_mode, options.scorer.worker.journal.fsync);
+    (void)tally::storage::parse_fsync_mode(fsync_mode, options.scorer.worker.journal.fsync);
   }
   if (fsync_interval_flag->count() > 0) {
     options.scorer.worker.journal.sync_interval_ms = fsync_interval_ms;
   }
   if (snapshot_every_flag->count() > 0) options.snapshot_every_records = snapshot_every;
   if (expiry_sweep_flag->count() > 0) {
-    const std::int64_t ms =
-        expiry_sweep == "0" ? 0 : tally::scorer::parse_duration_ms(expiry_sweep);
-    if (ms < 0) {
-      std::fprintf(stderr, "tallyd: --expiry-sweep: `%s` is not a duration (e.g. 10s, 1m, 0)\n",
-                   expiry_sweep.c_str());
+    const auto ms = tally::daemon::parse_expiry_sweep_ms(expiry_sweep);
+    if (!ms) {
+      std::fprintf(stderr, "tallyd: --expiry-sweep `%s`: %s\n", expiry_sweep.c_str(),
+                   std::string(ms.status().message()).c_str());
       return 2;
     }
-    options.scorer.worker.expiry_sweep_interval_ms = ms;
+    options.scorer.worker.expiry_sweep_interval_ms = *ms;
   }
   if (snapshot_interval_flag->count() > 0) {
-    options.snapshot_interval_ms = tally::scorer::parse_duration_ms(snapshot_interval);
-    if (options.snapshot_interval_ms <= 0) {
-      std::fprintf(stderr,
-                   "tallyd: --snapshot-interval: `%s` is not a duration (e.g. 30s, 10m, 1h)\n",
-                   snapshot_interval.c_str());
+    const auto ms = tally::daemon::parse_snapshot_interval_ms(snapshot_interval);
+    if (!ms) {
+      std::fprintf(stderr, "tallyd: --snapshot-interval `%s`: %s\n", snapshot_interval.c_str(),
+                   std::string(ms.status().message()).c_str());
       return 2;
     }
+    options.snapshot_interval_ms = *ms;
   }
 
-  install_signal_handlers();
   try {
     tally::daemon::Daemon daemon(std::move(options));
-    return daemon.run(g_stop, g_reload);
+    return daemon.run(signals);
   } catch (const tally::daemon::ConfigError& error) {
     std::fprintf(stderr, "tallyd: %s\n", error.what());
     return 2;
-  } catch (const tally::scorer::StateError& error) {
+  } catch (const tally::daemon::StateRefused& error) {
     std::fprintf(stderr, "tallyd: cannot recover the data directory: %s\n", error.what());
     return 3;
   } catch (const std::exception& error) {

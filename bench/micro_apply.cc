@@ -41,9 +41,10 @@ constexpr std::int64_t kStartMs = 1'546'300'800'000;  // 2019-01-01T00:00:00Z
 
 struct Workload {
   std::deque<Rule> rules;  // a deque: events point at its elements
+  InternTable interns;     // shared by every table built, as an engine's workers share one
   // One event per subject, subjects in random order. set_ids(round) rewrites
   // the ids, so that a second round adds contributions instead of duplicates.
-  std::vector<stream::Event> events;
+  std::vector<Event> events;
   std::vector<std::uint64_t> id_numbers;  // per event, the id of round 0
 };
 
@@ -73,7 +74,7 @@ void fill_workload(Workload* w) {
   w->rules.push_back(make_rule("red_light", 3, 540 * kDayMs));
   w->rules.push_back(make_rule("speeding", 4, 540 * kDayMs));
   w->rules.push_back(make_rule("no_standing", 1, 365 * kDayMs));
-  w->rules.push_back(make_rule("assist_police", -2, stream::kNever));
+  w->rules.push_back(make_rule("assist_police", -2, kNever));
   struct WeightedSource {
     const char* name;
     int weight;
@@ -90,7 +91,7 @@ void fill_workload(Workload* w) {
   w->events.resize(kSubjects);
   w->id_numbers.resize(kSubjects);
   for (std::size_t i = 0; i < kSubjects; ++i) {
-    stream::Event& event = w->events[i];
+    Event& event = w->events[i];
     const auto letters = static_cast<std::uint32_t>(i / 10000);  // < 26^3
     event.subject.assign(fmt::format("plate:NY:{}{}{}{:04}", static_cast<char>('A' + letters / 676),
                                      static_cast<char>('A' + letters / 26 % 26),
@@ -112,7 +113,7 @@ Workload& workload() {
 }
 
 std::unique_ptr<SubjectTable> filled_table(Workload& w, int contributions) {
-  auto table = std::make_unique<SubjectTable>();
+  auto table = std::make_unique<SubjectTable>(w.interns);
   for (int round = 0; round < contributions; ++round) {
     set_ids(w, round);
     for (const auto& event : w.events) table->apply(event);
@@ -137,7 +138,7 @@ void apply_arguments(benchmark::internal::Benchmark* family) {
   family->ArgName("prefetch_ahead")->Arg(0)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 }
 
-void apply_all(SubjectTable& table, const std::vector<stream::Event>& events, std::size_t ahead) {
+void apply_all(SubjectTable& table, const std::vector<Event>& events, std::size_t ahead) {
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (ahead != 0 && i + ahead < events.size()) table.prefetch(events[i + ahead].subject.view());
     benchmark::DoNotOptimize(table.apply(events[i]));
@@ -162,9 +163,9 @@ void BM_MemoryPerSubject(benchmark::State& state) {
     if (waves) {
       table = filled_table(w, contributions);
     } else {
-      table = std::make_unique<SubjectTable>();
+      table = std::make_unique<SubjectTable>(w.interns);
       for (std::size_t i = 0; i < w.events.size(); ++i) {
-        stream::Event next = w.events[i];
+        Event next = w.events[i];
         for (int round = 0; round < contributions; ++round) {
           next.id.assign(id_for(w, i, round));
           table->apply(next);
@@ -199,7 +200,7 @@ void BM_ApplyNewSubject(benchmark::State& state) {
   Workload& w = workload();
   for (auto _ : state) {
     state.PauseTiming();
-    auto table = std::make_unique<SubjectTable>();
+    auto table = std::make_unique<SubjectTable>(w.interns);
     state.ResumeTiming();
     apply_all(*table, w.events, static_cast<std::size_t>(state.range(0)));
     state.PauseTiming();
@@ -246,7 +247,7 @@ void BM_ScoreAt(benchmark::State& state) {
   const std::int64_t at = kStartMs + 300 * kDayMs;
   std::size_t next = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(SubjectTable::score_at(*states[next], at));
+    benchmark::DoNotOptimize(table->score_at(*states[next], at));
     if (++next == states.size()) next = 0;
   }
   state.SetItemsProcessed(state.iterations());
@@ -260,7 +261,7 @@ void BM_FindAndScoreAt(benchmark::State& state) {
   std::size_t next = 0;
   for (auto _ : state) {
     const SubjectState* found = table->find(w.events[next].subject.view());
-    benchmark::DoNotOptimize(SubjectTable::score_at(*found, at));
+    benchmark::DoNotOptimize(table->score_at(*found, at));
     if (++next == w.events.size()) next = 0;
   }
   state.SetItemsProcessed(state.iterations());

@@ -23,17 +23,16 @@
 
 namespace {
 
-using tally::scorer::RulesError;
 using tally::scorer::RuleSet;
-using tally::scorer::RulesResult;
+using RulesResult = tally::Result<std::shared_ptr<const RuleSet>>;
 
 // Fails the benchmark (rather than timing an error path) if the set was refused.
 bool loaded(benchmark::State& state, const RulesResult& result, std::size_t rules) {
-  if (const auto* error = std::get_if<RulesError>(&result)) {
-    state.SkipWithError(error->to_string().c_str());
+  if (!result) {
+    state.SkipWithError(result.status().to_string().c_str());
     return false;
   }
-  if (std::get<std::shared_ptr<const RuleSet>>(result)->rules().size() != rules) {
+  if ((*result)->rules().size() != rules) {
     state.SkipWithError("wrong rule count");
     return false;
   }

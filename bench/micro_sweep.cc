@@ -17,8 +17,8 @@ constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 constexpr std::int64_t kStartMs = 1'546'300'800'000;  // 2019-01-01T00:00:00Z
 
 const RuleSet& sweep_rules() {
-  static const auto rules = std::get<std::shared_ptr<const RuleSet>>(parse_rules(
-      R"(
+  static const std::shared_ptr<const RuleSet> rules = parse_rules(
+                                                          R"(
 [rules.speeding]
 points = 4
 expires_after = "548d"
@@ -29,18 +29,20 @@ min = 0
 name = "watch"
 min = 6
 )",
-      "micro_sweep.toml", 1));
+                                                          "micro_sweep.toml", 1)
+                                                          .value();
   return *rules;
 }
 
 // A million subjects; even ones hold two contributions a day apart.
 SubjectTable& filled_table() {
   static SubjectTable* const table = [] {
-    auto* filled = new SubjectTable;
+    static InternTable interns;
+    auto* filled = new SubjectTable(interns);
     const auto* terms = sweep_rules().resolve("speeding");
     for (std::int64_t s = 0; s < 1'000'000; ++s) {
       for (int k = 0; k < (s % 2 == 0 ? 2 : 1); ++k) {
-        stream::Event event;
+        Event event;
         event.id.assign(fmt::format("ev:{}:{}", s, k));
         event.subject.assign(fmt::format("plate:NY:{:07}", s));
         event.source.assign("TRAFFIC");
@@ -66,7 +68,7 @@ void BM_ExpirySweep(benchmark::State& state) {
   std::uint64_t changes = 0;
   for (auto _ : state) {
     table.for_each_subject([&](const SubjectState& subject) {
-      finder.find(subject, rules, after, until, TierChangeFinder::Causes::kExpiriesOnly,
+      finder.find(table, subject, rules, after, until, TierChangeFinder::Causes::kExpiriesOnly,
                   [&](const TierChange&) { ++changes; });
     });
   }

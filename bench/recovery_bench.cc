@@ -17,7 +17,9 @@
 #include <random>
 
 #include "scorer/engine.h"
-#include "scorer/journal.h"
+#include "scorer/shard_persistence.h"
+#include "storage/env.h"
+#include "storage/journal_writer.h"
 
 namespace {
 
@@ -45,35 +47,43 @@ std::unique_ptr<Engine> make_engine(const fs::path& rules, const fs::path& data,
   tally::scorer::ScorerOptions options;
   options.workers = workers;
   options.rules_path = rules.string();
+  options.worker.journal.enabled = true;
   options.worker.journal.dir = data.string();
-  options.worker.journal.fsync = tally::scorer::FsyncMode::kNone;
+  options.worker.journal.fsync = tally::storage::FsyncMode::kNone;
   auto loaded = tally::scorer::load_rules_file(rules.string(), 1);
-  return std::make_unique<Engine>(options,
-                                  std::get<std::shared_ptr<const tally::scorer::RuleSet>>(loaded));
+  return std::make_unique<Engine>(options, *loaded);
 }
 
 // The i-th synthetic event: subject i % subjects, a type by turn, a time
 // within the last year.
-tally::stream::Event event_of(const tally::scorer::RuleSet& rules, std::uint64_t i,
-                              std::uint64_t subjects) {
+tally::Event event_of(const tally::scorer::RuleSet& rules, std::uint64_t i,
+                      std::uint64_t subjects) {
   static constexpr const char* kTypes[] = {"speeding", "red_light", "phone_use"};
-  tally::stream::Event event;
+  tally::Event event;
   event.id.assign(fmt::format("ev-{:012}", i));
   event.subject.assign(fmt::format("person:{:09}", i % subjects));
   event.source.assign(fmt::format("camera-{}", i % 97));
   event.type = rules.resolve(kTypes[i % 3]);
   event.time_ms = 1'750'000'000'000 + static_cast<std::int64_t>((i * 7919) % 31'536'000) * 1000;
-  event.subject_hash = tally::stream::stable_hash64(event.subject.view());
+  event.subject_hash = tally::stable_hash64(event.subject.view());
   return event;
 }
 
-void report_recovery(const char* what, const tally::scorer::RecoveryReport& report,
+// Prints the figures; false (with the reason on stderr) when recovery failed.
+bool report_recovery(const char* what,
+                     const tally::Result<tally::storage::RecoveryReport>& recovered,
                      std::uint32_t workers) {
+  if (!recovered.is_ok()) {
+    fmt::print(stderr, "recovery failed: {}\n", recovered.status().to_string());
+    return false;
+  }
+  const tally::storage::RecoveryReport& report = *recovered;
   const std::uint64_t records = report.snapshot_records + report.journal_records;
   fmt::print(
       "recover-{:<9} {:>11} records  {:>8.1f} MB  {} workers  {:6.2f} s  {:5.2f} M records/s\n",
       what, records, static_cast<double>(report.bytes) / 1e6, workers, report.seconds,
       static_cast<double>(records) / report.seconds / 1e6);
+  return true;
 }
 
 }  // namespace
@@ -120,7 +130,11 @@ int main(int argc, char** argv) {
     fmt::print("fill              {:>11} events   {} subjects  {:6.2f} s\n", events, subjects,
                seconds_since(start));
     engine->start();
-    (void)engine->recover();  // empty directory: opens the journals
+    // An empty directory: this only opens the journals.
+    if (const auto opened = engine->recover(); !opened.is_ok()) {
+      fmt::print(stderr, "cannot start the journals: {}\n", opened.status().to_string());
+      return 1;
+    }
     const tally::scorer::SnapshotReport snapshot = engine->snapshot();
     if (!snapshot.ok) {
       fmt::print(stderr, "snapshot failed: {}\n", snapshot.error);
@@ -136,7 +150,7 @@ int main(int argc, char** argv) {
     ::sync();
     auto recovered = make_engine(rules, data, workers);
     recovered->start();
-    report_recovery("snapshot", recovered->recover(), workers);
+    if (!report_recovery("snapshot", recovered->recover(), workers)) return 1;
     recovered->stop();
   }
 
@@ -144,16 +158,18 @@ int main(int argc, char** argv) {
     const fs::path data = root / "journal";
     fs::create_directories(data);
     auto loaded = tally::scorer::load_rules_file(rules.string(), 1);
-    const auto& rule_set = *std::get<std::shared_ptr<const tally::scorer::RuleSet>>(loaded);
-    tally::scorer::JournalOptions options;
+    const auto& rule_set = **loaded;
+    tally::storage::JournalOptions options;
+    options.enabled = true;
     options.dir = data.string();
-    options.fsync = tally::scorer::FsyncMode::kNone;
+    options.fsync = tally::storage::FsyncMode::kNone;
     // Written as two workers would have; recovered by --workers.
-    std::vector<std::unique_ptr<tally::scorer::JournalWriter>> writers;
+    std::vector<std::unique_ptr<tally::storage::JournalWriter>> writers;
     for (std::uint32_t w = 0; w < 2; ++w) {
-      writers.push_back(std::make_unique<tally::scorer::JournalWriter>(options, w));
-      if (writers.back()->start_generation(1) != 0) {
-        fmt::print(stderr, "cannot write in {}\n", data.string());
+      writers.push_back(std::make_unique<tally::storage::JournalWriter>(
+          tally::storage::Env::posix(), options, w));
+      if (const tally::Status started = writers.back()->start_generation(1); !started.is_ok()) {
+        fmt::print(stderr, "cannot write in {}: {}\n", data.string(), started.to_string());
         return 1;
       }
     }
@@ -161,17 +177,17 @@ int main(int argc, char** argv) {
     const std::uint64_t journal_subjects = std::max<std::uint64_t>(1, journal_events / 4);
     for (std::uint64_t i = 0; i < journal_events; ++i) {
       auto& writer = *writers[i % 2];
-      writer.append(event_of(rule_set, i, journal_subjects));
-      if (writer.pending_bytes() > (4u << 20)) writer.flush(false, 0);
+      writer.append(tally::scorer::record_of(event_of(rule_set, i, journal_subjects)));
+      if (writer.pending_bytes() > (4u << 20)) (void)writer.flush(false, 0);
     }
-    for (auto& writer : writers) writer->finish();
+    for (auto& writer : writers) (void)writer->finish();
     writers.clear();
     fmt::print("journal-write     {:>11} events  {:6.2f} s\n", journal_events,
                seconds_since(start));
     ::sync();
     auto recovered = make_engine(rules, data, workers);
     recovered->start();
-    report_recovery("journal", recovered->recover(), workers);
+    if (!report_recovery("journal", recovered->recover(), workers)) return 1;
     recovered->stop();
   }
   fs::remove_all(root);

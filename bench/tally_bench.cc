@@ -19,7 +19,6 @@
 // tally_event_latency_seconds histogram (the difference of two scrapes of
 // /metrics), so they measure receive-to-applied inside tallyd, not the client.
 #include <fmt/format.h>
-#include <simdjson.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -35,20 +34,22 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "adapters/http_get.h"
-#include "adapters/prometheus_histogram.h"
-#include "adapters/publisher.h"
-#include "adapters/query_client.h"
-#include "adapters/stats_answer.h"
+#include "api/answers.h"
+#include "api/endpoints.h"
+#include "api/protocol.h"
 #include "bench/generated_rules.h"
-#include "stream/event_time.h"
+#include "client/http_get.h"
+#include "client/prometheus_histogram.h"
+#include "client/publisher.h"
+#include "client/query_client.h"
+#include "core/event_time.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using tally::adapters::HistogramBuckets;
-using tally::adapters::PublishSummary;
-using tally::adapters::StatsTotals;
+using tally::api::StatsTotals;
+using tally::client::HistogramBuckets;
+using tally::client::PublishSummary;
 
 struct Settings {
   std::string workloads = "batched";
@@ -60,10 +61,10 @@ struct Settings {
   bool ack = false;
   std::size_t in_flight = 8;  // --ack: batches waiting per sender
   unsigned threads = 1;
-  std::string ingest = "tcp://127.0.0.1:7001";
-  std::string submit = "tcp://127.0.0.1:7002";
-  std::string query = "tcp://127.0.0.1:7003";
-  std::string metrics = "127.0.0.1:9464";
+  std::string ingest = tally::api::kDefaultIngestEndpoint;
+  std::string submit = tally::api::kDefaultSubmitEndpoint;
+  std::string query = tally::api::kDefaultQueryEndpoint;
+  std::string metrics = tally::api::kDefaultMetricsAddress;
   double stall_s = 30;      // give up when tallyd's count stops moving this long
   unsigned reloads = 10;    // reload: requests sent during the load
   std::string write_rules;  // write a generated rules file here and exit
@@ -106,7 +107,7 @@ std::string make_events(const Settings& settings, const std::vector<std::string>
         R"({{"id":"{}-{}","subject":"plate:NY:{}","type":"{}","time":"{}","source":"cam-{}"}})"
         "\n",
         run, i, random() % settings.subjects, types[i % types.size()],
-        tally::stream::format_rfc3339_ms(now_ms - static_cast<std::int64_t>(random() % kYearMs)),
+        tally::format_rfc3339_ms(now_ms - static_cast<std::int64_t>(random() % kYearMs)),
         random() % 500);
   }
   return out;
@@ -115,14 +116,14 @@ std::string make_events(const Settings& settings, const std::vector<std::string>
 // Publishes `events` (NDJSON), `rate` events/s if non-zero, pacing once a batch.
 PublishSummary publish(zmq::context_t& context, const Settings& settings, const Workload& workload,
                        double rate, const std::string& events) {
-  tally::adapters::PublisherOptions options;
+  tally::client::PublisherOptions options;
   options.acknowledged = settings.ack;
   options.endpoint = settings.ack ? settings.submit : settings.ingest;
   options.batch_max_events = workload.batch;
   options.batch_max_bytes = std::size_t{64} << 20;  // batches by count only
   options.max_in_flight = settings.in_flight;
   options.send_high_water_mark = 10000;
-  tally::adapters::Publisher publisher(context, options);
+  tally::client::Publisher publisher(context, options);
   const auto start = Clock::now();
   const std::chrono::duration<double> per_event(rate > 0 ? 1.0 / rate : 0.0);
   std::uint64_t added = 0;
@@ -139,10 +140,12 @@ PublishSummary publish(zmq::context_t& context, const Settings& settings, const 
   return publisher.finish();
 }
 
-std::optional<StatsTotals> stats(tally::adapters::QueryClient& client) {
-  const auto answer = client.request(R"({"op":"stats"})");
-  if (!answer) return std::nullopt;
-  return tally::adapters::parse_stats_totals(*answer);
+tally::Result<StatsTotals> stats(tally::client::QueryClient& client) {
+  const auto answer = client.request(tally::api::to_json(tally::api::StatsRequest{}));
+  if (!answer) return answer.status();
+  const auto parsed = tally::api::parse_answer<tally::api::StatsAnswer>(*answer);
+  if (!parsed) return parsed.status();
+  return parsed->totals();
 }
 
 // What the reload workload measured: one answer time per reload.
@@ -157,24 +160,23 @@ struct ReloadTimes {
 ReloadTimes reload_while(zmq::context_t& context, const Settings& settings, unsigned count,
                          const std::atomic<bool>& load_running) {
   ReloadTimes times;
-  tally::adapters::QueryClient client(context, settings.query, std::chrono::seconds(10));
-  simdjson::dom::parser parser;
+  tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10));
+  const std::string request = tally::api::to_json(tally::api::ReloadRequest{});
   while (times.ms.size() < count && load_running.load()) {
     const auto start = Clock::now();
-    const auto answer = client.request(R"({"op":"reload"})");
+    const auto answer = client.request(request);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    simdjson::dom::element json;
-    bool reloaded = false;
     if (!answer) {
-      times.failure = client.last_error();
-    } else if (parser.parse(*answer).get(json) != simdjson::SUCCESS ||
-               json["reloaded"].get_bool().get(reloaded) != simdjson::SUCCESS || !reloaded) {
-      times.failure = "reload refused: " + *answer;
+      times.failure = answer.status().to_string();
+      break;
     }
-    if (!times.failure.empty()) break;
+    const auto reloaded = tally::api::parse_answer<tally::api::ReloadAnswer>(*answer);
+    if (!reloaded) {
+      times.failure = "reload refused: " + *answer;
+      break;
+    }
     times.ms.push_back(ms);
-    std::uint64_t rules = 0;
-    if (json["rules"].get_uint64().get(rules) == simdjson::SUCCESS) times.rules = rules;
+    times.rules = reloaded->rules;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return times;
@@ -184,19 +186,19 @@ ReloadTimes reload_while(zmq::context_t& context, const Settings& settings, unsi
 HistogramBuckets latency_buckets(const std::string& address) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos) return {};
-  const auto body = tally::adapters::http_get(address.substr(0, colon),
-                                              std::atoi(address.c_str() + colon + 1), "/metrics");
+  const auto body = tally::client::http_get(address.substr(0, colon),
+                                            std::atoi(address.c_str() + colon + 1), "/metrics");
   if (!body) return {};
-  return tally::adapters::parse_histogram_buckets(*body, "tally_event_latency_seconds");
+  return tally::client::parse_histogram_buckets(*body, "tally_event_latency_seconds");
 }
 
 std::string milliseconds(const HistogramBuckets& buckets, double q) {
-  const double seconds = tally::adapters::histogram_quantile(buckets, q);
+  const double seconds = tally::client::histogram_quantile(buckets, q);
   return std::isnan(seconds) ? "n/a" : fmt::format("{:.3f} ms", seconds * 1e3);
 }
 
 // Runs one workload; prints its line; false if tallyd did not process it all.
-bool run(zmq::context_t& context, tally::adapters::QueryClient& client, const Settings& settings,
+bool run(zmq::context_t& context, tally::client::QueryClient& client, const Settings& settings,
          const Workload& workload, const std::string& run_id) {
   const auto types = split(settings.types, ',');
   std::vector<std::string> inputs(settings.threads);
@@ -208,9 +210,7 @@ bool run(zmq::context_t& context, tally::adapters::QueryClient& client, const Se
 
   const auto before = stats(client);
   if (!before) {
-    std::fprintf(stderr, "tally-bench: %s\n",
-                 client.last_error().empty() ? "stats answer without accepted/duplicates"
-                                             : client.last_error().c_str());
+    std::fprintf(stderr, "tally-bench: %s\n", before.status().to_string().c_str());
     return false;
   }
   const HistogramBuckets latency_before = latency_buckets(settings.metrics);
@@ -251,7 +251,7 @@ bool run(zmq::context_t& context, tally::adapters::QueryClient& client, const Se
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const HistogramBuckets latency =
-      tally::adapters::histogram_difference(latency_buckets(settings.metrics), latency_before);
+      tally::client::histogram_difference(latency_buckets(settings.metrics), latency_before);
 
   std::uint64_t resends = 0, unacknowledged = 0;
   std::string failure;
@@ -404,7 +404,7 @@ int main(int argc, char** argv) {
 
   try {
     zmq::context_t context(1);
-    tally::adapters::QueryClient client(context, settings.query, std::chrono::seconds(10));
+    tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10));
     // Ids unique per run and workload, so that no event is a duplicate of an earlier run's.
     const std::string run_id = fmt::format(
         "bench{:x}", std::chrono::system_clock::now().time_since_epoch().count() % 0xffffffffff);
@@ -414,8 +414,8 @@ int main(int argc, char** argv) {
     }
     return all_complete ? 0 : 1;
   } catch (const zmq::error_t& error) {
-    std::fprintf(stderr, "tally-bench: %s (endpoints look like tcp://127.0.0.1:7001)\n",
-                 error.what());
+    std::fprintf(stderr, "tally-bench: %s (endpoints look like %s)\n", error.what(),
+                 tally::api::kDefaultIngestEndpoint);
     return 2;
   }
 }

@@ -1,18 +1,155 @@
+#include "daemon/config_file.h"
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <filesystem>
+#include <limits>
+#include <optional>
 
-#include "daemon/daemon.h"
+#include "scorer/rules.h"
+#include "storage/journal_writer.h"
 
 namespace tally::daemon {
 namespace {
 
-std::string where(const std::string& path, const toml::node& node) {
-  return fmt::format("{}:{}:{}", path, node.source().begin.line, node.source().begin.column);
+constexpr const char* kDurationForm = "a duration such as \"10m\" (units s, m, h, d, w)";
+
+// The one place tallyd reads a duration: milliseconds, or nullopt.
+std::optional<std::int64_t> duration_ms(std::string_view text) {
+  const Result<std::int64_t> ms = scorer::parse_duration_ms(text);
+  if (!ms) return std::nullopt;
+  return *ms;
+}
+
+// One key's value in the file, with what an error about it must name.
+class Value {
+ public:
+  Value(const std::string& file, std::string_view key, const toml::node& node,
+        const std::filesystem::path& base)
+      : file_(file), key_(key), node_(node), base_(base) {}
+
+  // "FILE:LINE:COLUMN" of the value.
+  std::string where() const {
+    return fmt::format("{}:{}:{}", file_, node_.source().begin.line, node_.source().begin.column);
+  }
+  [[noreturn]] void refuse(std::string_view why) const {
+    throw ConfigError(fmt::format("{}: `{}` {}", where(), key_, why));
+  }
+
+  std::string text() const {
+    if (const auto* value = node_.as_string()) return value->get();
+    refuse("must be a string");
+  }
+  // A path; a relative one is taken from the config file's directory.
+  std::string path() const {
+    const std::filesystem::path value(text());
+    if (value.is_absolute() || base_.empty()) return value.string();
+    return (base_ / value).lexically_normal().string();
+  }
+  bool flag() const {
+    if (const auto* value = node_.as_boolean()) return value->get();
+    refuse("must be true or false");
+  }
+  std::int64_t positive(std::int64_t max = std::numeric_limits<std::int64_t>::max()) const {
+    const auto* value = node_.as_integer();
+    if (value == nullptr || value->get() < 1) refuse("must be a positive integer");
+    if (value->get() > max) refuse(fmt::format("must be at most {}", max));
+    return value->get();
+  }
+  // A duration through one of the parsers below; its refusal names the key.
+  std::int64_t duration(Result<std::int64_t> (*parse)(std::string_view)) const {
+    Result<std::int64_t> ms = parse(text());
+    if (!ms) refuse(ms.status().message());
+    return *ms;
+  }
+
+ private:
+  const std::string& file_;
+  std::string_view key_;
+  const toml::node& node_;
+  const std::filesystem::path& base_;
+};
+
+struct Key {
+  std::string_view name;
+  void (*apply)(const Value& value, DaemonOptions& options);
+};
+
+// Every key the file may hold, in the order the README lists them.
+constexpr Key kKeys[] = {
+    {"rules", [](const Value& v, DaemonOptions& o) { o.rules_path = v.path(); }},
+    {"data_dir", [](const Value& v, DaemonOptions& o) { o.data_dir = v.path(); }},
+    {"workers",
+     [](const Value& v, DaemonOptions& o) {
+       o.scorer.workers = static_cast<std::uint32_t>(v.positive(4096));
+     }},
+    {"ingest_bind", [](const Value& v, DaemonOptions& o) { o.ingest.ingest_bind = v.text(); }},
+    {"submit_bind", [](const Value& v, DaemonOptions& o) { o.ingest.submit_bind = v.text(); }},
+    {"query_bind", [](const Value& v, DaemonOptions& o) { o.query_bind = v.text(); }},
+    {"alerts_bind", [](const Value& v, DaemonOptions& o) { o.alerts_bind = v.text(); }},
+    {"metrics_listen", [](const Value& v, DaemonOptions& o) { o.metrics.listen = v.text(); }},
+    {"max_line_bytes",
+     [](const Value& v, DaemonOptions& o) {
+       o.ingest.decoder.max_line_bytes = static_cast<std::size_t>(v.positive());
+     }},
+    {"purge_interval_s",
+     [](const Value& v, DaemonOptions& o) {
+       // Capped so that the milliseconds fit: a year is already "never".
+       o.scorer.worker.purge_interval_ms = v.positive(std::int64_t{1} << 40) * 1000;
+     }},
+    {"receive_high_water_mark",
+     [](const Value& v, DaemonOptions& o) {
+       o.ingest.receive_high_water_mark =
+           static_cast<int>(v.positive(std::numeric_limits<int>::max()));
+     }},
+    {"journal", [](const Value& v, DaemonOptions& o) { o.journal = v.flag(); }},
+    {"fsync",
+     [](const Value& v, DaemonOptions& o) {
+       if (!storage::parse_fsync_mode(v.text(), o.scorer.worker.journal.fsync)) {
+         v.refuse("must be \"batch\", \"interval\" or \"none\"");
+       }
+     }},
+    {"fsync_interval_ms",
+     [](const Value& v, DaemonOptions& o) {
+       o.scorer.worker.journal.sync_interval_ms = v.positive();
+     }},
+    {"snapshot_interval",
+     [](const Value& v, DaemonOptions& o) {
+       o.snapshot_interval_ms = v.duration(parse_snapshot_interval_ms);
+     }},
+    {"snapshot_every",
+     [](const Value& v, DaemonOptions& o) {
+       o.snapshot_every_records = static_cast<std::uint64_t>(v.positive());
+     }},
+    {"expiry_sweep",
+     [](const Value& v, DaemonOptions& o) {
+       o.scorer.worker.expiry_sweep_interval_ms = v.duration(parse_expiry_sweep_ms);
+     }},
+    {"watch_rules", [](const Value& v, DaemonOptions& o) { o.watch_rules = v.flag(); }},
+};
+
+std::string key_names() {
+  std::string names;
+  for (const Key& key : kKeys) {
+    if (!names.empty()) names += ", ";
+    names += key.name;
+  }
+  return names;
 }
 
 }  // namespace
+
+Result<std::int64_t> parse_expiry_sweep_ms(std::string_view text) {
+  if (text == "0") return std::int64_t{0};
+  if (const auto ms = duration_ms(text)) return *ms;
+  return Status::invalid_argument(fmt::format("must be {}, or \"0\" for none", kDurationForm));
+}
+
+Result<std::int64_t> parse_snapshot_interval_ms(std::string_view text) {
+  if (const auto ms = duration_ms(text); ms && *ms > 0) return *ms;
+  return Status::invalid_argument(fmt::format("must be {}", kDurationForm));
+}
 
 void apply_config_file(const std::string& path, DaemonOptions& options) {
   toml::table table;
@@ -23,91 +160,17 @@ void apply_config_file(const std::string& path, DaemonOptions& options) {
                                   error.source().begin.column, error.description()));
   }
   const std::filesystem::path base = std::filesystem::path(path).parent_path();
-  const auto relative_to_file = [&](const std::string& value) {
-    const std::filesystem::path p(value);
-    return p.is_absolute() || base.empty() ? value : (base / p).lexically_normal().string();
-  };
-  for (const auto& [key, node] : table) {
-    const std::string name(key.str());
-    const auto text = [&]() -> std::string {
-      if (const auto* value = node.as_string()) return value->get();
-      throw ConfigError(fmt::format("{}: `{}` must be a string", where(path, node), name));
-    };
-    if (name == "rules") {
-      options.rules_path = relative_to_file(text());
-    } else if (name == "data_dir") {
-      options.data_dir = relative_to_file(text());
-    } else if (name == "ingest_bind") {
-      options.ingest.ingest_bind = text();
-    } else if (name == "submit_bind") {
-      options.ingest.submit_bind = text();
-    } else if (name == "query_bind") {
-      options.query_bind = text();
-    } else if (name == "alerts_bind") {
-      options.alerts_bind = text();
-    } else if (name == "metrics_listen") {
-      options.metrics.listen = text();
-    } else if (name == "journal" || name == "watch_rules") {
-      const auto* value = node.as_boolean();
-      if (value == nullptr) {
-        throw ConfigError(fmt::format("{}: `{}` must be true or false", where(path, node), name));
-      }
-      (name == "journal" ? options.journal : options.watch_rules) = value->get();
-    } else if (name == "fsync") {
-      if (!scorer::parse_fsync_mode(text(), options.scorer.worker.journal.fsync)) {
-        throw ConfigError(fmt::format("{}: `fsync` must be \"batch\", \"interval\" or \"none\"",
-                                      where(path, node)));
-      }
-    } else if (name == "expiry_sweep") {
-      const std::string value = text();
-      const std::int64_t ms = value == "0" ? 0 : scorer::parse_duration_ms(value);
-      if (ms < 0) {
-        throw ConfigError(fmt::format(
-            "{}: `expiry_sweep` must be a duration such as \"10s\" (units s, m, h, d, w), or \"0\"",
-            where(path, node)));
-      }
-      options.scorer.worker.expiry_sweep_interval_ms = ms;
-    } else if (name == "snapshot_interval") {
-      const std::int64_t ms = scorer::parse_duration_ms(text());
-      if (ms <= 0) {
-        throw ConfigError(fmt::format(
-            "{}: `snapshot_interval` must be a duration such as \"10m\" (units s, m, h, d, w)",
-            where(path, node)));
-      }
-      options.snapshot_interval_ms = ms;
-    } else if (name == "workers" || name == "max_line_bytes" || name == "purge_interval_s" ||
-               name == "receive_high_water_mark" || name == "snapshot_every" ||
-               name == "fsync_interval_ms") {
-      const auto* value = node.as_integer();
-      if (value == nullptr || value->get() < 1) {
-        throw ConfigError(
-            fmt::format("{}: `{}` must be a positive integer", where(path, node), name));
-      }
-      const auto number = value->get();
-      if (name == "workers") {
-        if (number > 4096) {
-          throw ConfigError(fmt::format("{}: `workers` must be at most 4096", where(path, node)));
-        }
-        options.scorer.workers = static_cast<std::uint32_t>(number);
-      } else if (name == "max_line_bytes") {
-        options.ingest.decoder.max_line_bytes = static_cast<std::size_t>(number);
-      } else if (name == "purge_interval_s") {
-        options.scorer.worker.purge_interval_ms = number * 1000;
-      } else if (name == "snapshot_every") {
-        options.snapshot_every_records = static_cast<std::uint64_t>(number);
-      } else if (name == "fsync_interval_ms") {
-        options.scorer.worker.journal.sync_interval_ms = number;
-      } else {
-        options.ingest.receive_high_water_mark = static_cast<int>(number);
-      }
-    } else {
-      throw ConfigError(fmt::format(
-          "{}: unknown key `{}` (expected rules, data_dir, workers, ingest_bind, submit_bind, "
-          "query_bind, alerts_bind, metrics_listen, max_line_bytes, purge_interval_s, "
-          "receive_high_water_mark, journal, fsync, fsync_interval_ms, snapshot_interval, "
-          "snapshot_every, expiry_sweep, watch_rules)",
-          where(path, node), name));
+  for (const auto& [name, node] : table) {
+    const Value value(path, name.str(), node, base);
+    const Key* key = nullptr;
+    for (const Key& candidate : kKeys) {
+      if (candidate.name == name.str()) key = &candidate;
     }
+    if (key == nullptr) {
+      throw ConfigError(fmt::format("{}: unknown key `{}` (expected {})", value.where(), name.str(),
+                                    key_names()));
+    }
+    key->apply(value, options);
   }
 }
 

@@ -1,12 +1,19 @@
 #include "monitoring/metrics_exporter.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <stdexcept>
+#include <thread>
 
 namespace tally::monitoring {
 namespace {
@@ -41,11 +48,23 @@ MetricFamily single(std::string name, std::string help, MetricType type, double 
   return result;
 }
 
+// Opens and closes a TCP connection to an IPv4 HOST:PORT; failures ignored.
+void knock(const std::string& host, int port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) return;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  (void)::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  ::close(fd);
+}
+
 }  // namespace
 
 class MetricsExporter::Collector final : public prometheus::Collectable {
  public:
-  Collector(MetricsOptions options, scorer::Engine& engine, const stream::IngestCounters& ingest)
+  Collector(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest)
       : options_(std::move(options)), engine_(engine), ingest_(ingest) {}
 
   std::vector<MetricFamily> Collect() const override {
@@ -68,9 +87,8 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     auto rejected =
         family("tally_events_rejected_total",
                "Lines refused, by reason (each is in rejected.ndjson)", MetricType::Counter);
-    for (std::size_t r = 0; r < stream::kRejectReasonCount; ++r) {
-      add(rejected, relaxed(ingest_.rejected[r]),
-          {{"reason", std::string(stream::kRejectReasonNames[r])}});
+    for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
+      add(rejected, relaxed(ingest_.rejected[r]), {{"reason", std::string(kRejectReasonNames[r])}});
     }
     out.push_back(std::move(rejected));
 
@@ -99,7 +117,7 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
 
  private:
   void append_shard_families(std::vector<MetricFamily>& out) const {
-    const std::vector<scorer::ShardStats> shards = engine_.stats(scorer::Producer::kMetrics);
+    const std::vector<scorer::ShardStats> shards = engine_.stats(scorer::QueueRow::kMetrics);
 
     auto accepted =
         family("tally_events_accepted_total", "Events applied, by worker", MetricType::Counter);
@@ -154,8 +172,10 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
       add(journal_errors, static_cast<double>(shard.journal_errors), worker);
       add(journal_pending, static_cast<double>(shard.journal_pending_bytes), worker);
       add(recovered, static_cast<double>(shard.recovered), worker);
-      for (const auto& [type, count] : shard.hits_by_type) hits_by_type[type] += count;
-      for (const auto& [tier, count] : shard.tier_changes) tier_changes[tier] += count;
+      for (const auto& [type, count] : shard.hits_by_type)
+        hits_by_type[type] += static_cast<double>(count);
+      for (const auto& [tier, count] : shard.tier_changes)
+        tier_changes[tier] += static_cast<double>(count);
       latency.merge(shard.latency);
     }
     for (auto* moved :
@@ -194,11 +214,11 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
 
   MetricsOptions options_;
   scorer::Engine& engine_;
-  const stream::IngestCounters& ingest_;
+  const IngestCounters& ingest_;
 };
 
 MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
-                                 const stream::IngestCounters& ingest) {
+                                 const IngestCounters& ingest) {
   const std::string listen = options.listen;
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -213,12 +233,29 @@ MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
   collector_ = std::make_shared<Collector>(std::move(options), engine, ingest);
   exposer_->RegisterCollectable(collector_);
   const auto ports = exposer_->GetListeningPorts();
-  url_ = fmt::format("http://{}:{}/metrics", listen.substr(0, colon),
-                     ports.empty() ? 0 : ports.front());
+  port_ = ports.empty() ? 0 : ports.front();
+  const std::string host = listen.substr(0, colon);
+  url_ = fmt::format("http://{}:{}/metrics", host, port_);
+  in_addr parsed{};
+  host_ =
+      host != "0.0.0.0" && ::inet_pton(AF_INET, host.c_str(), &parsed) == 1 ? host : "127.0.0.1";
 }
 
 MetricsExporter::~MetricsExporter() {
-  exposer_.reset();  // stop HTTP threads before the collector goes
+  // Stop the HTTP threads before the collector goes. The listener (civetweb)
+  // looks at its stop flag only between waits for a connection of up to 2 s:
+  // so that a stop never waits that out, a helper thread stops it while this
+  // one knocks on its port, which ends the wait, until it is gone.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    exposer_.reset();
+    stopped.store(true);
+  });
+  while (!stopped.load()) {
+    knock(host_, port_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stopper.join();
 }
 
 }  // namespace tally::monitoring

@@ -10,13 +10,16 @@
 //
 // Thread-safety: the exporter's HTTP threads call into the engine through
 // its dedicated kMetrics producer row; concurrent scrapes are serialised.
+// Construction and destruction on one thread (the control thread); the
+// destructor returns once no HTTP thread runs, within milliseconds.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "api/endpoints.h"
+#include "core/ingest_counters.h"
 #include "scorer/engine.h"
-#include "stream/ingest_counters.h"
 
 namespace prometheus {
 class Exposer;
@@ -26,7 +29,7 @@ namespace tally::monitoring {
 
 struct MetricsOptions {
   // HOST:PORT for the HTTP listener; port 0 picks a free port. Default from the brief.
-  std::string listen = "127.0.0.1:9464";
+  std::string listen = api::kDefaultMetricsAddress;
   // Reported as tally_build_info{version=...}.
   std::string version;
 };
@@ -34,8 +37,7 @@ struct MetricsOptions {
 class MetricsExporter {
  public:
   // Starts listening; throws std::runtime_error naming the address on failure.
-  MetricsExporter(MetricsOptions options, scorer::Engine& engine,
-                  const stream::IngestCounters& ingest);
+  MetricsExporter(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest);
   ~MetricsExporter();
 
   // "http://HOST:PORT/metrics" with the port actually bound.
@@ -46,6 +48,8 @@ class MetricsExporter {
   std::shared_ptr<Collector> collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::string url_;
+  std::string host_;  // where the listener can be reached: its address, or loopback
+  int port_ = 0;
 };
 
 }  // namespace tally::monitoring

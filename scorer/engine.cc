@@ -3,10 +3,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstring>
 
-#include "scorer/state_dir.h"
-#include "stream/backoff.h"
+#include "core/backoff.h"
+#include "storage/state_dir.h"
 
 namespace tally::scorer {
 namespace {
@@ -17,15 +16,21 @@ class StatsCommand final : public ShardCommand {
   ShardStats result;
 };
 
-class SnapshotCommand final : public ShardCommand {
+// Runs one of a worker's storage steps for a generation on the worker's own
+// thread (which alone touches its journal once run() has begun), keeping
+// what it returned.
+template <typename Outcome, Outcome (ShardWorker::*kStep)(std::uint64_t)>
+class GenerationCommand final : public ShardCommand {
  public:
-  explicit SnapshotCommand(std::uint64_t generation) : generation_(generation) {}
-  void run(ShardWorker& worker) override { result = worker.take_snapshot(generation_); }
-  SnapshotPartOutcome result;
+  explicit GenerationCommand(std::uint64_t generation) : generation_(generation) {}
+  void run(ShardWorker& worker) override { result = (worker.*kStep)(generation_); }
+  Outcome result;
 
  private:
   std::uint64_t generation_;
 };
+using SnapshotCommand = GenerationCommand<SnapshotPartOutcome, &ShardWorker::take_snapshot>;
+using OpenJournalCommand = GenerationCommand<Status, &ShardWorker::open_journal>;
 
 // Runs after everything queued before it on the same row: a barrier.
 class BarrierCommand final : public ShardCommand {
@@ -33,7 +38,7 @@ class BarrierCommand final : public ShardCommand {
   void run(ShardWorker&) override {}
 };
 
-static_assert(static_cast<std::uint32_t>(Producer::kIngest) == 0,
+static_assert(static_cast<std::uint32_t>(QueueRow::kIngest) == 0,
               "ShardWorker holds back row 0 when its journal is over its buffer limit");
 
 }  // namespace
@@ -41,13 +46,13 @@ static_assert(static_cast<std::uint32_t>(Producer::kIngest) == 0,
 Engine::Engine(ScorerOptions options, std::shared_ptr<const RuleSet> rules)
     : options_(std::move(options)),
       groups_(options_.workers),
-      queues_(kProducerCount, options_.workers),
+      queues_(kQueueRows, options_.workers),
       rules_(rules.get()),
       types_(rules.get()) {
   rule_history_.push_back(std::move(rules));
-  ShardContext context{&rules_, &event_clock_};
+  ShardContext context{&rules_, &event_clock_, &interns_};
   for (std::uint32_t id = 0; id < options_.workers; ++id) {
-    done_tickets_.push_back(std::make_unique<stream::TicketQueue>());
+    done_tickets_.push_back(std::make_unique<TicketQueue>());
     workers_.push_back(std::make_unique<ShardWorker>(id, options_.worker, context, queues_,
                                                      *done_tickets_.back()));
   }
@@ -55,8 +60,8 @@ Engine::Engine(ScorerOptions options, std::shared_ptr<const RuleSet> rules)
 
 Engine::~Engine() { stop(); }
 
-std::vector<stream::TicketQueue*> Engine::done_ticket_queues() {
-  std::vector<stream::TicketQueue*> queues;
+std::vector<TicketQueue*> Engine::done_ticket_queues() {
+  std::vector<TicketQueue*> queues;
   for (auto& queue : done_tickets_) queues.push_back(queue.get());
   return queues;
 }
@@ -74,13 +79,14 @@ void Engine::stop() {
   threads_.clear();
 }
 
-RulesResult Engine::reload() {
-  RulesResult result = load_rules_file(options_.rules_path, next_rules_version_);
-  if (auto* loaded = std::get_if<std::shared_ptr<const RuleSet>>(&result)) {
+Result<std::shared_ptr<const RuleSet>> Engine::reload() {
+  Result<std::shared_ptr<const RuleSet>> result =
+      load_rules_file(options_.rules_path, next_rules_version_);
+  if (result) {
     ++next_rules_version_;  // only loaded sets take a number
-    rule_history_.push_back(*loaded);
-    rules_.store(loaded->get(), std::memory_order_release);
-    types_.store(loaded->get(), std::memory_order_release);
+    rule_history_.push_back(*result);
+    rules_.store(result->get(), std::memory_order_release);
+    types_.store(result->get(), std::memory_order_release);
     reloads_ok_.fetch_add(1, std::memory_order_relaxed);
   } else {
     reloads_refused_.fetch_add(1, std::memory_order_relaxed);
@@ -88,8 +94,8 @@ RulesResult Engine::reload() {
   return result;
 }
 
-const Rule* Engine::recovered_rule(const journal::Record& record) {
-  const bool is_revoke = record.kind == journal::RecordKind::kRevoke;
+const Rule* Engine::recovered_rule(const storage::journal::Record& record) {
+  const bool is_revoke = record.kind == storage::journal::RecordKind::kRevoke;
   if (is_revoke) return &recovered_revoke();
   std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}", record.type, record.rules_version,
                                 record.points, record.expires_after_ms);
@@ -121,24 +127,27 @@ const Rule& Engine::recovered_revoke() {
   return *recovered_revoke_;
 }
 
-RecoveryReport Engine::recover() {
+Result<storage::RecoveryReport> Engine::recover() {
+  if (!journaled()) return storage::RecoveryReport{};
   const auto start = std::chrono::steady_clock::now();
-  const std::string& dir = options_.worker.journal.dir;
-  const StateFiles files = scan_state_dir(dir);
-  const std::uint32_t ingest_row = static_cast<std::uint32_t>(Producer::kIngest);
+  storage::Env* env = options_.worker.env;
+  auto scanned = storage::scan_state_dir(env, options_.worker.journal.dir);
+  if (!scanned.is_ok()) return scanned.status();
+  const storage::StateFiles& files = *scanned;
+  const std::uint32_t ingest_row = static_cast<std::uint32_t>(QueueRow::kIngest);
   // Staged per worker and pushed in runs, as the ingest thread does.
   constexpr std::size_t kRun = 256;
-  std::vector<std::vector<stream::WorkItem>> staged(workers_.size());
+  std::vector<std::vector<WorkItem>> staged(workers_.size());
   for (auto& items : staged) items.reserve(kRun);
   const auto push = [&](std::uint32_t worker) {
-    stream::push_blocking(queues_.at(ingest_row, worker), staged[worker].data(),
-                          staged[worker].size(), [] { return false; });
+    push_blocking(queues_.at(ingest_row, worker), staged[worker].data(), staged[worker].size(),
+                  [] { return false; });
     staged[worker].clear();
   };
-  stream::WorkItem item;
-  item.kind = stream::WorkKind::kReplay;
-  RecoveryReport report = read_state(files, [&](const journal::Record& record) {
-    stream::Event& event = item.event;
+  WorkItem item;
+  item.kind = WorkKind::kReplay;
+  auto read = storage::read_state(env, files, [&](const storage::journal::Record& record) {
+    Event& event = item.event;
     event.id.assign(record.id);
     event.subject.assign(record.subject);
     event.source.assign(record.source);
@@ -146,16 +155,18 @@ RecoveryReport Engine::recover() {
     event.reason.assign(record.reason);
     event.time_ms = record.time_ms;
     event.type = recovered_rule(record);
-    event.subject_hash = stream::stable_hash64(record.subject);
+    event.subject_hash = stable_hash64(record.subject);
     const std::uint32_t worker = groups_.worker_of(event.subject_hash);
     staged[worker].push_back(item);
     if (staged[worker].size() == kRun) push(worker);
   });
+  if (!read.is_ok()) return read.status();
+  storage::RecoveryReport& report = *read;
   for (std::uint32_t worker = 0; worker < staged.size(); ++worker) push(worker);
   std::vector<BarrierCommand> barriers(workers_.size());
   std::vector<ShardCommand*> pointers;
   for (auto& barrier : barriers) pointers.push_back(&barrier);
-  run_on_all(Producer::kIngest, pointers);
+  run_on_all(QueueRow::kIngest, pointers);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::int64_t clock = event_clock_.load();
@@ -166,23 +177,27 @@ RecoveryReport Engine::recover() {
   // different rule sets under one number.
   if (report.max_rules_version >= rules().version()) {
     next_rules_version_ = report.max_rules_version + 1;
-    RulesResult renumbered = load_rules_file(options_.rules_path, next_rules_version_++);
-    if (auto* loaded = std::get_if<std::shared_ptr<const RuleSet>>(&renumbered)) {
-      rule_history_.push_back(*loaded);
-      rules_.store(loaded->get(), std::memory_order_release);
-      types_.store(loaded->get(), std::memory_order_release);
+    Result<std::shared_ptr<const RuleSet>> renumbered =
+        load_rules_file(options_.rules_path, next_rules_version_++);
+    if (renumbered) {
+      rule_history_.push_back(*renumbered);
+      rules_.store(renumbered->get(), std::memory_order_release);
+      types_.store(renumbered->get(), std::memory_order_release);
     }
   }
 
   next_generation_ = files.next_generation;
-  for (auto& worker : workers_) {
-    if (const int error = worker->open_journal(next_generation_); error != 0) {
-      throw StateError(fmt::format("{}: cannot start the journal: {}", worker->journal_path(),
-                                   std::strerror(error)));
-    }
+  std::deque<OpenJournalCommand> opens;  // not movable: they hold atomics
+  pointers.clear();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    pointers.push_back(&opens.emplace_back(next_generation_));
+  }
+  run_on_all(QueueRow::kIngest, pointers);
+  for (const OpenJournalCommand& opened : opens) {
+    if (!opened.result.is_ok()) return opened.result.with_context("cannot start the journal");
   }
   ++next_generation_;
-  return report;
+  return std::move(report);
 }
 
 std::uint64_t Engine::journal_records() const noexcept {
@@ -204,23 +219,22 @@ SnapshotReport Engine::snapshot(const std::function<void()>& while_waiting) {
   for (std::size_t i = 0; i < workers_.size(); ++i) commands.emplace_back(report.generation);
   std::vector<ShardCommand*> pointers;
   for (auto& command : commands) pointers.push_back(&command);
-  run_on_all(Producer::kSnapshot, pointers, while_waiting);
+  run_on_all(QueueRow::kSnapshot, pointers, while_waiting);
   for (const SnapshotCommand& command : commands) {
     const SnapshotPartOutcome& part = command.result;
-    if (part.error != 0 && report.error.empty()) {
-      report.error = fmt::format("{}: {}", part.where, std::strerror(part.error));
-    }
+    if (!part.status.is_ok() && report.error.empty()) report.error = part.status.to_string();
     report.records += part.part.records;
     report.bytes += part.part.bytes;
     report.longest_pause_seconds = std::max(report.longest_pause_seconds, part.seconds);
   }
   if (report.error.empty()) {
-    try {
-      complete_snapshot(options_.worker.journal.dir, report.generation, workers());
+    const Status completed = storage::complete_snapshot(
+        options_.worker.env, options_.worker.journal.dir, report.generation, workers());
+    if (completed.is_ok()) {
       report.ok = true;
       snapshots_taken_.fetch_add(1, std::memory_order_relaxed);
-    } catch (const StateError& error) {
-      report.error = error.what();
+    } else {
+      report.error = completed.to_string();
     }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -234,29 +248,29 @@ std::int64_t Engine::now_ms() const noexcept {
       .count();
 }
 
-void Engine::send(Producer from, std::uint32_t worker, ShardCommand& command) {
-  stream::WorkItem item;
-  item.kind = stream::WorkKind::kCommand;
+void Engine::send(QueueRow from, std::uint32_t worker, ShardCommand& command) {
+  WorkItem item;
+  item.kind = WorkKind::kCommand;
   item.command = &command;
-  stream::push_blocking(queues_.at(static_cast<std::uint32_t>(from), worker), &item, 1,
-                        [] { return false; });
+  push_blocking(queues_.at(static_cast<std::uint32_t>(from), worker), &item, 1,
+                [] { return false; });
 }
 
-void Engine::run_on(Producer from, std::uint32_t worker, ShardCommand& command,
+void Engine::run_on(QueueRow from, std::uint32_t worker, ShardCommand& command,
                     const std::function<void()>& while_waiting) {
   send(from, worker, command);
   wait_for(command, while_waiting);
 }
 
 void Engine::wait_for(const ShardCommand& command, const std::function<void()>& while_waiting) {
-  stream::Backoff backoff;
+  Backoff backoff;
   while (!command.done()) {
     if (while_waiting) while_waiting();
     backoff.pause();
   }
 }
 
-void Engine::run_on_all(Producer from, const std::vector<ShardCommand*>& commands,
+void Engine::run_on_all(QueueRow from, const std::vector<ShardCommand*>& commands,
                         const std::function<void()>& while_waiting) {
   for (std::uint32_t worker = 0; worker < commands.size(); ++worker) {
     send(from, worker, *commands[worker]);
@@ -264,9 +278,9 @@ void Engine::run_on_all(Producer from, const std::vector<ShardCommand*>& command
   for (ShardCommand* command : commands) wait_for(*command, while_waiting);
 }
 
-std::vector<ShardStats> Engine::stats(Producer from, const std::function<void()>& while_waiting) {
+std::vector<ShardStats> Engine::stats(QueueRow from, const std::function<void()>& while_waiting) {
   std::unique_lock<std::mutex> lock(metrics_mutex_, std::defer_lock);
-  if (from == Producer::kMetrics) lock.lock();
+  if (from == QueueRow::kMetrics) lock.lock();
   std::vector<StatsCommand> commands(workers_.size());
   std::vector<ShardCommand*> pointers;
   for (auto& command : commands) pointers.push_back(&command);
@@ -280,7 +294,7 @@ void Engine::drain_alerts(const std::function<void(const Alert&)>& sink) {
   for (auto& worker : workers_) worker->alerts().consume_all(sink);
 }
 
-ApplyOutcome Engine::apply_directly(const stream::Event& event) {
+ApplyOutcome Engine::apply_directly(const Event& event) {
   return workers_[groups_.worker_of(event.subject_hash)]->apply(event, now_ms());
 }
 

@@ -1,29 +1,28 @@
-// The query and admin API: one JSON object in, one JSON object out (the
-// brief's ops: score, explain, top, stats, reload, workers; and history,
-// snapshot). Transport-free:
-// the daemon feeds it bytes from its ROUTER socket; a test can call it
-// directly.
+// The query service: tallyd's answers to the query and admin API. The
+// protocol (ops, requests, answers, error codes and their JSON) is api/'s;
+// this runs each op on the engine and fills the typed answer. Transport-free:
+// the daemon feeds it the bytes from its ROUTER socket; a test calls it
+// directly (tests/scorer/query_handler_test.cc).
 //
 // Each op reaches the worker that owns the subject (or every worker, for top
 // and stats) as a command through the worker's queue, so no query ever locks
 // or reads a shard from outside its thread.
 //
-// A request that cannot be answered gets {"error":{"code":C,"message":M}}
-// with C one of: bad_request, unknown_op, missing_field, bad_field, bad_time,
-// rules_refused, not_supported, snapshot_failed.
-//
-// Thread-safety: one QueryHandler per calling thread (it uses one Producer row).
+// Thread-safety: one QueryHandler per calling thread (it sends on the
+// engine's QueueRow::kControl row and keeps one JSON parser).
 #pragma once
 
 #include <simdjson.h>
 
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 
+#include "api/answers.h"
+#include "api/protocol.h"
+#include "core/ingest_counters.h"
+#include "core/status.h"
 #include "scorer/engine.h"
-#include "stream/ingest_counters.h"
 
 namespace tally::scorer {
 
@@ -31,31 +30,34 @@ class QueryHandler {
  public:
   // `ingest` may be null (no ingest counters in stats). `while_waiting` runs
   // while a worker is answering (the daemon drains alerts there).
-  QueryHandler(Engine& engine, const stream::IngestCounters* ingest,
+  QueryHandler(Engine& engine, const IngestCounters* ingest,
                std::function<void()> while_waiting = {});
 
+  // One request's JSON in, the answer's JSON out; a request that cannot be
+  // answered gets {"error":{"code":...,"message":...}}.
   std::string handle(std::string_view request);
+  // A request already parsed (e.g. the daemon's reload on SIGHUP), answered as JSON.
+  std::string handle(const api::Request& request);
 
-  // The answer to {"op":"stats"}, also used by `tally stats`.
-  std::string stats_json();
+  // The ops, typed. Failures are api refusals (api::error_code_of).
+  api::ScoreAnswer score(const api::ScoreRequest& request);
+  api::ExplainAnswer explain(const api::ExplainRequest& request);
+  api::HistoryAnswer history(const api::HistoryRequest& request);
+  api::TopAnswer top(const api::TopRequest& request);
+  api::StatsAnswer stats();
+  api::ReloadAnswer reload();
+  Result<api::WorkersAnswer> workers(const api::WorkersRequest& request);
+  Result<api::SnapshotAnswer> snapshot();
 
  private:
-  std::string score(simdjson::dom::object request, bool explain);
-  std::string top(simdjson::dom::object request);
-  std::string reload();
-  std::string workers(simdjson::dom::object request);
-  std::string snapshot();
-  std::string history(simdjson::dom::object request);
-  // The request's `subject`, or nullopt with `error` set to the answer.
-  static std::optional<std::string> subject_of(simdjson::dom::object request, std::string& error);
+  // score and explain: the subject's answer from its owning worker.
+  api::ExplainAnswer subject_answer(const std::string& subject, std::optional<std::int64_t> at_ms,
+                                    bool explain);
 
   Engine& engine_;
-  const stream::IngestCounters* ingest_;
+  const IngestCounters* ingest_;
   std::function<void()> while_waiting_;
   simdjson::dom::parser parser_;
 };
-
-// {"error":{"code":...,"message":...}}
-std::string error_json(std::string_view code, std::string_view message);
 
 }  // namespace tally::scorer

@@ -12,13 +12,26 @@
 namespace tally::scorer {
 namespace {
 
-struct Refusal {
-  RulesError error;
-};
+Status refusal(std::string_view file, const toml::node& node, std::string reason) {
+  const toml::source_position& where = node.source().begin;
+  return Status::invalid_at({std::string(file), static_cast<std::uint32_t>(where.line),
+                             static_cast<std::uint32_t>(where.column)},
+                            std::move(reason));
+}
 
-[[noreturn]] void refuse(std::string_view file, const toml::node& node, std::string reason) {
-  throw Refusal{{std::string(file), static_cast<std::uint32_t>(node.source().begin.line),
-                 static_cast<std::uint32_t>(node.source().begin.column), std::move(reason)}};
+// TOML text -> a table, or the parse error at its place. The one try/catch of
+// this file: Debian's toml++ is a shared library built with exceptions (it
+// exports only toml::ex::parse), so its no-throw parse_result API cannot be
+// used; the exception is caught at the call and becomes a Status at once.
+Result<toml::table> parse_toml(std::string_view text, std::string_view file) {
+  try {
+    return toml::parse(text, file);
+  } catch (const toml::parse_error& error) {
+    const toml::source_position& where = error.source().begin;
+    return Status::invalid_at({std::string(file), static_cast<std::uint32_t>(where.line),
+                               static_cast<std::uint32_t>(where.column)},
+                              std::string(error.description()));
+  }
 }
 
 bool valid_rule_name(std::string_view name) {
@@ -27,46 +40,168 @@ bool valid_rule_name(std::string_view name) {
   });
 }
 
-void refuse_unknown_keys(std::string_view file, const toml::table& table,
-                         std::initializer_list<std::string_view> known, std::string_view where) {
+Status check_known_keys(std::string_view file, const toml::table& table,
+                        std::initializer_list<std::string_view> known, std::string_view where) {
   for (const auto& [key, node] : table) {
     if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
-      refuse(file, node,
-             fmt::format("unknown key `{}` in {} (known: {})", key.str(), where,
-                         fmt::join(known, ", ")));
+      return refusal(file, node,
+                     fmt::format("unknown key `{}` in {} (known: {})", key.str(), where,
+                                 fmt::join(known, ", ")));
     }
   }
+  return Status::ok();
 }
 
-std::int64_t integer(std::string_view file, const toml::node& node, std::string_view what) {
+Result<std::int64_t> integer(std::string_view file, const toml::node& node, std::string_view what) {
   const auto* value = node.as_integer();
-  if (value == nullptr) refuse(file, node, fmt::format("`{}` must be an integer", what));
+  if (value == nullptr) return refusal(file, node, fmt::format("`{}` must be an integer", what));
   return value->get();
 }
 
-std::int64_t duration(std::string_view file, const toml::node& node, std::string_view what) {
+Result<std::int64_t> duration(std::string_view file, const toml::node& node,
+                              std::string_view what) {
   const auto* value = node.as_string();
-  const std::int64_t ms = value != nullptr ? parse_duration_ms(value->get()) : -1;
-  if (ms <= 0) {
-    refuse(file, node,
-           fmt::format("`{}` must be a duration such as \"540d\" (a positive whole number and "
-                       "one of the units s, m, h, d, w)",
-                       what));
+  const Result<std::int64_t> ms =
+      value != nullptr ? parse_duration_ms(value->get()) : Result<std::int64_t>(0);
+  if (!ms || *ms <= 0) {
+    return refusal(file, node,
+                   fmt::format("`{}` must be a duration such as \"540d\" (a positive whole number "
+                               "and one of the units s, m, h, d, w)",
+                               what));
   }
   return ms;
 }
 
+// Sets `target` from table[key], when the key is there.
+template <typename Read>
+Status read_optional(const toml::table& table, std::string_view key, std::int64_t& target,
+                     Read read) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return Status::ok();
+  Result<std::int64_t> value = read(*node, key);
+  if (!value) return value.status();
+  target = *value;
+  return Status::ok();
+}
+
+Status parse_score(std::string_view file, const toml::node& node, ScoreConfig& score) {
+  const auto* table = node.as_table();
+  if (table == nullptr) return refusal(file, node, "`score` must be a table");
+  if (Status known =
+          check_known_keys(file, *table, {"base", "min", "max", "clock", "retain"}, "[score]");
+      !known) {
+    return known;
+  }
+  const auto as_integer = [&](const toml::node& value, std::string_view what) {
+    return integer(file, value, what);
+  };
+  const auto as_duration = [&](const toml::node& value, std::string_view what) {
+    return duration(file, value, what);
+  };
+  // All are read (a braced list is evaluated in order); the first refusal is
+  // the answer.
+  for (Status read : {read_optional(*table, "base", score.base, as_integer),
+                      read_optional(*table, "min", score.min, as_integer),
+                      read_optional(*table, "max", score.max, as_integer),
+                      read_optional(*table, "retain", score.retain_ms, as_duration)}) {
+    if (!read) return read;
+  }
+  if (const auto* v = table->get("clock")) {
+    const auto* clock = v->as_string();
+    if (clock != nullptr && clock->get() == "wall") {
+      score.clock = Clock::kWall;
+    } else if (clock != nullptr && clock->get() == "event") {
+      score.clock = Clock::kEvent;
+    } else {
+      return refusal(file, *v, "`clock` must be \"wall\" or \"event\"");
+    }
+  }
+  if (score.min > score.max) return refusal(file, node, "`min` is greater than `max`");
+  if (score.base < score.min || score.base > score.max) {
+    return refusal(file, node, "`base` lies outside [min, max]");
+  }
+  return Status::ok();
+}
+
+// One [rules.<name>] table into `rule`.
+Status parse_rule(std::string_view file, const std::string& name, const toml::node& node,
+                  Rule& rule) {
+  if (name == RuleSet::kRevokeType) {
+    return refusal(file, node, "`revoke` is built in and cannot be redefined");
+  }
+  if (!valid_rule_name(name)) {
+    return refusal(
+        file, node,
+        fmt::format("rule name `{}`: use lower-case letters, digits and `_` only", name));
+  }
+  const auto* table = node.as_table();
+  if (table == nullptr) return refusal(file, node, fmt::format("`rules.{}` must be a table", name));
+  if (Status known = check_known_keys(file, *table, {"points", "expires_after", "description"},
+                                      fmt::format("[rules.{}]", name));
+      !known) {
+    return known;
+  }
+  rule.name = name;
+  const auto* points = table->get("points");
+  if (points == nullptr) return refusal(file, node, fmt::format("rule `{}` has no `points`", name));
+  const Result<std::int64_t> value = integer(file, *points, "points");
+  if (!value) return value.status();
+  if (*value < std::numeric_limits<std::int32_t>::min() ||
+      *value > std::numeric_limits<std::int32_t>::max()) {
+    return refusal(file, *points, "`points` is out of range (32-bit)");
+  }
+  rule.points = static_cast<std::int32_t>(*value);
+  if (const auto* v = table->get("expires_after")) {
+    const Result<std::int64_t> expires_after = duration(file, *v, "expires_after");
+    if (!expires_after) return expires_after.status();
+    rule.expires_after_ms = *expires_after;
+  }
+  if (const auto* v = table->get("description")) {
+    const auto* text = v->as_string();
+    if (text == nullptr) return refusal(file, *v, "`description` must be a string");
+    rule.description = text->get();
+  }
+  return Status::ok();
+}
+
+// [[tier]] tables into `tiers`, sorted by min.
+Status parse_tiers(std::string_view file, const toml::node& node, std::vector<Tier>& tiers) {
+  const auto* array = node.as_array();
+  if (array == nullptr) return refusal(file, node, "`tier` must be an array: use [[tier]]");
+  for (const auto& element : *array) {
+    const auto* table = element.as_table();
+    if (table == nullptr) return refusal(file, element, "each [[tier]] must be a table");
+    if (Status known = check_known_keys(file, *table, {"name", "min"}, "[[tier]]"); !known) {
+      return known;
+    }
+    const auto* name = table->get("name");
+    const auto* min = table->get("min");
+    if (name == nullptr || name->as_string() == nullptr || name->as_string()->get().empty()) {
+      return refusal(file, element, "a tier needs a non-empty string `name`");
+    }
+    if (min == nullptr) return refusal(file, element, "a tier needs a `min`");
+    const Result<std::int64_t> min_value = integer(file, *min, "min");
+    if (!min_value) return min_value.status();
+    Tier tier{name->as_string()->get(), *min_value};
+    for (const Tier& other : tiers) {
+      if (other.name == tier.name) {
+        return refusal(file, *name, fmt::format("duplicate tier name `{}`", tier.name));
+      }
+      if (other.min == tier.min) {
+        return refusal(file, *min,
+                       fmt::format("tiers `{}` and `{}` have the same min {}", other.name,
+                                   tier.name, tier.min));
+      }
+    }
+    tiers.push_back(std::move(tier));
+  }
+  std::sort(tiers.begin(), tiers.end(), [](const Tier& a, const Tier& b) { return a.min < b.min; });
+  return Status::ok();
+}
+
 }  // namespace
 
-std::string RulesError::to_string() const {
-  if (line == 0) return fmt::format("{}: {}", file, reason);
-  if (column == 0) return fmt::format("{}:{}: {}", file, line, reason);
-  return fmt::format("{}:{}:{}: {}", file, line, column, reason);
-}
-
-const stream::EventTypeTerms* RuleSet::resolve(std::string_view type) const noexcept {
-  return find(type);
-}
+const EventTypeTerms* RuleSet::resolve(std::string_view type) const noexcept { return find(type); }
 
 const Rule* RuleSet::find(std::string_view type) const noexcept {
   if (type == kRevokeType) return &revoke_;
@@ -88,8 +223,14 @@ std::int64_t RuleSet::clamp(std::int64_t raw) const noexcept {
   return std::clamp(raw, score_.min, score_.max);
 }
 
-std::int64_t parse_duration_ms(std::string_view text) noexcept {
-  if (text.size() < 2) return -1;
+Result<std::int64_t> parse_duration_ms(std::string_view text) {
+  const auto refused = [&] {
+    return Status::invalid_argument(
+        fmt::format("`{}` is not a duration (a whole number and one of the units s, m, h, d, w, "
+                    "e.g. \"540d\")",
+                    text));
+  };
+  if (text.size() < 2) return refused();
   std::int64_t unit_ms = 0;
   switch (text.back()) {
     case 's':
@@ -108,13 +249,13 @@ std::int64_t parse_duration_ms(std::string_view text) noexcept {
       unit_ms = 7 * 86400 * 1000LL;
       break;
     default:
-      return -1;
+      return refused();
   }
   std::int64_t amount = 0;
   for (char c : text.substr(0, text.size() - 1)) {
-    if (c < '0' || c > '9') return -1;
+    if (c < '0' || c > '9') return refused();
     amount = amount * 10 + (c - '0');
-    if (amount > 1'000'000'000) return -1;  // beyond any sane retention; avoids overflow
+    if (amount > 1'000'000'000) return refused();  // beyond any sane retention; avoids overflow
   }
   return amount * unit_ms;
 }
@@ -128,8 +269,9 @@ std::string format_duration(std::int64_t ms) {
   return fmt::format("{}s", ms / 1000);
 }
 
-RulesResult parse_rules(std::string_view toml_text, std::string_view file_name,
-                        std::uint32_t version) {
+Result<std::shared_ptr<const RuleSet>> parse_rules(std::string_view toml_text,
+                                                   std::string_view file_name,
+                                                   std::uint32_t version) {
   auto rules = std::make_shared<RuleSet>();
   rules->version_ = version;
   rules->source_ = std::string(file_name);
@@ -137,135 +279,57 @@ RulesResult parse_rules(std::string_view toml_text, std::string_view file_name,
   rules->revoke_.name = std::string(RuleSet::kRevokeType);
   rules->revoke_.description = "Cancels an earlier event (appeal upheld, misread)";
   rules->revoke_.rules_version = version;
-  try {
-    toml::table root;
-    try {
-      root = toml::parse(toml_text, file_name);
-    } catch (const toml::parse_error& error) {
-      return RulesError{std::string(file_name),
-                        static_cast<std::uint32_t>(error.source().begin.line),
-                        static_cast<std::uint32_t>(error.source().begin.column),
-                        std::string(error.description())};
-    }
-    refuse_unknown_keys(file_name, root, {"score", "rules", "tier"}, "the rules file");
 
-    ScoreConfig& score = rules->score_;
-    if (const auto* node = root.get("score")) {
-      const auto* table = node->as_table();
-      if (table == nullptr) refuse(file_name, *node, "`score` must be a table");
-      refuse_unknown_keys(file_name, *table, {"base", "min", "max", "clock", "retain"}, "[score]");
-      if (const auto* v = table->get("base")) score.base = integer(file_name, *v, "base");
-      if (const auto* v = table->get("min")) score.min = integer(file_name, *v, "min");
-      if (const auto* v = table->get("max")) score.max = integer(file_name, *v, "max");
-      if (const auto* v = table->get("retain")) score.retain_ms = duration(file_name, *v, "retain");
-      if (const auto* v = table->get("clock")) {
-        const auto* clock = v->as_string();
-        if (clock != nullptr && clock->get() == "wall") {
-          score.clock = Clock::kWall;
-        } else if (clock != nullptr && clock->get() == "event") {
-          score.clock = Clock::kEvent;
-        } else {
-          refuse(file_name, *v, "`clock` must be \"wall\" or \"event\"");
-        }
-      }
-      if (score.min > score.max) refuse(file_name, *node, "`min` is greater than `max`");
-      if (score.base < score.min || score.base > score.max) {
-        refuse(file_name, *node, "`base` lies outside [min, max]");
-      }
-    }
+  Result<toml::table> parsed = parse_toml(toml_text, file_name);
+  if (!parsed) return parsed.status();
+  const toml::table& root = *parsed;
+  if (Status known =
+          check_known_keys(file_name, root, {"score", "rules", "tier"}, "the rules file");
+      !known) {
+    return known;
+  }
+  if (const auto* node = root.get("score")) {
+    if (Status score = parse_score(file_name, *node, rules->score_); !score) return score;
+  }
 
-    const auto* rules_node = root.get("rules");
-    if (rules_node == nullptr) {
-      return RulesError{std::string(file_name), 0, 0,
-                        "no [rules.<type>] table: a rules file must define at least one rule"};
+  const auto* rules_node = root.get("rules");
+  if (rules_node == nullptr) {
+    return Status::invalid_at(
+        {std::string(file_name), 0, 0},
+        "no [rules.<type>] table: a rules file must define at least one rule");
+  }
+  const auto* rule_tables = rules_node->as_table();
+  if (rule_tables == nullptr) return refusal(file_name, *rules_node, "`rules` must be a table");
+  // toml++ keeps a table's keys sorted by name; rules() promises file order
+  // (what `tally rules check` shows a reviewer), so order them by position.
+  std::vector<std::pair<std::string_view, const toml::node*>> in_file_order;
+  for (const auto& [key, node] : *rule_tables) in_file_order.emplace_back(key.str(), &node);
+  std::stable_sort(in_file_order.begin(), in_file_order.end(), [](const auto& a, const auto& b) {
+    const auto& x = a.second->source().begin;
+    const auto& y = b.second->source().begin;
+    return x.line != y.line ? x.line < y.line : x.column < y.column;
+  });
+  for (const auto& [key, node] : in_file_order) {
+    Rule& rule = rules->rules_.emplace_back();
+    rule.rules_version = version;
+    if (Status parsed_rule = parse_rule(file_name, std::string(key), *node, rule); !parsed_rule) {
+      return parsed_rule;
     }
-    const auto* rule_tables = rules_node->as_table();
-    if (rule_tables == nullptr) refuse(file_name, *rules_node, "`rules` must be a table");
-    // toml++ keeps a table's keys sorted by name; rules() promises file order
-    // (what `tally rules check` shows a reviewer), so order them by position.
-    std::vector<std::pair<std::string_view, const toml::node*>> in_file_order;
-    for (const auto& [key, node] : *rule_tables) in_file_order.emplace_back(key.str(), &node);
-    std::stable_sort(in_file_order.begin(), in_file_order.end(), [](const auto& a, const auto& b) {
-      const auto& x = a.second->source().begin;
-      const auto& y = b.second->source().begin;
-      return x.line != y.line ? x.line < y.line : x.column < y.column;
-    });
-    for (const auto& [key, node_pointer] : in_file_order) {
-      const toml::node& node = *node_pointer;
-      const std::string name(key);
-      if (name == RuleSet::kRevokeType) {
-        refuse(file_name, node, "`revoke` is built in and cannot be redefined");
-      }
-      if (!valid_rule_name(name)) {
-        refuse(file_name, node,
-               fmt::format("rule name `{}`: use lower-case letters, digits and `_` only", name));
-      }
-      const auto* table = node.as_table();
-      if (table == nullptr)
-        refuse(file_name, node, fmt::format("`rules.{}` must be a table", name));
-      refuse_unknown_keys(file_name, *table, {"points", "expires_after", "description"},
-                          fmt::format("[rules.{}]", name));
-      Rule& rule = rules->rules_.emplace_back();
-      rule.name = name;
-      rule.rules_version = version;
-      const auto* points = table->get("points");
-      if (points == nullptr)
-        refuse(file_name, node, fmt::format("rule `{}` has no `points`", name));
-      const std::int64_t value = integer(file_name, *points, "points");
-      if (value < std::numeric_limits<std::int32_t>::min() ||
-          value > std::numeric_limits<std::int32_t>::max()) {
-        refuse(file_name, *points, "`points` is out of range (32-bit)");
-      }
-      rule.points = static_cast<std::int32_t>(value);
-      if (const auto* v = table->get("expires_after")) {
-        rule.expires_after_ms = duration(file_name, *v, "expires_after");
-      }
-      if (const auto* v = table->get("description")) {
-        const auto* text = v->as_string();
-        if (text == nullptr) refuse(file_name, *v, "`description` must be a string");
-        rule.description = text->get();
-      }
-      rules->by_name_.emplace(rule.name, &rule);
-    }
+    rules->by_name_.emplace(rule.name, &rule);
+  }
 
-    if (const auto* tiers_node = root.get("tier")) {
-      const auto* tiers = tiers_node->as_array();
-      if (tiers == nullptr) refuse(file_name, *tiers_node, "`tier` must be an array: use [[tier]]");
-      for (const auto& element : *tiers) {
-        const auto* table = element.as_table();
-        if (table == nullptr) refuse(file_name, element, "each [[tier]] must be a table");
-        refuse_unknown_keys(file_name, *table, {"name", "min"}, "[[tier]]");
-        const auto* name = table->get("name");
-        const auto* min = table->get("min");
-        if (name == nullptr || name->as_string() == nullptr || name->as_string()->get().empty()) {
-          refuse(file_name, element, "a tier needs a non-empty string `name`");
-        }
-        if (min == nullptr) refuse(file_name, element, "a tier needs a `min`");
-        Tier tier{name->as_string()->get(), integer(file_name, *min, "min")};
-        for (const Tier& other : rules->tiers_) {
-          if (other.name == tier.name) {
-            refuse(file_name, *name, fmt::format("duplicate tier name `{}`", tier.name));
-          }
-          if (other.min == tier.min) {
-            refuse(file_name, *min,
-                   fmt::format("tiers `{}` and `{}` have the same min {}", other.name, tier.name,
-                               tier.min));
-          }
-        }
-        rules->tiers_.push_back(std::move(tier));
-      }
-      std::sort(rules->tiers_.begin(), rules->tiers_.end(),
-                [](const Tier& a, const Tier& b) { return a.min < b.min; });
-    }
-  } catch (const Refusal& refusal) {
-    return refusal.error;
+  if (const auto* tiers_node = root.get("tier")) {
+    if (Status tiers = parse_tiers(file_name, *tiers_node, rules->tiers_); !tiers) return tiers;
   }
   return std::shared_ptr<const RuleSet>(std::move(rules));
 }
 
-RulesResult load_rules_file(const std::string& path, std::uint32_t version) {
+Result<std::shared_ptr<const RuleSet>> load_rules_file(const std::string& path,
+                                                       std::uint32_t version) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return RulesError{path, 0, 0, fmt::format("cannot read: {}", std::strerror(errno))};
+  if (!in) {
+    return Status::invalid_at({path, 0, 0}, fmt::format("cannot read: {}", std::strerror(errno)));
+  }
   std::stringstream text;
   text << in.rdbuf();
   return parse_rules(text.str(), path, version);

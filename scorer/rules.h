@@ -18,16 +18,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
-#include "stream/event.h"
+#include "core/event.h"
+#include "core/status.h"
 
 namespace tally::scorer {
 
 // One event type's terms. Extends the slice the decoder needs with what
 // explain and `tally rules check` show.
-struct Rule : stream::EventTypeTerms {
+struct Rule : EventTypeTerms {
   std::string name;
   std::string description;
   std::uint32_t rules_version = 0;  // the RuleSet::version() it came from
@@ -52,28 +52,17 @@ struct ScoreConfig {
   std::int64_t retain_ms = 730LL * 24 * 3600 * 1000;
 };
 
-// Where and why a rules file was refused. `line` and `column` are 1-based;
-// 0 when the problem is not tied to a place (e.g. the file cannot be read).
-struct RulesError {
-  std::string file;
-  std::uint32_t line = 0;
-  std::uint32_t column = 0;
-  std::string reason;
-  // "FILE:LINE:COLUMN: REASON" (place parts omitted when 0).
-  std::string to_string() const;
-};
-
-class RuleSet final : public stream::EventTypeResolver {
+class RuleSet final : public EventTypeResolver {
  public:
   // The built-in type name that cancels an earlier event.
   static constexpr std::string_view kRevokeType = "revoke";
 
-  const stream::EventTypeTerms* resolve(std::string_view type) const noexcept override;
+  const EventTypeTerms* resolve(std::string_view type) const noexcept override;
   const Rule* find(std::string_view type) const noexcept;
 
   // The Rule an event's terms belong to. Every EventTypeTerms handed out by
   // resolve() is a Rule, so this is a static downcast.
-  static const Rule& rule_of(const stream::EventTypeTerms& terms) noexcept {
+  static const Rule& rule_of(const EventTypeTerms& terms) noexcept {
     return static_cast<const Rule&>(terms);
   }
 
@@ -91,9 +80,8 @@ class RuleSet final : public stream::EventTypeResolver {
   const std::string& source() const noexcept { return source_; }
 
  private:
-  friend std::variant<std::shared_ptr<const RuleSet>, RulesError> parse_rules(std::string_view,
-                                                                              std::string_view,
-                                                                              std::uint32_t);
+  friend Result<std::shared_ptr<const RuleSet>> parse_rules(std::string_view, std::string_view,
+                                                            std::uint32_t);
 
   ScoreConfig score_;
   std::vector<Tier> tiers_;
@@ -104,17 +92,24 @@ class RuleSet final : public stream::EventTypeResolver {
   std::string source_;
 };
 
-using RulesResult = std::variant<std::shared_ptr<const RuleSet>, RulesError>;
-
 // Parses rules from TOML text. `file_name` is used in errors; `version`
 // is stamped on the set and on each of its rules.
-RulesResult parse_rules(std::string_view toml_text, std::string_view file_name,
-                        std::uint32_t version);
-// Reads and parses a file.
-RulesResult load_rules_file(const std::string& path, std::uint32_t version);
+//
+// A refused file is a Status::invalid_at(place, reason) (core/status.h): its
+// place() holds the file, and the 1-based line and column of the offending
+// value (0 and 0 when the problem has no place, e.g. no [rules] at all);
+// message() is the reason alone; to_string() is "FILE:LINE:COLUMN: REASON".
+Result<std::shared_ptr<const RuleSet>> parse_rules(std::string_view toml_text,
+                                                   std::string_view file_name,
+                                                   std::uint32_t version);
+// Reads and parses a file; a file that cannot be read is refused the same
+// way, with line 0 ("cannot read: <strerror>").
+Result<std::shared_ptr<const RuleSet>> load_rules_file(const std::string& path,
+                                                       std::uint32_t version);
 
-// "540d" -> milliseconds. Units: s, m, h, d, w. nullopt-like: -1 on error.
-std::int64_t parse_duration_ms(std::string_view text) noexcept;
+// "540d" -> milliseconds: a whole number and one of the units s, m, h, d, w
+// ("0s" is 0). Anything else is an invalid_argument Status naming the text.
+Result<std::int64_t> parse_duration_ms(std::string_view text);
 // Milliseconds -> the largest exact unit ("540d", "90m", "1500ms" never occurs
 // for parsed durations; falls back to seconds).
 std::string format_duration(std::int64_t ms);

@@ -38,7 +38,10 @@ struct ShardStats {
   std::uint64_t purged_subjects = 0;
   double busy_seconds = 0;          // time spent applying events and commands
   std::uint64_t expiry_alerts = 0;  // tier changes found by the expiry sweep
-  std::uint64_t recovered = 0;      // records replayed from snapshot and journal at start
+  // How far (rules' clock, epoch ms) the expiry sweep has looked: the next one
+  // covers (this, now]. INT64_MIN before the first sweep.
+  std::int64_t expiry_swept_until_ms = 0;
+  std::uint64_t recovered = 0;  // records replayed from snapshot and journal at start
   // The journal (all 0 without one).
   std::uint64_t journal_records = 0;
   std::uint64_t journal_bytes = 0;

@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <thread>
 
-#include "stream/backoff.h"
+#include "core/backoff.h"
 
 namespace tally::scorer {
 namespace {
@@ -29,34 +28,31 @@ std::int64_t steady_now_ns() {
 // few microseconds.
 constexpr std::uint32_t kClockStride = 16;
 
-std::int64_t clamped_score(const RuleSet& rules, const SubjectState* state, std::int64_t at_ms) {
-  const std::int64_t raw = state != nullptr ? SubjectTable::score_at(*state, at_ms).raw : 0;
+std::int64_t clamped_score(const RuleSet& rules, const SubjectTable& table,
+                           const SubjectState* state, std::int64_t at_ms) {
+  const std::int64_t raw = state != nullptr ? table.score_at(*state, at_ms).raw : 0;
   return rules.clamp(rules.score().base + raw);
 }
 
 }  // namespace
 
 ShardWorker::ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context,
-                         stream::QueueMatrix& queues, stream::TicketQueue& done_tickets)
+                         QueueMatrix& queues, TicketQueue& done_tickets)
     : id_(id),
       options_(options),
       context_(context),
       queues_(queues),
       done_tickets_(done_tickets),
+      table_(*context.interns),
       chunk_(kChunkItems) {
-  if (!options_.journal.dir.empty()) {
-    journal_ = std::make_unique<JournalWriter>(options_.journal, id_);
-    awaiting_journal_.reserve(stream::kWorkQueueCapacity);
+  if (options_.journal.enabled) {
+    journal_ = std::make_unique<storage::JournalWriter>(options_.env, options_.journal, id_);
+    awaiting_journal_.reserve(kWorkQueueCapacity);
   }
 }
 
-int ShardWorker::open_journal(std::uint64_t generation) {
-  return journal_ != nullptr ? journal_->start_generation(generation) : 0;
-}
-
-const std::string& ShardWorker::journal_path() const noexcept {
-  static const std::string kNone;
-  return journal_ != nullptr ? journal_->path() : kNone;
+Status ShardWorker::open_journal(std::uint64_t generation) {
+  return journal_ != nullptr ? journal_->start_generation(generation) : Status::ok();
 }
 
 std::int64_t ShardWorker::now_ms() const noexcept {
@@ -67,7 +63,7 @@ std::int64_t ShardWorker::now_ms() const noexcept {
 }
 
 void ShardWorker::run(const std::atomic<bool>& stop) {
-  stream::Backoff backoff;
+  Backoff backoff;
   last_purge_ms_ = wall_now_ms();
   last_sweep_wall_ms_ = last_purge_ms_;
   while (true) {
@@ -82,11 +78,11 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
     std::size_t handled = 0;
     // While the disk refuses the journal and its buffer is full, events wait
     // in their queue (backpressure) but commands still run. Row 0 is the
-    // ingest thread's (scorer::Producer::kIngest), the only one with events
+    // ingest thread's (scorer::QueueRow::kIngest), the only one with events
     // besides recovery, which ends before ingest starts.
     const bool hold_events = journal_ != nullptr && journal_->over_buffer_limit();
-    for (std::uint32_t producer = hold_events ? 1 : 0; producer < queues_.producers(); ++producer) {
-      handled += drain(queues_.at(producer, id_));
+    for (std::uint32_t row = hold_events ? 1 : 0; row < queues_.producers(); ++row) {
+      handled += drain(queues_.at(row, id_));
     }
     commit(chunk_wall_ms_);
     if (handled > 0) {
@@ -103,7 +99,7 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
   // Last chance for what is buffered; a disk that stays full loses nothing
   // that was acknowledged (unanswered batches are resent by their clients).
   for (int attempt = 0; attempt < 50; ++attempt) {
-    if (journal_->finish() == 0) break;
+    if (journal_->finish().is_ok()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (journal_->pending_bytes() > 0) {
@@ -117,17 +113,16 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
 void ShardWorker::commit(std::int64_t wall_ms) {
   if (journal_ == nullptr) return;
   if (journal_error_streak_ > 0 && wall_ms < journal_retry_at_ms_) return;
-  const int error = journal_->flush(!awaiting_journal_.empty(), wall_ms);
-  if (error != 0) {
+  const Status flushed = journal_->flush(!awaiting_journal_.empty(), wall_ms);
+  if (!flushed.is_ok()) {
     ++journal_error_streak_;
     journal_retry_at_ms_ = wall_ms + 100;
     if (journal_error_streak_ == 1 || wall_ms - journal_error_logged_ms_ >= 10'000) {
       journal_error_logged_ms_ = wall_ms;
       spdlog::error(
-          "worker {}: cannot write the journal {}: {}; {} acknowledged batches wait, "
+          "worker {}: cannot write the journal: {}; {} acknowledged batches wait, "
           "{} bytes buffered; retrying",
-          id_, journal_->path(), std::strerror(error), awaiting_journal_.size(),
-          journal_->pending_bytes());
+          id_, flushed.to_string(), awaiting_journal_.size(), journal_->pending_bytes());
     }
     return;
   }
@@ -138,14 +133,14 @@ void ShardWorker::commit(std::int64_t wall_ms) {
   }
   journaled_records_.store(journal_->counters().records, std::memory_order_relaxed);
   if (!journal_->settled()) return;
-  for (stream::BatchTicket* ticket : awaiting_journal_) release(ticket);
+  for (BatchTicket* ticket : awaiting_journal_) release(ticket);
   awaiting_journal_.clear();
 }
 
-void ShardWorker::release(stream::BatchTicket* ticket) {
+void ShardWorker::release(BatchTicket* ticket) {
   // acq_rel: the last worker sees every other worker's counts.
   if (ticket->pending_workers.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    stream::Backoff backoff;
+    Backoff backoff;
     while (!done_tickets_.push(ticket)) backoff.pause();
   }
 }
@@ -153,25 +148,20 @@ void ShardWorker::release(stream::BatchTicket* ticket) {
 SnapshotPartOutcome ShardWorker::take_snapshot(std::uint64_t generation) {
   SnapshotPartOutcome outcome;
   const std::int64_t start = steady_now_ns();
-  if (const int error = journal_->finish(); error != 0) {
-    outcome.error = error;
-    outcome.where = "journal " + journal_->path();
-  } else if (const int error = journal_->start_generation(generation); error != 0) {
-    outcome.error = error;
-    outcome.where = "journal " + journal_->path();
-  } else {
+  outcome.status = journal_->finish();
+  if (outcome.status.is_ok()) outcome.status = journal_->start_generation(generation);
+  if (outcome.status.is_ok()) {
     journal_error_streak_ = 0;
     commit(wall_now_ms());  // what waited on the journal may be answered now
-    outcome.part = write_snapshot_part(table_, options_.journal.dir, generation, id_);
-    outcome.error = outcome.part.error;
-    outcome.where = outcome.part.path;
+    outcome.part = write_snapshot_part(table_, options_.env, options_.journal.dir, generation, id_);
+    outcome.status = outcome.part.status;
   }
   outcome.seconds = static_cast<double>(steady_now_ns() - start) * 1e-9;
   busy_ns_ += steady_now_ns() - start;
   return outcome;
 }
 
-std::size_t ShardWorker::drain(stream::WorkQueue& queue) {
+std::size_t ShardWorker::drain(WorkQueue& queue) {
   // Pop in chunks so that the subject of an event a few places ahead can be
   // prefetched: a random subject among millions is a cache miss, and hiding
   // it behind the events before it is worth more than the copy out of the queue.
@@ -181,7 +171,7 @@ std::size_t ShardWorker::drain(stream::WorkQueue& queue) {
   while ((count = queue.pop(chunk_.data(), chunk_.size())) > 0) {
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t ahead = i + kPrefetchAhead;
-      if (ahead < count && chunk_[ahead].kind == stream::WorkKind::kEvent) {
+      if (ahead < count && chunk_[ahead].kind == WorkKind::kEvent) {
         table_.prefetch(chunk_[ahead].event.subject.view());
       }
       handle(chunk_[i]);
@@ -191,9 +181,9 @@ std::size_t ShardWorker::drain(stream::WorkQueue& queue) {
   return handled;
 }
 
-void ShardWorker::handle(const stream::WorkItem& item) {
+void ShardWorker::handle(const WorkItem& item) {
   switch (item.kind) {
-    case stream::WorkKind::kEvent: {
+    case WorkKind::kEvent: {
       if (++since_clock_read_ == kClockStride) {
         since_clock_read_ = 0;
         chunk_steady_ns_ = steady_now_ns();
@@ -204,15 +194,16 @@ void ShardWorker::handle(const stream::WorkItem& item) {
               ? std::max(context_.event_clock->load(std::memory_order_relaxed), item.event.time_ms)
               : chunk_wall_ms_;
       const ApplyOutcome outcome = apply(item.event, now);
-      if (journal_ != nullptr && outcome == ApplyOutcome::kAccepted) journal_->append(item.event);
+      if (journal_ != nullptr && outcome == ApplyOutcome::kAccepted)
+        journal_->append(record_of(item.event));
       if (item.ticket != nullptr) {
         (outcome == ApplyOutcome::kAccepted ? ticket_accepted_ : ticket_duplicates_) += 1;
       }
       latency_.record(std::max<std::int64_t>(0, chunk_steady_ns_ - item.received_ns));
       break;
     }
-    case stream::WorkKind::kBatchEnd: {
-      stream::BatchTicket* ticket = item.ticket;
+    case WorkKind::kBatchEnd: {
+      BatchTicket* ticket = item.ticket;
       ticket->accepted.fetch_add(ticket_accepted_, std::memory_order_relaxed);
       ticket->duplicates.fetch_add(ticket_duplicates_, std::memory_order_relaxed);
       ticket_accepted_ = 0;
@@ -226,12 +217,12 @@ void ShardWorker::handle(const stream::WorkItem& item) {
       }
       break;
     }
-    case stream::WorkKind::kReplay: {
+    case WorkKind::kReplay: {
       table_.apply(item.event);
       ++recovered_;
       break;
     }
-    case stream::WorkKind::kCommand: {
+    case WorkKind::kCommand: {
       auto* command = static_cast<ShardCommand*>(item.command);
       command->run(*this);
       command->mark_done();
@@ -240,7 +231,7 @@ void ShardWorker::handle(const stream::WorkItem& item) {
   }
 }
 
-ApplyOutcome ShardWorker::apply(const stream::Event& event, std::int64_t now_ms) {
+ApplyOutcome ShardWorker::apply(const Event& event, std::int64_t now_ms) {
   ++applied_;
   const RuleSet& current = rules();
   const bool tracks_tiers = !current.tiers().empty();
@@ -257,7 +248,7 @@ ApplyOutcome ShardWorker::apply(const stream::Event& event, std::int64_t now_ms)
 
   if (tracks_tiers) {
     const std::int64_t before = current.clamp(current.score().base + applied.before.raw);
-    const std::int64_t after = clamped_score(current, applied.state, now_ms);
+    const std::int64_t after = clamped_score(current, table_, applied.state, now_ms);
     const std::string_view from = current.tier_for(before);
     const std::string_view to = current.tier_for(after);
     if (from != to) {
@@ -283,7 +274,7 @@ void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {
   const std::int64_t start = steady_now_ns();
   table_.for_each_subject([&](const SubjectState& state) {
     tier_changes_finder_.find(
-        state, current, swept_until_ms_, now, TierChangeFinder::Causes::kExpiriesOnly,
+        table_, state, current, swept_until_ms_, now, TierChangeFinder::Causes::kExpiriesOnly,
         [&](const TierChange& change) {
           ++expiry_alerts_;
           publish_alert(SubjectTable::subject_of(state), change.cause_id, change.from, change.to,
@@ -312,7 +303,7 @@ void ShardWorker::publish_alert(std::string_view subject, std::string_view cause
   alert.by_expiry = by_expiry;
   // The control thread drains alerts continuously (also while it waits on a
   // command), so waiting here cannot deadlock; it never drops an alert.
-  stream::Backoff backoff;
+  Backoff backoff;
   while (!alerts_.push(alert)) backoff.pause();
 }
 
@@ -339,8 +330,9 @@ ShardStats ShardWorker::stats() const {
   stats.busy_seconds = static_cast<double>(busy_ns_) * 1e-9;
   stats.recovered = recovered_;
   stats.expiry_alerts = expiry_alerts_;
+  stats.expiry_swept_until_ms = swept_until_ms_;
   if (journal_ != nullptr) {
-    const JournalCounters& journal = journal_->counters();
+    const storage::JournalCounters& journal = journal_->counters();
     stats.journal_records = journal.records;
     stats.journal_bytes = journal.bytes_written;
     stats.journal_syncs = journal.syncs;

@@ -21,21 +21,23 @@
 #include <string_view>
 #include <vector>
 
-#include "scorer/journal.h"
+#include "core/event.h"
+#include "core/work_queue.h"
+#include "scorer/intern_table.h"
 #include "scorer/rules.h"
+#include "scorer/shard_persistence.h"
 #include "scorer/shard_stats.h"
-#include "scorer/snapshot.h"
 #include "scorer/subject_table.h"
 #include "scorer/tier_changes.h"
-#include "stream/event.h"
-#include "stream/work_queue.h"
+#include "storage/env.h"
+#include "storage/journal_writer.h"
 
 namespace tally::scorer {
 
 class ShardWorker;
 
 // A request run on a worker's thread. The sender keeps it alive until done().
-class ShardCommand : public stream::WorkerCommand {
+class ShardCommand : public WorkerCommand {
  public:
   virtual void run(ShardWorker& worker) = 0;
   void mark_done() noexcept { done_.store(true, std::memory_order_release); }
@@ -47,9 +49,9 @@ class ShardCommand : public stream::WorkerCommand {
 
 // A subject crossed from one tier to another.
 struct Alert {
-  stream::FixedString<stream::kMaxSubjectBytes> subject;
-  stream::FixedString<stream::kMaxIdBytes> event_id;  // the event that caused it
-  std::string_view from;  // tier names live in a RuleSet, kept for the process's life
+  FixedString<kMaxSubjectBytes> subject;
+  FixedString<kMaxIdBytes> event_id;  // the event that caused it
+  std::string_view from;              // tier names live in a RuleSet, kept for the process's life
   std::string_view to;
   std::int64_t score = 0;
   std::int64_t time_ms = 0;  // when: "now" at the event, or the expiry instant
@@ -58,10 +60,14 @@ struct Alert {
 
 using AlertQueue = boost::lockfree::spsc_queue<Alert, boost::lockfree::capacity<16384>>;
 
-// Shared, engine-owned state that workers read.
+// Shared, engine-owned state that workers read. All three must outlive the
+// worker.
 struct ShardContext {
   const std::atomic<const RuleSet*>* rules = nullptr;
   const std::atomic<std::int64_t>* event_clock = nullptr;  // largest event time seen
+  // The rules and sources every worker's table interns (intern_table.h: safe
+  // to share between workers).
+  InternTable* interns = nullptr;
 };
 
 struct WorkerOptions {
@@ -74,27 +80,29 @@ struct WorkerOptions {
   // an expiry alert's delay; 0 turns the sweep off. A sweep walks the shard
   // (about 0.1 s per million subjects). Default 10 s.
   std::int64_t expiry_sweep_interval_ms = 10'000;
-  // The journal (its dir empty: none). Each worker writes its own files.
-  JournalOptions journal;
+  // The journal (journal.enabled false: none). Each worker writes its own files.
+  storage::JournalOptions journal;
+  // The file system the journal, snapshot parts and recovery go through; a
+  // test puts a storage::FaultInjectionEnv here. Must outlive the engine.
+  storage::Env* env = storage::Env::posix();
 };
 
 // What one worker's part of a snapshot came to.
 struct SnapshotPartOutcome {
-  int error = 0;      // 0, or the errno of the step that failed
-  std::string where;  // the file or step it failed on
-  SnapshotPartResult part;
+  Status status;  // ok, or the step that failed, naming the file
+  storage::SnapshotPartResult part;
   double seconds = 0;  // how long the worker was busy with it (ingest paused)
 };
 
 class ShardWorker {
  public:
-  ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context,
-              stream::QueueMatrix& queues, stream::TicketQueue& done_tickets);
+  ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context, QueueMatrix& queues,
+              TicketQueue& done_tickets);
 
-  // Starts the journal in `generation` (before run(); no-op without a
-  // journal). Returns 0 or an errno; journal_path() names the file.
-  int open_journal(std::uint64_t generation);
-  const std::string& journal_path() const noexcept;
+  // Starts the journal in `generation` (no-op without a journal); on this
+  // worker's thread (a command) once run() has begun. The failure names the
+  // file.
+  Status open_journal(std::uint64_t generation);
 
   // Applies work until `stop` is set and every input queue is empty; then
   // writes and syncs the journal.
@@ -111,7 +119,7 @@ class ShardWorker {
   ShardStats stats() const;
 
   // Applies one event directly (tests and benchmarks; not thread-safe).
-  ApplyOutcome apply(const stream::Event& event, std::int64_t now_ms);
+  ApplyOutcome apply(const Event& event, std::int64_t now_ms);
 
   // On this worker's thread (a command): settles the journal, moves it to
   // `generation`, and writes this shard's snapshot part.
@@ -123,13 +131,13 @@ class ShardWorker {
   }
 
  private:
-  std::size_t drain(stream::WorkQueue& queue);
-  void handle(const stream::WorkItem& item);
+  std::size_t drain(WorkQueue& queue);
+  void handle(const WorkItem& item);
   void maybe_purge(std::int64_t now_ms);
   // Group commit: writes (and syncs, per mode) what the pass journaled, then
   // answers the batches that waited on it.
   void commit(std::int64_t wall_ms);
-  void release(stream::BatchTicket* ticket);
+  void release(BatchTicket* ticket);
   void maybe_sweep_expiries(std::int64_t wall_ms);
   void publish_alert(std::string_view subject, std::string_view cause_id, std::string_view from,
                      std::string_view to, std::int64_t score, std::int64_t time_ms,
@@ -138,19 +146,19 @@ class ShardWorker {
   std::uint32_t id_;
   WorkerOptions options_;
   ShardContext context_;
-  stream::QueueMatrix& queues_;
-  stream::TicketQueue& done_tickets_;
+  QueueMatrix& queues_;
+  TicketQueue& done_tickets_;
   SubjectTable table_;
   AlertQueue alerts_;
-  std::unique_ptr<JournalWriter> journal_;  // null: no journal
+  std::unique_ptr<storage::JournalWriter> journal_;  // null: no journal
   // Batches whose events this worker applied, waiting for the journal.
-  std::vector<stream::BatchTicket*> awaiting_journal_;
+  std::vector<BatchTicket*> awaiting_journal_;
   std::uint64_t journal_error_streak_ = 0;
   std::int64_t journal_error_logged_ms_ = 0;
   std::int64_t journal_retry_at_ms_ = 0;
   std::atomic<std::uint64_t> journaled_records_{0};
   static constexpr std::size_t kChunkItems = 64;
-  std::vector<stream::WorkItem> chunk_;  // items popped from a queue, handled in order
+  std::vector<WorkItem> chunk_;  // items popped from a queue, handled in order
 
   // Per-chunk context, refreshed once per drained chunk, not per event.
   std::int64_t chunk_wall_ms_ = 0;

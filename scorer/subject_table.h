@@ -13,9 +13,15 @@
 // than `retain` ago, revocations whose revoke time is more than `retain` ago
 // and whose target is gone, and subjects left with nothing.
 //
+// Storage: each subject is one byte blob (subject_blob.h) in a BlobArena
+// (blob_arena.h), found through a hash set of 4-byte handles; rules and
+// sources are refs into the engine's InternTable (intern_table.h). How and why:
+// subject_table.cc.
+//
 // Thread-safety: none. One SubjectTable belongs to one shard worker; tables
 // of different workers may be used at the same time (what they share, the
-// interned rules and sources, is synchronised).
+// InternTable, is synchronised). A SubjectState is only meaningful to the
+// table it came from, and only until that table's next apply or purge.
 #pragma once
 
 #include <cstddef>
@@ -26,12 +32,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/event.h"
+#include "scorer/intern_table.h"
 #include "scorer/rules.h"
-#include "stream/event.h"
 
 namespace tally::scorer {
 
-class SubjectState;  // opaque; see subject_table.cc
+class SubjectState;  // opaque: the address of a subject's blob (subject_blob.h)
 
 enum class ApplyOutcome : std::uint8_t {
   kAccepted,   // recorded (a late target of a revoke is recorded as revoked)
@@ -45,7 +52,7 @@ struct ContributionView {
   std::uint32_t rules_version = 0;
   std::int32_t points = 0;
   std::int64_t time_ms = 0;
-  std::int64_t expires_ms = stream::kNever;
+  std::int64_t expires_ms = kNever;
   std::string_view source;
   bool revoked = false;
   std::string_view revoked_by;     // the revoke event's id, when revoked
@@ -81,7 +88,8 @@ struct ScoreSum {
 
 class SubjectTable {
  public:
-  SubjectTable();
+  // `interns` is shared with the engine's other tables and must outlive this one.
+  explicit SubjectTable(InternTable& interns);
   ~SubjectTable();
   SubjectTable(const SubjectTable&) = delete;
   SubjectTable& operator=(const SubjectTable&) = delete;
@@ -95,8 +103,7 @@ class SubjectTable {
   // event.type, i.e. the rules it was decoded with. With `score_before_at`,
   // also scores the subject at that time as it was before the event, in the
   // same lookup (the worker's tier detection needs before and after).
-  Applied apply(const stream::Event& event,
-                std::optional<std::int64_t> score_before_at = std::nullopt);
+  Applied apply(const Event& event, std::optional<std::int64_t> score_before_at = std::nullopt);
 
   // nullptr when the subject holds nothing.
   const SubjectState* find(std::string_view subject) const;
@@ -107,21 +114,23 @@ class SubjectTable {
   // ahead (see bench/micro_apply.cc) so that those waits overlap.
   void prefetch(std::string_view subject) const noexcept;
 
-  static ScoreSum score_at(const SubjectState& state, std::int64_t at_ms) noexcept;
+  // What a state of this table holds. Members, not static: rules and
+  // sources are read through this table's InternTable.
+  ScoreSum score_at(const SubjectState& state, std::int64_t at_ms) const noexcept;
   static std::string_view subject_of(const SubjectState& state) noexcept;
   // True when an unrevoked contribution's expiry falls in (after, until]: a
   // tight scan, so the expiry sweep skips most subjects cheaply.
-  static bool expires_within(const SubjectState& state, std::int64_t after_ms,
-                             std::int64_t until_ms) noexcept;
+  bool expires_within(const SubjectState& state, std::int64_t after_ms,
+                      std::int64_t until_ms) const noexcept;
 
   // Visits every contribution, revoked ones included, in time order.
-  static void for_each_contribution(const SubjectState& state,
-                                    const std::function<void(const ContributionView&)>& visit);
-  static void for_each_pending_revoke(const SubjectState& state,
-                                      const std::function<void(const PendingRevokeView&)>& visit);
+  void for_each_contribution(const SubjectState& state,
+                             const std::function<void(const ContributionView&)>& visit) const;
+  void for_each_pending_revoke(const SubjectState& state,
+                               const std::function<void(const PendingRevokeView&)>& visit) const;
   // Visits every revoke, pending or not, in (time, id) order (snapshots).
-  static void for_each_revoke(const SubjectState& state,
-                              const std::function<void(const RevokeView&)>& visit);
+  void for_each_revoke(const SubjectState& state,
+                       const std::function<void(const RevokeView&)>& visit) const;
   // Visits every subject (not on the hot path: top, stats).
   void for_each_subject(const std::function<void(const SubjectState&)>& visit) const;
 

@@ -4,27 +4,32 @@
 
 namespace tally::scorer {
 
-void TierChangeFinder::find(const SubjectState& state, const RuleSet& rules, std::int64_t after_ms,
-                            std::int64_t until_ms, Causes causes,
-                            const std::function<void(const TierChange&)>& visit) {
+void TierChangeFinder::find(const SubjectTable& table, const SubjectState& state,
+                            const RuleSet& rules, std::int64_t after_ms, std::int64_t until_ms,
+                            Causes causes, const std::function<void(const TierChange&)>& visit) {
   instants_.clear();
-  if (causes == Causes::kExpiriesOnly && !SubjectTable::expires_within(state, after_ms, until_ms)) {
+  if (causes == Causes::kExpiriesOnly && !table.expires_within(state, after_ms, until_ms)) {
     return;  // the common case of a sweep, without building views
   }
-  SubjectTable::for_each_contribution(state, [&](const ContributionView& c) {
+  table.for_each_contribution(state, [&](const ContributionView& c) {
     if (c.revoked) return;
     if (causes == Causes::kAll && c.time_ms > after_ms && c.time_ms <= until_ms) {
       instants_.push_back({c.time_ms, c.id, false});
     }
-    if (c.expires_ms != stream::kNever && c.expires_ms > after_ms && c.expires_ms <= until_ms) {
+    if (c.expires_ms != kNever && c.expires_ms > after_ms && c.expires_ms <= until_ms) {
       instants_.push_back({c.expires_ms, c.id, true});
     }
   });
   if (instants_.empty()) return;
-  std::sort(instants_.begin(), instants_.end(),
-            [](const Instant& a, const Instant& b) { return a.time_ms < b.time_ms; });
+  // At one instant, the cause named is the first of (starts, then expiries;
+  // each by id): the same whatever order the subject's events arrived in.
+  std::sort(instants_.begin(), instants_.end(), [](const Instant& a, const Instant& b) {
+    if (a.time_ms != b.time_ms) return a.time_ms < b.time_ms;
+    if (a.by_expiry != b.by_expiry) return !a.by_expiry;
+    return a.id < b.id;
+  });
   const auto score_at = [&](std::int64_t at) {
-    return rules.clamp(rules.score().base + SubjectTable::score_at(state, at).raw);
+    return rules.clamp(rules.score().base + table.score_at(state, at).raw);
   };
   for (std::size_t i = 0; i < instants_.size(); ++i) {
     const Instant& instant = instants_[i];

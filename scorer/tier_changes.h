@@ -5,6 +5,9 @@
 // count. So its tier history is found by scoring just before and at each such
 // instant. `history` lists every change; the expiry sweep (shard_worker.h)
 // asks only for changes caused by expiries, which no arriving event alerts.
+// Where several contributions start or stop at the instant of a change, the
+// one named as its cause is the first starting one by id, else the first
+// expiring one by id: a function of what the subject holds, not of arrival.
 //
 // Cost: O(k * n) for a subject with n records and k change instants in the
 // window; subjects are small. Reuses its buffer: no allocation once warm.
@@ -36,10 +39,10 @@ class TierChangeFinder {
  public:
   enum class Causes : std::uint8_t { kAll, kExpiriesOnly };
 
-  // Visits the tier changes of `state` at instants in (after_ms, until_ms],
-  // in time order.
-  void find(const SubjectState& state, const RuleSet& rules, std::int64_t after_ms,
-            std::int64_t until_ms, Causes causes,
+  // Visits the tier changes of `state` (a subject of `table`) at instants in
+  // (after_ms, until_ms], in time order.
+  void find(const SubjectTable& table, const SubjectState& state, const RuleSet& rules,
+            std::int64_t after_ms, std::int64_t until_ms, Causes causes,
             const std::function<void(const TierChange&)>& visit);
 
  private:

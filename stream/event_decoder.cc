@@ -41,8 +41,8 @@
 #include <cstring>
 #include <optional>
 
-#include "stream/event_time.h"
-#include "stream/key_groups.h"
+#include "core/event_time.h"
+#include "core/key_groups.h"
 
 namespace tally::stream {
 namespace {
@@ -98,11 +98,7 @@ constexpr const char* kReasonTooLongText = "field `attrs.reason`: longer than 12
 static_assert(kMaxReasonBytes == 120);
 constexpr const char* kSelfRevokeText = "a revoke cannot revoke itself (`revokes` equals `id`)";
 
-DecodeResult refuse(RejectReason reason, const char* detail) noexcept {
-  return {false, reason, detail};
-}
-
-DecodeResult malformed(error_code error) noexcept {
+Status malformed(error_code error) noexcept {
   const char* detail = "not valid JSON";
   switch (error) {
     case simdjson::UTF8_ERROR:
@@ -123,7 +119,7 @@ DecodeResult malformed(error_code error) noexcept {
     default:
       break;
   }
-  return refuse(RejectReason::kMalformedJson, detail);
+  return rejected(RejectReason::kMalformedJson, detail);
 }
 
 Field field_of(std::string_view key) noexcept {
@@ -306,11 +302,17 @@ error_code read_string(ondemand::value& value, std::string_view& text, bool& wro
 // What a line's fields said, gathered in one pass and judged after it.
 struct FieldProblems {
   std::uint8_t seen = 0;  // bit per Field
-  std::array<DecodeResult, kFieldCount> problem{};
+  // The first problem of each field: its detail (null: none) and reason.
+  // Plain values, not Status: this is filled for every line.
+  std::array<const char*, kFieldCount> detail{};
+  std::array<RejectReason, kFieldCount> reason{};
 
   bool has(Field field) const noexcept { return (seen & (1u << field)) != 0; }
-  void note(Field field, RejectReason reason, const char* detail) noexcept {
-    if (problem[field].ok) problem[field] = refuse(reason, detail);
+  void note(Field field, RejectReason why, const char* text) noexcept {
+    if (detail[field] == nullptr) {
+      detail[field] = text;
+      reason[field] = why;
+    }
   }
 };
 
@@ -371,10 +373,10 @@ bool is_blank(std::string_view line) noexcept {
 
 EventDecoder::EventDecoder(DecoderOptions options) : options_(options) {}
 
-DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeResolver& types,
-                                       Event& out) {
+Status EventDecoder::decode_line(std::string_view line, const EventTypeResolver& types,
+                                 Event& out) {
   if (line.size() > options_.max_line_bytes) {
-    return refuse(RejectReason::kOversized, "line: longer than max_line_bytes");
+    return rejected(RejectReason::kOversized, "line: longer than max_line_bytes");
   }
   ondemand::document document;
   if (error_code error =
@@ -385,7 +387,7 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
   ondemand::object object;
   if (error_code error = document.get_object().get(object)) {
     return error == simdjson::INCORRECT_TYPE
-               ? refuse(RejectReason::kMalformedJson, "not a JSON object")
+               ? rejected(RejectReason::kMalformedJson, "not a JSON object")
                : malformed(error);
   }
 
@@ -480,32 +482,35 @@ DecodeResult EventDecoder::decode_line(std::string_view line, const EventTypeRes
   // The object must be the whole line: current_location() answers
   // OUT_OF_BOUNDS exactly when no token is left after it.
   if (document.current_location().error() != simdjson::OUT_OF_BOUNDS) {
-    return refuse(RejectReason::kMalformedJson, "trailing content after the object");
+    return rejected(RejectReason::kMalformedJson, "trailing content after the object");
   }
 
   for (std::uint8_t field = kId; field < kFieldCount; ++field) {
     const auto which = static_cast<Field>(field);
     if (which <= kLastRequired && !problems.has(which)) {
-      return refuse(RejectReason::kMissingField, kText[which].missing);
+      return rejected(RejectReason::kMissingField, kText[which].missing);
     }
-    if (!problems.problem[which].ok) return problems.problem[which];
+    if (problems.detail[which] != nullptr) {
+      return rejected(problems.reason[which], problems.detail[which]);
+    }
   }
-  if (!type_resolved) return refuse(RejectReason::kUnknownType, kUnknownTypeText);
+  if (!type_resolved) return rejected(RejectReason::kUnknownType, kUnknownTypeText);
   if (out.type->is_revoke) {
     switch (revokes) {
       case Revokes::kAbsent:
       case Revokes::kUnusable:
-        return refuse(RejectReason::kBadRevoke, kText[kRevokes].bad);
+        return rejected(RejectReason::kBadRevoke, kText[kRevokes].bad);
       case Revokes::kTooLong:
-        return refuse(RejectReason::kOversized, kText[kRevokes].too_long);
+        return rejected(RejectReason::kOversized, kText[kRevokes].too_long);
       case Revokes::kPresent:
         if (out.revokes.view() == out.id.view()) {
-          return refuse(RejectReason::kBadRevoke, kSelfRevokeText);
+          return rejected(RejectReason::kBadRevoke, kSelfRevokeText);
         }
         break;
     }
-    if (reason == Reason::kNotString) return refuse(RejectReason::kBadField, kReasonNotStringText);
-    if (reason == Reason::kTooLong) return refuse(RejectReason::kOversized, kReasonTooLongText);
+    if (reason == Reason::kNotString)
+      return rejected(RejectReason::kBadField, kReasonNotStringText);
+    if (reason == Reason::kTooLong) return rejected(RejectReason::kOversized, kReasonTooLongText);
   } else {
     out.revokes.clear();
     out.reason.clear();
@@ -538,8 +543,8 @@ std::uint32_t EventDecoder::decode_padded_batch(std::string_view payload,
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (is_blank(line)) continue;
     ++lines;
-    const DecodeResult result = decode_line(line, types, scratch_);
-    if (result.ok) {
+    const Status result = decode_line(line, types, scratch_);
+    if (result.is_ok()) {
       sink.on_event(scratch_);
     } else {
       sink.on_reject(line_number, line, result);

@@ -16,8 +16,9 @@
 #include <string>
 #include <string_view>
 
-#include "stream/event.h"
-#include "stream/reject_reason.h"
+#include "core/event.h"
+#include "core/reject_reason.h"
+#include "core/status.h"
 
 namespace tally::stream {
 
@@ -27,11 +28,16 @@ struct DecoderOptions {
   std::size_t max_line_bytes = 64 * 1024;
 };
 
-struct DecodeResult {
-  bool ok = true;
-  RejectReason reason = RejectReason::kMalformedJson;  // meaningful when !ok
-  const char* detail = "";                             // static text naming the field or problem
-};
+// A line refused: Status::rejected carrying the RejectReason and a static
+// detail naming the field or problem ("field `time`: not RFC 3339 ..."). It
+// allocates nothing, so a batch of bad lines costs no more than good ones.
+inline Status rejected(RejectReason reason, const char* static_detail) noexcept {
+  return Status::rejected(static_cast<std::uint8_t>(reason), static_detail);
+}
+// The reason of a refused line (`status` must be a rejection).
+inline RejectReason reject_reason_of(const Status& status) noexcept {
+  return static_cast<RejectReason>(status.reject_reason());
+}
 
 // Receives every line of a batch, in order. `line_number` counts from 1 and
 // includes blank lines, so it matches what the sender sees in its file.
@@ -39,8 +45,8 @@ class DecodeSink {
  public:
   virtual ~DecodeSink() = default;
   virtual void on_event(const Event& event) = 0;
-  virtual void on_reject(std::uint32_t line_number, std::string_view line,
-                         const DecodeResult& result) = 0;
+  // `why` is a rejection: reject_reason_of(why) and why.message().
+  virtual void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) = 0;
 };
 
 class EventDecoder {
@@ -49,7 +55,8 @@ class EventDecoder {
 
   // Decodes one line (no newline). `line` must be readable for
   // simdjson::SIMDJSON_PADDING bytes past its end (decode_batch guarantees it).
-  DecodeResult decode_line(std::string_view line, const EventTypeResolver& types, Event& out);
+  // Ok, with `out` filled, or the rejection.
+  Status decode_line(std::string_view line, const EventTypeResolver& types, Event& out);
 
   // Copies `payload` into the reusable padded buffer, then decodes each line.
   // Returns the number of non-blank lines.

@@ -6,8 +6,9 @@
 #include <chrono>
 #include <zmq_addon.hpp>
 
-#include "stream/backoff.h"
-#include "stream/json_text.h"
+#include "core/backoff.h"
+#include "core/json_writer.h"
+#include "core/zmq_poll.h"
 
 namespace tally::stream {
 namespace {
@@ -30,12 +31,15 @@ std::string last_endpoint(zmq::socket_t& socket) { return socket.get(zmq::sockop
 
 }  // namespace
 
-// Decode sink for one batch: stages events per worker and pushes them in
-// chunks; records rejects in the dead-letter file and the batch's ticket.
-class IngestServer::Router final : public DecodeSink {
+// Routes one batch's decoded events to the workers' queues: the decoder's
+// sink. Each event goes to the worker that owns its subject's key group,
+// staged per worker and pushed in chunks (one release-store per chunk). A
+// refused line is counted, written to the dead-letter file, and noted on the
+// batch's ticket. Runs on the ingest thread only.
+class IngestServer::BatchRouter final : public DecodeSink {
  public:
-  Router(IngestServer& server, QueueMatrix& queues, std::uint32_t producer,
-         const KeyGroupMap& groups)
+  BatchRouter(IngestServer& server, QueueMatrix& queues, std::uint32_t producer,
+              const KeyGroupMap& groups)
       : server_(server),
         queues_(queues),
         producer_(producer),
@@ -66,12 +70,12 @@ class IngestServer::Router final : public DecodeSink {
     if (stage.size() == kStagingItems) flush(worker);
   }
 
-  void on_reject(std::uint32_t line_number, std::string_view line,
-                 const DecodeResult& result) override {
-    add_relaxed(server_.counters_.rejected[static_cast<std::size_t>(result.reason)], 1);
+  void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) override {
+    const RejectReason reason = reject_reason_of(why);
+    add_relaxed(server_.counters_.rejected[static_cast<std::size_t>(reason)], 1);
     server_.rejected_log_.write(channel_, ticket_ != nullptr ? ticket_->batch_id : "", line_number,
-                                result.reason, result.detail, line);
-    if (ticket_ != nullptr) ticket_->rejected.push_back({line_number, result.reason});
+                                reason, why.message(), line);
+    if (ticket_ != nullptr) ticket_->rejected.push_back({line_number, reason});
   }
 
   // Pushes every staged event; returns how many workers got events of this batch.
@@ -139,7 +143,7 @@ IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, Queue
       rejected_log_(options_.rejected_path),
       types_(types),
       event_clock_(event_clock) {
-  router_ = std::make_unique<Router>(*this, queues, producer, groups);
+  router_ = std::make_unique<BatchRouter>(*this, queues, producer, groups);
 }
 
 IngestServer::~IngestServer() = default;
@@ -175,11 +179,8 @@ void IngestServer::run(const std::atomic<bool>& stop) {
     // Short timeout while acknowledgements are pending, so they go out
     // promptly; long otherwise, so an idle daemon is idle.
     const auto timeout = std::chrono::milliseconds(tickets_outstanding_ > 0 ? 1 : 50);
-    try {
-      zmq::poll(items, 2, timeout);
-    } catch (const zmq::error_t& error) {
-      if (error.num() == EINTR) continue;
-      throw;
+    if (const Result<int> ready = poll_sockets(items, timeout); !ready) {
+      throw std::runtime_error("ingest sockets: " + ready.status().to_string());
     }
     // Drain what is ready, bounded, so neither socket starves the other.
     for (int round = 0; round < 64 && (items[0].revents & ZMQ_POLLIN); ++round) {
@@ -233,9 +234,10 @@ void IngestServer::handle_submit_message(std::vector<zmq::message_t>& frames) {
             : fmt::format("batch id is {} bytes; at most {}", frames[first].size(),
                           kMaxBatchIdBytes);
     if (frames.size() > first) ticket->batch_id = frames[first].to_string();
-    std::string body = "{\"error\":{\"code\":\"bad_batch\",\"message\":";
-    append_json_string(body, reason);
-    body += "}}";
+    std::string body;
+    JsonWriter json(body);
+    json.begin_object().key("error").begin_object();
+    json.field("code", "bad_batch").field("message", reason).end_object().end_object();
     std::vector<zmq::const_buffer> reply;
     reply.push_back(zmq::buffer(ticket->client_identity));
     if (ticket->req_envelope) reply.push_back(zmq::const_buffer());
@@ -270,15 +272,20 @@ void IngestServer::drain_done_tickets() {
 void IngestServer::answer(BatchTicket& ticket) {
   std::unique_ptr<BatchTicket> owned(&ticket);
   --tickets_outstanding_;
-  std::string body = fmt::format("{{\"accepted\":{},\"duplicates\":{},\"rejected\":[",
-                                 ticket.accepted.load(std::memory_order_acquire),
-                                 ticket.duplicates.load(std::memory_order_acquire));
-  for (std::size_t i = 0; i < ticket.rejected.size(); ++i) {
-    if (i > 0) body.push_back(',');
-    fmt::format_to(std::back_inserter(body), "{{\"line\":{},\"reason\":\"{}\"}}",
-                   ticket.rejected[i].line, to_string(ticket.rejected[i].reason));
+  std::string body;
+  JsonWriter json(body);
+  json.begin_object()
+      .field("accepted", ticket.accepted.load(std::memory_order_acquire))
+      .field("duplicates", ticket.duplicates.load(std::memory_order_acquire))
+      .key("rejected")
+      .begin_array();
+  for (const BatchTicket::Rejection& rejection : ticket.rejected) {
+    json.begin_object()
+        .field("line", rejection.line)
+        .field("reason", to_string(rejection.reason))
+        .end_object();
   }
-  body += "]}";
+  json.end_array().end_object();
   std::vector<zmq::const_buffer> reply;
   reply.push_back(zmq::buffer(ticket.client_identity));
   if (ticket.req_envelope) reply.push_back(zmq::const_buffer());

@@ -1,21 +1,32 @@
-// The ingest thread: receives NDJSON batches on the PULL socket (fire and
-// forget) and the ROUTER socket (acknowledged batches), decodes them in place,
-// and routes each event by subject to its worker's queue.
+// The ingest thread's server: receives NDJSON batches on the PULL socket
+// (fire and forget) and the ROUTER socket (acknowledged batches), decodes
+// them in place, and routes each event by subject to its worker's queue.
 //
-// Owns: both sockets, the decoder (one simdjson parser), the dead-letter file,
-// and per-worker staging buffers so that events reach a queue in bulk (one
-// release-store per chunk, not per event).
+// Wire: a PULL message is one NDJSON payload. An acknowledged batch is
+// [batch id (at most 64 bytes), payload] from a DEALER (a REQ's empty
+// delimiter is accepted and echoed); the answer is [batch id,
+// {"accepted":A,"duplicates":D,"rejected":[{"line":L,"reason":R},...]}].
+// Other framing is answered {"error":{"code":"bad_batch","message":...}}
+// and counted in bad_batches.
+//
+// Owns: both sockets, the decoder (one simdjson parser), the dead-letter
+// file, per-worker staging buffers so that events reach a queue in bulk (one
+// release-store per chunk, not per event), and each acknowledged batch's
+// ticket from its arrival until it is answered.
 //
 // Guarantees: a full worker queue blocks this thread (and ZeroMQ's high-water
 // mark then pushes back on senders); nothing accepted is dropped. Every
 // refused line is counted by reason and written to the dead-letter file. An
-// acknowledged batch is answered once every worker that got one of its events
-// has applied them (and, once a journal exists, made them durable).
+// acknowledged batch is answered only once every worker that got one of its
+// events has handed its ticket back, which a worker does once it has applied
+// them and, with a journal, made them durable. While blocked on a full queue
+// the server still answers finished batches, so a worker waiting to hand a
+// ticket back can never deadlock with it.
 //
-// Thread-safety: run() on one thread; counters() may be read from any thread.
+// Thread-safety: run() on one thread (the ingest thread); counters() may be
+// read from any thread.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -23,20 +34,21 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "api/endpoints.h"
+#include "core/ingest_counters.h"
+#include "core/key_groups.h"
+#include "core/reject_reason.h"
+#include "core/work_queue.h"
 #include "stream/event_decoder.h"
-#include "stream/ingest_counters.h"
-#include "stream/key_groups.h"
-#include "stream/reject_reason.h"
 #include "stream/rejected_log.h"
-#include "stream/work_queue.h"
 
 namespace tally::stream {
 
 struct IngestOptions {
   // Fire-and-forget ingest (clients PUSH). Default from the brief.
-  std::string ingest_bind = "tcp://127.0.0.1:7001";
+  std::string ingest_bind = api::kDefaultIngestEndpoint;
   // Acknowledged batches (clients DEALER). Default from the brief.
-  std::string submit_bind = "tcp://127.0.0.1:7002";
+  std::string submit_bind = api::kDefaultSubmitEndpoint;
   // Dead-letter file; default "<data dir>/rejected.ndjson", set by the daemon.
   std::string rejected_path = "rejected.ndjson";
   // Messages ZeroMQ queues per socket before pushing back on senders.
@@ -46,7 +58,8 @@ struct IngestOptions {
 
 class IngestServer {
  public:
-  // `producer` is this thread's row in `queues`. `types`, `event_clock` and
+  // `producer` is this thread's row in `queues` (no other thread may push
+  // on it); `groups` maps a subject's key group to its worker. `types`, `event_clock` and
   // `done_tickets` (one per worker) are owned by the engine and outlive this
   // server; `types` is re-read once per batch, so a rules reload applies from
   // the next batch on.
@@ -56,20 +69,22 @@ class IngestServer {
                std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets);
   ~IngestServer();
 
-  // Binds both sockets; throws zmq::error_t naming the endpoint on failure.
+  // Binds both sockets; throws std::runtime_error naming the socket and
+  // endpoint on failure.
   void bind();
   // The endpoints actually bound (port 0 / "*" resolved).
   const std::string& ingest_endpoint() const noexcept { return ingest_endpoint_; }
   const std::string& submit_endpoint() const noexcept { return submit_endpoint_; }
 
   // Runs until `stop` is set; then stops receiving, and answers every
-  // acknowledged batch already taken once the workers have applied it.
+  // acknowledged batch already taken as its ticket comes back (waiting at
+  // most 30 s for the workers: a client that hears nothing resends).
   void run(const std::atomic<bool>& stop);
 
   const IngestCounters& counters() const noexcept { return counters_; }
 
  private:
-  class Router;
+  class BatchRouter;
   void handle_pull_message(zmq::message_t& payload);
   void handle_submit_message(std::vector<zmq::message_t>& frames);
   void answer(BatchTicket& ticket);
@@ -82,7 +97,7 @@ class IngestServer {
   std::string ingest_endpoint_;
   std::string submit_endpoint_;
   std::vector<TicketQueue*> done_;  // one per worker: finished tickets come back here
-  std::unique_ptr<Router> router_;
+  std::unique_ptr<BatchRouter> router_;
   EventDecoder decoder_;
   RejectedLog rejected_log_;
   const std::atomic<const EventTypeResolver*>& types_;

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "stream/event_time.h"
-#include "stream/json_text.h"
+#include "core/event_time.h"
+#include "core/json_writer.h"
 
 namespace tally::stream {
 

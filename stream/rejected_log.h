@@ -6,8 +6,9 @@
 //    "batch":"<batch id, submit only>","line":3,"reason":"bad_time",
 //    "detail":"field `time`: ...","raw":"<the line as received>"}
 // `raw` is the line exactly as sent, as a JSON string (invalid UTF-8 replaced
-// by U+FFFD). Writes are buffered and flushed once per batch, so a reject
-// costs no syscall of its own.
+// by U+FFFD). Writes are buffered (stdio) and flushed by the ingest thread
+// once per round of received messages and when it stops, so a reject costs
+// no syscall of its own; a crash can lose the records of the last round.
 //
 // Thread-safety: none; owned by the ingest thread.
 #pragma once
@@ -17,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "stream/reject_reason.h"
+#include "core/reject_reason.h"
 
 namespace tally::stream {
 

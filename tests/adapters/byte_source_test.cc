@@ -50,14 +50,13 @@ TEST_F(ByteSourceTest, ReadsGzipAndPlainFilesAlike) {
   for (int i = 0; i < 5000; ++i) text += "line " + std::to_string(i) + "\n";
   write_gzip(path("a.csv.gz"), text);
   std::ofstream(path("a.csv")) << text;
-  std::string error;
   for (const char* name : {"a.csv.gz", "a.csv"}) {
-    auto source = open_input(path(name), error);
-    ASSERT_TRUE(source) << error;
-    const auto lines = all_lines(*source);
+    auto source = open_input(path(name));
+    ASSERT_TRUE(source) << source.status().to_string();
+    const auto lines = all_lines(**source);
     ASSERT_EQ(lines.size(), 5000u) << name;
     EXPECT_EQ(lines.back(), "line 4999");
-    EXPECT_EQ(source->consumed(), source->total()) << name;
+    EXPECT_EQ((*source)->consumed(), (*source)->total()) << name;
   }
 }
 
@@ -66,21 +65,24 @@ TEST_F(ByteSourceTest, ATruncatedGzipFileIsAnErrorNotASilentEnd) {
   for (int i = 0; i < 20000; ++i) text += "record " + std::to_string(i * 7919) + "\n";
   write_gzip(path("cut.gz"), text);
   fs::resize_file(path("cut.gz"), fs::file_size(path("cut.gz")) / 2);
-  std::string error;
-  auto source = open_input(path("cut.gz"), error);
+  auto source = open_input(path("cut.gz"));
   ASSERT_TRUE(source);
-  LineReader reader(*source);
+  LineReader reader(**source);
   while (reader.next()) {
   }
   EXPECT_NE(reader.error_text().find("gzip"), std::string::npos) << reader.error_text();
 }
 
 TEST_F(ByteSourceTest, MissingFilesAndDirectoriesAreClearErrors) {
-  std::string error;
-  EXPECT_FALSE(open_input(path("absent.csv"), error));
-  EXPECT_NE(error.find("absent.csv"), std::string::npos) << error;
-  EXPECT_FALSE(open_input(dir_.string(), error));
-  EXPECT_NE(error.find("is a directory"), std::string::npos) << error;
+  const auto absent = open_input(path("absent.csv"));
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.status().code(), Status::Code::kIoError);
+  EXPECT_NE(absent.status().message().find("absent.csv"), std::string::npos)
+      << absent.status().to_string();
+  const auto directory = open_input(dir_.string());
+  ASSERT_FALSE(directory);
+  EXPECT_NE(directory.status().message().find("is a directory"), std::string::npos)
+      << directory.status().to_string();
 }
 
 // Reads what is there now from a followed source (until it goes idle).

@@ -73,6 +73,31 @@ TEST(CsvParserTest, AnOpenQuoteAtTheEndIsUnterminated) {
   EXPECT_EQ(parser.finish(), CsvStatus::kRecord);  // nothing left open
 }
 
+TEST(CsvParserTest, DelimitersAndQuotesAreFoundAtEveryOffset) {
+  // Around and past the eight-byte blocks the scan reads, high bytes included.
+  for (std::size_t at = 1; at < 20; ++at) {
+    const std::string before(at, '\xC3'), after(at % 9, 'y');
+    CsvParser parser;
+    const std::string row = before + "," + after + ",z";  // fields point into it
+    ASSERT_EQ(parser.feed(row), CsvStatus::kRecord) << at;
+    EXPECT_EQ(fields_of(parser), (std::vector<std::string>{before, after, "z"})) << at;
+    const std::string stray = before + "\"" + after;
+    EXPECT_EQ(parser.feed(stray), CsvStatus::kBadQuote) << at;
+    EXPECT_NE(parser.error().find("column " + std::to_string(at + 1)), std::string::npos)
+        << parser.error();
+  }
+}
+
+TEST(CsvParserTest, ARecordOfSeveralLinesOutlivesTheBufferItCameFrom) {
+  CsvParser parser;
+  std::string line = "1,\"first part";
+  EXPECT_EQ(parser.feed(line), CsvStatus::kNeedMore);
+  line.assign("XXXXXXXXXXXXXXXXX");  // a line reader's buffer, reused
+  EXPECT_EQ(parser.feed("second\",3"), CsvStatus::kRecord);
+  EXPECT_EQ(fields_of(parser), (std::vector<std::string>{"1", "first part\nsecond", "3"}));
+  EXPECT_EQ(parser.raw(), "1,\"first part\nsecond\",3");
+}
+
 TEST(CsvParserTest, OtherDelimiters) {
   CsvParser parser(';');
   ASSERT_EQ(parser.feed("a;\"b;c\";d,e"), CsvStatus::kRecord);

@@ -13,7 +13,7 @@
 #include "adapters/mapping_presets.h"
 #include "adapters/pseudonymiser.h"
 #include "adapters/record_reader.h"
-#include "stream/json_text.h"
+#include "core/json_writer.h"
 
 namespace tally::adapters {
 namespace {
@@ -41,16 +41,14 @@ class TextSource final : public ByteSource {
 Mapping preset(std::string_view name) {
   const MappingPreset* found = find_mapping_preset(name);
   EXPECT_NE(found, nullptr) << name;
-  std::string error;
-  auto mapping = Mapping::parse(found->toml, std::string(name), error);
-  EXPECT_TRUE(mapping) << error;
+  auto mapping = Mapping::parse(found->toml, std::string(name));
+  EXPECT_TRUE(mapping) << mapping.status().to_string();
   return std::move(*mapping);
 }
 
 Mapping parse(std::string_view toml) {
-  std::string error;
-  auto mapping = Mapping::parse(toml, "test.toml", error);
-  EXPECT_TRUE(mapping) << error;
+  auto mapping = Mapping::parse(toml, "test.toml");
+  EXPECT_TRUE(mapping) << mapping.status().to_string();
   return std::move(*mapping);
 }
 
@@ -300,7 +298,7 @@ attrs = ["d"]
     for (std::size_t at = 0; at < 20; ++at) {
       const std::string value = std::string(at, 'x') + special + std::string(3, 'y');
       std::string json_value;
-      stream::append_json_string(json_value, value);
+      append_json_string(json_value, value);
       std::string line;
       line += R"({"a":"1","b":"2","c":"2025-01-01T00:00:00Z","d":)" + json_value + "}\n";
       const auto out = map_all(mapping, line);
@@ -332,9 +330,10 @@ time_format = "epoch_ms"
 
 TEST(MappingFormatTest, RefusesBadMappingsWithLineAndReason) {
   const auto refusal = [](std::string_view toml) {
-    std::string error;
-    EXPECT_FALSE(Mapping::parse(toml, "m.toml", error)) << toml;
-    return error;
+    const auto mapping = Mapping::parse(toml, "m.toml");
+    EXPECT_FALSE(mapping) << toml;
+    EXPECT_EQ(mapping.status().code(), Status::Code::kInvalidArgument);
+    return std::string(mapping.status().message());
   };
   EXPECT_EQ(refusal("[input]\nformat = "
                     "\"xml\"\n[event]\nsubject=\"{a}\"\nid=\"{b}\"\ntype=\"t\"\ntime=\"{c}\"\n"),
@@ -361,25 +360,23 @@ TEST(MappingFormatTest, RefusesBadMappingsWithLineAndReason) {
 
 TEST(MappingFormatTest, EveryPresetParsesAndMatchesItsFile) {
   for (const MappingPreset& preset : mapping_presets()) {
-    std::string error;
-    EXPECT_TRUE(Mapping::parse(preset.toml, std::string(preset.name), error)) << error;
+    const auto parsed = Mapping::parse(preset.toml, std::string(preset.name));
+    EXPECT_TRUE(parsed) << parsed.status().to_string();
     std::ifstream file(std::string(TALLY_SOURCE_DIR) + "/config/mappings/" +
                        std::string(preset.name) + ".toml");
     std::stringstream text;
     text << file.rdbuf();
     EXPECT_EQ(text.str(), preset.toml) << preset.name;
   }
-  std::string error;
-  EXPECT_TRUE(Mapping::load(
-      std::string(TALLY_SOURCE_DIR) + "/config/mappings/backoffice-decisions.toml", error))
-      << error;
+  const auto loaded =
+      Mapping::load(std::string(TALLY_SOURCE_DIR) + "/config/mappings/backoffice-decisions.toml");
+  EXPECT_TRUE(loaded) << loaded.status().to_string();
 }
 
 TEST(MappingFormatTest, PseudonymisedSubjectsLeaveTheRawPlateOut) {
   Mapping mapping = preset("nyc-camera");
-  std::string error;
-  const auto pseudonymiser = Pseudonymiser::from_hex(std::string(64, 'a'), error);
-  ASSERT_TRUE(pseudonymiser) << error;
+  const auto pseudonymiser = Pseudonymiser::from_hex(std::string(64, 'a'));
+  ASSERT_TRUE(pseudonymiser) << pseudonymiser.status().to_string();
   mapping.set_pseudonymiser(&*pseudonymiser);
   const auto out = map_all(
       mapping, std::string(kNycHeader) +

@@ -10,9 +10,8 @@ namespace tally::adapters {
 namespace {
 
 Pseudonymiser make(char digit) {
-  std::string error;
-  auto result = Pseudonymiser::from_hex(std::string(64, digit), error);
-  EXPECT_TRUE(result) << error;
+  auto result = Pseudonymiser::from_hex(std::string(64, digit));
+  EXPECT_TRUE(result) << result.status().to_string();
   return *result;
 }
 
@@ -48,13 +47,20 @@ TEST(PseudonymiserTest, KeyFilesAreCheckedWithAUsefulMessage) {
   std::ofstream(dir / "good.key") << std::string(64, 'f') << "\n";
   std::ofstream(dir / "short.key") << "abcd\n";
   std::ofstream(dir / "bad.key") << std::string(63, 'f') << "g\n";
-  std::string error;
-  EXPECT_TRUE(Pseudonymiser::from_key_file((dir / "good.key").string(), error)) << error;
-  EXPECT_FALSE(Pseudonymiser::from_key_file((dir / "short.key").string(), error));
-  EXPECT_NE(error.find("openssl rand -hex 32"), std::string::npos) << error;
-  EXPECT_FALSE(Pseudonymiser::from_key_file((dir / "bad.key").string(), error));
-  EXPECT_FALSE(Pseudonymiser::from_key_file((dir / "absent.key").string(), error));
-  EXPECT_NE(error.find("cannot read key file"), std::string::npos) << error;
+  const auto message = [](const Result<Pseudonymiser>& read) {
+    return std::string(read.status().message());
+  };
+  const auto good = Pseudonymiser::from_key_file((dir / "good.key").string());
+  EXPECT_TRUE(good) << message(good);
+  const auto short_key = Pseudonymiser::from_key_file((dir / "short.key").string());
+  EXPECT_FALSE(short_key);
+  EXPECT_NE(message(short_key).find("openssl rand -hex 32"), std::string::npos)
+      << message(short_key);
+  EXPECT_NE(message(short_key).find("short.key"), std::string::npos) << message(short_key);
+  EXPECT_FALSE(Pseudonymiser::from_key_file((dir / "bad.key").string()));
+  const auto absent = Pseudonymiser::from_key_file((dir / "absent.key").string());
+  EXPECT_FALSE(absent);
+  EXPECT_NE(message(absent).find("cannot read key file"), std::string::npos) << message(absent);
   std::filesystem::remove_all(dir);
 }
 

@@ -5,11 +5,9 @@
 // hearing outcomes and a back office's decisions through tally-enforcement
 // (upheld, then quashed: the points go back); a followed live file; gzip and
 // directories; pseudonyms; and the command line's errors.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -22,7 +20,8 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/integration/daemon_process.h"
+#include "tests/integration/nyc_export_oracle.h"
+#include "tests/support/daemon_process.h"
 
 namespace tally::testing {
 namespace {
@@ -39,137 +38,6 @@ fs::path shared_sample() {
   const char* dir = std::getenv("TALLY_SHARED_DATA");
   return (dir != nullptr ? fs::path(dir) : source_dir() / ".." / "shared" / "data") /
          "nyc-camera-violations.csv";
-}
-
-// ---- An independent reading of the NYC export ------------------------------
-// Deliberately simple and separate from adapters/: split CSV lines (quotes
-// handled, no line breaks inside cells, which the export never has), normalise
-// the violation text with a plain loop, read the 12-hour time by hand.
-
-std::vector<std::string> split_csv(std::string line) {
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  std::vector<std::string> cells(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-      cells.back() += '"';
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      cells.emplace_back();
-    } else {
-      cells.back() += c;
-    }
-  }
-  return cells;
-}
-
-std::string trim_upper(std::string text) {
-  const auto first = text.find_first_not_of(' ');
-  const auto last = text.find_last_not_of(' ');
-  text = first == std::string::npos ? "" : text.substr(first, last - first + 1);
-  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
-}
-
-std::string violation_type(const std::string& violation) {
-  std::string out;
-  bool gap = false;
-  for (const char c : violation) {
-    if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
-      if (gap && !out.empty()) out += '_';
-      gap = false;
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    } else {
-      gap = true;
-    }
-  }
-  return out;
-}
-
-// "10/13/2020" + "02:45P" -> epoch ms (UTC).
-std::int64_t nyc_time_ms(const std::string& date, const std::string& time) {
-  const int month = std::stoi(date.substr(0, 2)), day = std::stoi(date.substr(3, 2)),
-            year = std::stoi(date.substr(6, 4));
-  const int hour = std::stoi(time.substr(0, 2)) % 12 + (time[5] == 'P' ? 12 : 0);
-  const int minute = std::stoi(time.substr(3, 2));
-  const auto days = std::chrono::sys_days(std::chrono::year(year) / month / day);
-  return (days.time_since_epoch().count() * 86400LL + hour * 3600 + minute * 60) * 1000;
-}
-
-struct NycSummons {
-  std::string summons, subject, type, status;
-  std::int64_t time_ms;
-};
-
-// Rows with a violation and a time; `skipped` counts the others.
-std::vector<NycSummons> read_nyc(const fs::path& csv, int& skipped) {
-  std::istringstream lines(read_file(csv));
-  std::string line;
-  std::getline(lines, line);
-  const auto header = split_csv(line);
-  std::map<std::string, std::size_t> column;
-  for (std::size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
-  std::vector<NycSummons> rows;
-  skipped = 0;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line == "\r") continue;
-    const auto cells = split_csv(line);
-    const std::string& violation = cells.at(column.at("Violation"));
-    const std::string& time = cells.at(column.at("Violation Time"));
-    if (violation.empty() || time.empty()) {
-      ++skipped;
-      continue;
-    }
-    rows.push_back({cells.at(column.at("Summons Number")),
-                    "plate:" + trim_upper(cells.at(column.at("State"))) + ":" +
-                        trim_upper(cells.at(column.at("Plate"))),
-                    violation_type(violation), cells.at(column.at("Violation Status")),
-                    nyc_time_ms(cells.at(column.at("Issue Date")), time)});
-  }
-  return rows;
-}
-
-struct Rule {
-  std::int64_t points = 0;
-  std::int64_t expires_after_ms = -1;  // -1: never
-};
-
-std::map<std::string, Rule> read_rules(const fs::path& path) {
-  const toml::table rules = toml::parse_file(path.string());
-  std::map<std::string, Rule> out;
-  for (const auto& [name, node] : *rules["rules"].as_table()) {
-    Rule rule;
-    rule.points = node.as_table()->get("points")->value<std::int64_t>().value();
-    if (const auto expires = (*node.as_table())["expires_after"].value<std::string>()) {
-      EXPECT_EQ(expires->back(), 'd') << "this test reads day durations only";
-      rule.expires_after_ms = std::stoll(expires->substr(0, expires->size() - 1)) * 86400000LL;
-    }
-    out[std::string(name.str())] = rule;
-  }
-  return out;
-}
-
-// The brief's score: base 0 + points of events with time <= at < time +
-// expires_after, clamped at min 0 (camera-nyc.toml has no max).
-std::map<std::string, std::int64_t> expected_scores(const std::vector<NycSummons>& rows,
-                                                    const std::map<std::string, Rule>& rules,
-                                                    std::int64_t at,
-                                                    const std::set<std::string>& revoked = {}) {
-  std::map<std::string, std::int64_t> scores;
-  for (const NycSummons& row : rows) {
-    std::int64_t& score = scores[row.subject];
-    if (revoked.count(row.summons) != 0) continue;
-    const Rule& rule = rules.at(row.type);
-    if (row.time_ms <= at &&
-        (rule.expires_after_ms < 0 || at < row.time_ms + rule.expires_after_ms)) {
-      score += rule.points;
-    }
-  }
-  for (auto& [subject, score] : scores) score = std::max<std::int64_t>(score, 0);
-  return scores;
 }
 
 // `at`: empty for "now", digits for epoch milliseconds, else RFC 3339.
@@ -398,63 +266,126 @@ TEST_F(AdaptersTest, GzipDirectoriesAndPseudonyms) {
   }
 }
 
-// Starts a program in the background with its output in a file.
-pid_t start_background(const std::vector<std::string>& args, const fs::path& output) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+// Waits until `file` holds `text`, at most `timeout`.
+bool file_comes_to_hold(const fs::path& file, const std::string& text,
+                        std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (read_file(file).find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return pid;
+  return true;
+}
+
+// The columns of the NYC export that the nyc-camera preset needs.
+constexpr const char* kCameraCsvHeader =
+    "Plate,State,License Type,Summons Number,Issue Date,Violation Time,Violation\r\n";
+
+// A red light on 1 March 2021, plate LIVE<n mod 3>.
+std::string live_row(int n, const char* time) {
+  return fmt::format("LIVE{},NY,PAS,{},03/01/2021,{},FAILURE TO STOP AT RED LIGHT\r\n", n % 3,
+                     9000000000 + n, time);
 }
 
 TEST_F(AdaptersTest, FollowsALiveFileAcrossRotationUntilSigterm) {
   const fs::path rules_path = source_dir() / "config/rules/camera-nyc.toml";
   DaemonProcess daemon(rules_path, dir_ / "data");
-  const std::string header =
-      "Plate,State,License Type,Summons Number,Issue Date,Violation Time,Violation\r\n";
-  const auto row = [](int n, const char* time) {
-    return fmt::format("LIVE{},NY,PAS,{},03/01/2021,{},FAILURE TO STOP AT RED LIGHT\r\n", n % 3,
-                       9000000000 + n, time);
-  };
   const fs::path live = dir_ / "live.csv";
-  write_file(live, header + row(1, "08:00A"));
-  const pid_t follower =
-      start_background({camera_path(), "--preset", "nyc-camera", "--follow", "--submit",
-                        daemon.submit(), "--rejects", (dir_ / "rejects.ndjson").string(),
-                        "--max-delay", "0.05", "--progress", "off", live.string()},
-                       dir_ / "follower.log");
+  write_file(live, kCameraCsvHeader + live_row(1, "08:00A"));
+  ChildProcess follower({camera_path(), "--preset", "nyc-camera", "--follow", "--submit",
+                         daemon.submit(), "--rejects", (dir_ / "rejects.ndjson").string(),
+                         "--max-delay", "0.05", "--progress", "off", live.string()});
   daemon.wait_for_processed(1);
   {
     std::ofstream append(live, std::ios::app | std::ios::binary);
-    append << row(2, "08:01A") << row(3, "08:02A");
+    append << live_row(2, "08:01A") << live_row(3, "08:02A");
   }
   daemon.wait_for_processed(3);
   // Rotation: the new file starts with the header again (not a record).
   fs::rename(live, dir_ / "live.csv.1");
-  write_file(live, header + row(4, "08:03A") + row(5, "13:04X"));
+  write_file(live, kCameraCsvHeader + live_row(4, "08:03A") + live_row(5, "13:04X"));
   daemon.wait_for_processed(4);
-  ::kill(follower, SIGTERM);
-  int status = 0;
-  ::waitpid(follower, &status, 0);
-  const std::string log = read_file(dir_ / "follower.log");
-  ASSERT_TRUE(WIFEXITED(status)) << log;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << log;
+  follower.send_signal(SIGTERM);
+  const int exit_code = follower.wait(std::chrono::seconds(60)).value_or(-1);
+  ASSERT_TRUE(follower.wait_for_output_end(std::chrono::seconds(10)));
+  const std::string log = follower.output();
+  EXPECT_EQ(exit_code, 0) << log;
   EXPECT_NE(log.find("tallyd accepted 4, duplicates 0, rejected 0"), std::string::npos) << log;
   EXPECT_NE(log.find("rejected bad_time: 1"), std::string::npos) << log;
   EXPECT_EQ(score_of(daemon, "plate:NY:LIVE1"), 3 + 3);  // rows 1 and 4: red light, 3 points
 }
 
+// The bug this guards against: SIGTERM arriving while the adapter waited in
+// zmq_poll for an answer made cppzmq throw (EINTR), and tally-camera exited 2
+// with "cannot connect: Interrupted system call", no summary, rejects not
+// written. Here the answer cannot come (tallyd is stopped), so the adapter is
+// certainly waiting for it when the signal arrives; it must stop as
+// documented: the summary, the rejects file, and exit 1 (a batch was never
+// acknowledged; running again is safe).
+TEST_F(AdaptersTest, SigtermWithABatchInFlightToAStoppedTallydEndsCleanly) {
+  DaemonProcess daemon(source_dir() / "config/rules/camera-nyc.toml", dir_ / "data");
+  const fs::path live = dir_ / "live.csv", rejects = dir_ / "rejects.ndjson";
+  write_file(live, kCameraCsvHeader + live_row(1, "08:00A"));
+  ChildProcess follower({camera_path(), "--preset", "nyc-camera", "--follow", "--submit",
+                         daemon.submit(), "--rejects", rejects.string(), "--max-delay", "0.05",
+                         "--ack-timeout", "1", "--attempts", "3", "--progress", "log",
+                         "--progress-interval", "0.05", live.string()});
+  const auto progress_says = [&](std::string_view counts) {
+    return follower
+        .wait_for_line([&](std::string_view line) { return line.ends_with(counts); },
+                       std::chrono::seconds(30))
+        .has_value();
+  };
+  // The progress lines say what was sent and what was acknowledged.
+  ASSERT_TRUE(progress_says("  sent 1  acknowledged 1")) << follower.output();
+
+  ASSERT_EQ(::kill(daemon.pid(), SIGSTOP), 0);
+  struct Continue {
+    pid_t pid;
+    ~Continue() { ::kill(pid, SIGCONT); }
+  } continue_daemon{daemon.pid()};
+  {
+    std::ofstream append(live, std::ios::app | std::ios::binary);
+    append << live_row(2, "08:01A") << live_row(3, "08:02A") << live_row(4, "13:04X");
+  }
+  // Rows 2 and 3 are on the wire, unanswered; row 4 is in the rejects file.
+  ASSERT_TRUE(progress_says("  sent 3  acknowledged 1")) << follower.output();
+  ASSERT_TRUE(file_comes_to_hold(rejects, R"("line":5,"stage":"adapter","reason":"bad_time")"))
+      << read_file(rejects);
+
+  follower.send_signal(SIGTERM);
+  // It waits for the answer at most --attempts x --ack-timeout, then stops.
+  const int exit_code = follower.wait(std::chrono::seconds(60)).value_or(-1);
+  ASSERT_TRUE(follower.wait_for_output_end(std::chrono::seconds(10)));
+  const std::string output = follower.output();
+  EXPECT_EQ(exit_code, 1) << output;
+  EXPECT_EQ(output.find("Interrupted system call"), std::string::npos) << output;
+  EXPECT_NE(output.find("read 4 records from 1 input"), std::string::npos) << output;
+  EXPECT_NE(output.find("events 3 (revokes 0), rejected 1, skipped 0"), std::string::npos)
+      << output;
+  EXPECT_NE(output.find("sent 3 events in 2 batches"), std::string::npos) << output;
+  EXPECT_NE(output.find("tallyd accepted 1, duplicates 0, rejected 0, resends 2"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("1 batches (2 events) were never acknowledged; running again is safe"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(count_lines_with(read_file(rejects), "\"reason\":\"bad_time\""), 1u);
+
+  // Running again once tallyd goes on is safe: everything ends up counted once.
+  ::kill(daemon.pid(), SIGCONT);
+  const auto again = run_program({camera_path(), "--preset", "nyc-camera", "--submit",
+                                  daemon.submit(), "--rejects", (dir_ / "again.ndjson").string(),
+                                  "--progress", "off", live.string()});
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  for (const char* plate : {"plate:NY:LIVE0", "plate:NY:LIVE1", "plate:NY:LIVE2"}) {
+    EXPECT_EQ(score_of(daemon, plate), 3) << plate;  // one red light each
+  }
+}
+
 TEST_F(AdaptersTest, ReplaySpeedSendsInEventTimeOrder) {
   DaemonProcess daemon(source_dir() / "config/rules/camera-nyc.toml", dir_ / "data");
-  const std::string header =
-      "Plate,State,License Type,Summons Number,Issue Date,Violation Time,Violation\r\n";
+  const std::string header = kCameraCsvHeader;
   // Out of order in the file, 60 s apart in event time; at 300x: ~0.2 s each gap.
   write_file(dir_ / "r.csv", header +
                                  "B,NY,PAS,2,03/01/2021,08:02A,FIRE HYDRANT\r\n"
@@ -481,8 +412,7 @@ TEST_F(AdaptersTest, ReplaySpeedSendsInEventTimeOrder) {
 
 TEST_F(AdaptersTest, TallydRejectsAreTracedBackToTheirInputLines) {
   DaemonProcess daemon(source_dir() / "config/rules/camera-nyc.toml", dir_ / "data");
-  const std::string header =
-      "Plate,State,License Type,Summons Number,Issue Date,Violation Time,Violation\r\n";
+  const std::string header = kCameraCsvHeader;
   // A type camera-nyc.toml has no rule for: the adapter maps it, tallyd refuses it.
   write_file(dir_ / "a.csv", header +
                                  "A,NY,PAS,11,03/01/2021,08:01A,FIRE HYDRANT\r\n"

@@ -7,48 +7,31 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
-#include <zmq_addon.hpp>
 
-#include "tests/integration/daemon_process.h"
+#include "tests/support/alert_subscriber.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/events.h"
+#include "tests/support/queries.h"
+#include "tests/support/rules.h"
 
 namespace tally::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Event clock, so that history and `at` do not depend on today's date.
-constexpr const char* kRules = R"(
-[score]
-clock = "event"
-[rules.speeding]
-points = 4
-expires_after = "30d"
-[rules.red_light]
-points = 3
-expires_after = "60d"
-[[tier]]
-name = "clear"
-min = 0
-[[tier]]
-name = "warning"
-min = 6
-)";
+// How long a load or a reload may take on a loaded machine.
+constexpr std::chrono::seconds kLoadTimeout{30};
 
+// Every event here comes from the same camera.
 std::string event(const std::string& id, const std::string& subject, const std::string& type,
                   const std::string& time) {
-  return fmt::format(R"({{"id":"{}","subject":"{}","type":"{}","time":"{}","source":"cam-1"}})"
-                     "\n",
-                     id, subject, type, time);
+  return event_line(id, subject, type, time, {.source = "cam-1"});
 }
 
+// Event clock, so that history and `at` do not depend on today's date.
 class AppealsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("appeals");
-    rules_ = dir_ / "rules.toml";
-    write_file(rules_, kRules);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { write_file(rules_, kShortExpiryRules); }
 
   ProgramResult tally(DaemonProcess& daemon, std::vector<std::string> args) {
     std::vector<std::string> argv = {tally_path(), "--query", daemon.query(), "--submit",
@@ -62,7 +45,8 @@ class AppealsTest : public ::testing::Test {
     return parse_json(parser_, answer_);
   }
 
-  fs::path dir_, rules_;
+  TempDir dir_{"appeals"};
+  fs::path rules_ = dir_ / "rules.toml";
   simdjson::dom::parser parser_;
   std::string answer_;
 };
@@ -171,54 +155,35 @@ name = "watch"
 min = 4
 )");
   DaemonProcess daemon(rules_, dir_ / "data", {"--expiry-sweep", "1s"});
-  zmq::context_t context(1);
-  zmq::socket_t subscriber(context, zmq::socket_type::sub);
-  subscriber.set(zmq::sockopt::subscribe, "");
-  subscriber.connect(daemon.alerts());
-  // PUB/SUB joins asynchronously: probe until an alert is heard.
-  std::vector<zmq::message_t> frames;
-  const auto now_text = [] {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return std::string(text);
+  // Event times to the millisecond: the two seconds of expiry all count.
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   };
-  subscriber.set(zmq::sockopt::rcvtimeo, 100);
-  for (int attempt = 0; attempt < 50 && frames.empty(); ++attempt) {
-    daemon.submit_batch(fmt::format("p{}", attempt),
-                        event(fmt::format("p{}", attempt), fmt::format("probe:{}", attempt),
-                              "speeding", now_text()));
-    (void)zmq::recv_multipart(subscriber, std::back_inserter(frames));
-  }
-  ASSERT_EQ(frames.size(), 2u) << "no alert ever arrived";
+  zmq::context_t context(1);
+  AlertSubscriber subscriber(context, daemon.alerts());
+  ASSERT_TRUE(subscriber.join([&](int attempt) {
+    const std::string id = fmt::format("p{}", attempt);
+    daemon.submit_batch(id, event_line(id, fmt::format("probe:{}", attempt), "speeding", now_ms(),
+                                       {.source = "cam-1"}));
+  })) << "no alert ever arrived";
 
-  // The probes' own expiries are alerted too; wait for the one of driver:9.
-  daemon.submit_batch("b", event("s1", "driver:9", "speeding", now_text()));
-  subscriber.set(zmq::sockopt::rcvtimeo, 500);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  bool entered = false, expired = false;
-  while (!expired && std::chrono::steady_clock::now() < deadline) {
-    frames.clear();
-    if (!zmq::recv_multipart(subscriber, std::back_inserter(frames))) continue;
-    auto body = parse_json(parser_, frames[1].to_string());
-    if (body["subject"].get_string().value() != "driver:9") continue;
-    if (body["cause"].get_string().value() == "event") {
-      EXPECT_EQ(frames[0].to_string(), "watch");
-      entered = true;
-    } else {
-      EXPECT_EQ(body["cause"].get_string().value(), "expiry");
-      EXPECT_EQ(frames[0].to_string(), "clear");
-      EXPECT_EQ(body["from"].get_string().value(), "watch");
-      EXPECT_EQ(body["event"].get_string().value(), "s1");
-      EXPECT_EQ(body["score"].get_int64().value(), 0);
-      expired = true;
-    }
-  }
-  EXPECT_TRUE(entered);
-  EXPECT_TRUE(expired) << "no expiry alert within the deadline";
+  // The probes' own expiries are alerted too: read driver:9's alerts only.
+  daemon.submit_batch("b", event_line("s1", "driver:9", "speeding", now_ms(), {.source = "cam-1"}));
+  const auto entered = subscriber.next_about("driver:9");
+  ASSERT_TRUE(entered.has_value()) << "no alert of the event";
+  EXPECT_EQ(entered->tier, "watch");
+  EXPECT_EQ(parse_json(parser_, entered->body)["cause"].get_string().value(), "event");
+
+  const auto expired = subscriber.next_about("driver:9");
+  ASSERT_TRUE(expired.has_value()) << "no expiry alert within the deadline";
+  auto body = parse_json(parser_, expired->body);
+  EXPECT_EQ(body["cause"].get_string().value(), "expiry");
+  EXPECT_EQ(expired->tier, "clear");
+  EXPECT_EQ(body["from"].get_string().value(), "watch");
+  EXPECT_EQ(body["event"].get_string().value(), "s1");
+  EXPECT_EQ(body["score"].get_int64().value(), 0);
 }
 
 // A broken file sent to reload while events keep arriving: refused with file
@@ -237,23 +202,25 @@ TEST_F(AppealsTest, ARefusedReloadUnderLoadLosesNothingAndKeepsTheRules) {
         lines += event(fmt::format("l{}-{}", batch, i), fmt::format("load:{}", i % 7), "speeding",
                        "2025-02-01T00:00:00Z");
       }
-      push.send(zmq::buffer(lines));
+      ASSERT_TRUE(push.send(zmq::buffer(lines)));
       sent += 50;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // pacing: a steady load
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  daemon.wait_for_processed(50);  // the load is arriving
   write_file(rules_, "[rules.speeding]\npoints = 4\n[rules.bad\n");
   auto refused = ask(daemon, R"({"op":"reload"})");
   EXPECT_FALSE(refused["reloaded"].get_bool().value());
   EXPECT_EQ(refused["error"]["line"].get_uint64().value(), 3u);
   EXPECT_NE(std::string(refused["error"]["file"].get_string().value()).find("rules.toml"),
             std::string::npos);
-  write_file(rules_, std::string(kRules) + "[rules.phone]\npoints = 5\n");
+  write_file(rules_, std::string(kShortExpiryRules) + "[rules.phone]\npoints = 5\n");
   auto accepted = ask(daemon, R"({"op":"reload"})");
   EXPECT_TRUE(accepted["reloaded"].get_bool().value()) << answer_;
   EXPECT_EQ(accepted["version"].get_uint64().value(), 2u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Ten more batches go after the reload, decoded under the new set.
+  const int sent_at_reload = sent.load();
+  EXPECT_TRUE(eventually([&] { return sent.load() >= sent_at_reload + 500; }, kLoadTimeout));
   stop = true;
   sender.join();
   daemon.wait_for_processed(static_cast<std::uint64_t>(sent.load()));
@@ -264,27 +231,23 @@ TEST_F(AppealsTest, ARefusedReloadUnderLoadLosesNothingAndKeepsTheRules) {
   // Every event counted 4 points under either version: the sum is exact.
   std::int64_t total = 0;
   for (int i = 0; i < 7; ++i) {
-    total += ask(daemon, fmt::format(R"({{"op":"score","subject":"load:{}"}})", i))["score"]
-                 .get_int64()
-                 .value();
+    total += score_of(daemon, fmt::format("load:{}", i));
   }
   EXPECT_EQ(total, 4 * sent.load());
 }
 
 TEST_F(AppealsTest, WatchedRulesReloadWhenTheFileChanges) {
   DaemonProcess daemon(rules_, dir_ / "data", {"--watch-rules"});
-  EXPECT_EQ(ask(daemon, R"({"op":"stats"})")["rules_version"].get_uint64().value(), 1u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a coarse mtime must move
-  write_file(rules_, std::string(kRules) + "[rules.phone]\npoints = 5\n");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  std::uint64_t version = 1;
-  while (version == 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    version = ask(daemon, R"({"op":"stats"})")["rules_version"].get_uint64().value();
-  }
-  EXPECT_EQ(version, 2u) << "the changed file was not reloaded";
+  EXPECT_EQ(rules_version_of(daemon), 1u);
+  const auto before = fs::last_write_time(rules_);
+  write_file(rules_, std::string(kShortExpiryRules) + "[rules.phone]\npoints = 5\n");
+  // A file system with coarse times could leave the time as it was: move it.
+  fs::last_write_time(rules_, before + std::chrono::seconds(1));
+  EXPECT_TRUE(eventually([&] { return rules_version_of(daemon) == 2; }, kLoadTimeout,
+                         std::chrono::milliseconds(50)))
+      << "the changed file was not reloaded";
   daemon.submit_batch("p", event("ph", "driver:5", "phone", "2025-01-01T00:00:00Z"));
-  EXPECT_EQ(ask(daemon, R"({"op":"score","subject":"driver:5"})")["score"].get_int64().value(), 5);
+  EXPECT_EQ(score_of(daemon, "driver:5"), 5);
 }
 
 }  // namespace

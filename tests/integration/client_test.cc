@@ -1,45 +1,28 @@
 // The `tally` client against the real daemon: sending, asking, exit codes.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "tests/integration/daemon_process.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/events.h"
+#include "tests/support/rules.h"
 
 namespace tally::testing {
 namespace {
 
-constexpr const char* kRules = R"(
-[score]
-clock = "event"
-[rules.red_light]
-points = 3
-expires_after = "540d"
-description = "Red light"
-[[tier]]
-name = "clear"
-min = 0
-[[tier]]
-name = "warning"
-min = 6
-)";
-
 class ClientTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("client");
-    write_file(dir_ / "rules.toml", kRules);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  void SetUp() override { write_file(dir_ / "rules.toml", kDemeritRules); }
+  TempDir dir_{"client"};
 };
 
 TEST_F(ClientTest, SendsAcknowledgedBatchesAndAnswersQueries) {
   DaemonProcess daemon(dir_ / "rules.toml", dir_ / "data", {"--workers", "2"});
   std::string events;
   for (int i = 0; i < 2500; ++i) {
-    events += "{\"id\":\"c" + std::to_string(i) +
-              "\",\"subject\":\"plate:NY:" + std::to_string(i % 100) +
-              "\",\"type\":\"red_light\",\"time\":\"2024-01-01T00:00:00Z\"}\n";
+    events += event_line(fmt::format("c{}", i), fmt::format("plate:NY:{}", i % 100), "red_light",
+                         "2024-01-01T00:00:00Z");
   }
-  events += "{\"id\":\"bad\",\"subject\":\"x\",\"type\":\"red_light\",\"time\":\"never\"}\n";
+  events += event_line("bad", "x", "red_light", "never");
   write_file(dir_ / "events.ndjson", events);
 
   auto sent = run_program({tally_path(), "--submit", daemon.submit(), "send", "--ack", "--batch",
@@ -56,7 +39,8 @@ TEST_F(ClientTest, SendsAcknowledgedBatchesAndAnswersQueries) {
 
   auto score = run_program({tally_path(), "--query", daemon.query(), "score", "plate:NY:7"});
   EXPECT_EQ(score.exit_code, 0);
-  EXPECT_NE(score.output.find("plate:NY:7  score 75  tier warning  events 25"), std::string::npos)
+  EXPECT_NE(score.output.find("plate:NY:7  score 75  tier suspension  events 25"),
+            std::string::npos)
       << score.output;
 
   auto explain = run_program({tally_path(), "--query", daemon.query(), "explain", "plate:NY:7"});
@@ -75,8 +59,7 @@ TEST_F(ClientTest, SendsAcknowledgedBatchesAndAnswersQueries) {
 
 TEST_F(ClientTest, FireAndForgetSendReachesTheDaemon) {
   DaemonProcess daemon(dir_ / "rules.toml", dir_ / "data");
-  write_file(dir_ / "one.ndjson",
-             "{\"id\":\"p1\",\"subject\":\"s\",\"type\":\"red_light\",\"time\":0}\n");
+  write_file(dir_ / "one.ndjson", event_line("p1", "s", "red_light", std::int64_t{0}));
   auto sent = run_program({tally_path(), "--ingest", daemon.ingest(), "send",
                            (dir_ / "one.ndjson").string(), "--batch", "1"});
   EXPECT_EQ(sent.exit_code, 0) << sent.output;

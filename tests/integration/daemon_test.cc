@@ -1,89 +1,39 @@
 // End to end: the real tallyd, real ZeroMQ sockets, real HTTP.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
-#include <thread>
-#include <zmq_addon.hpp>
 
-#include "tests/integration/daemon_process.h"
+#include "tests/support/alert_subscriber.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/events.h"
+#include "tests/support/queries.h"
+#include "tests/support/rules.h"
 
 namespace tally::testing {
 namespace {
 
-// Event clock: "now" is the largest event time seen, so the tests are
-// independent of the wall clock.
-constexpr const char* kRules = R"(
-[score]
-base = 0
-min = 0
-max = 100
-clock = "event"
-retain = "730d"
-
-[rules.red_light]
-points = 3
-expires_after = "540d"
-description = "Failure to stop at a red light"
-
-[rules.speeding]
-points = 4
-expires_after = "540d"
-
-[rules.assist_police]
-points = -2
-
-[[tier]]
-name = "clear"
-min = 0
-[[tier]]
-name = "warning"
-min = 6
-[[tier]]
-name = "suspension"
-min = 11
-)";
-
-std::string event(const std::string& id, const std::string& subject, const std::string& type,
-                  const std::string& time, const std::string& extra = "") {
-  return fmt::format(R"({{"id":"{}","subject":"{}","type":"{}","time":"{}"{}}})", id, subject, type,
-                     time, extra) +
-         "\n";
-}
-
+// The brief's example scheme on the event clock: "now" is the largest event
+// time seen, so the tests are independent of the wall clock.
 class DaemonTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("daemon");
-    write_file(dir_ / "rules.toml", kRules);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { write_file(dir_ / "rules.toml", kDemeritRules); }
 
   DaemonProcess start(std::vector<std::string> extra = {}) {
     return DaemonProcess(dir_ / "rules.toml", dir_ / "data", std::move(extra));
   }
 
-  std::int64_t score_of(DaemonProcess& daemon, const std::string& subject,
-                        const std::string& at = "") {
-    const std::string request =
-        at.empty() ? fmt::format(R"({{"op":"score","subject":"{}"}})", subject)
-                   : fmt::format(R"({{"op":"score","subject":"{}","at":"{}"}})", subject, at);
-    const std::string answer = daemon.ask(request);
-    auto json = parse_json(parser_, answer);
-    return json["score"].get_int64().value();
-  }
-
-  std::filesystem::path dir_;
+  TempDir dir_{"daemon"};
   simdjson::dom::parser parser_;
 };
 
 TEST_F(DaemonTest, ScoresEventsPushedFireAndForget) {
   auto daemon = start({"--workers", "2"});
-  daemon.push(event("e1", "plate:NY:ABC1234", "red_light", "2024-01-10T08:00:00Z") +
-              event("e2", "plate:NY:ABC1234", "speeding", "2024-02-10T08:00:00Z") +
-              event("e3", "person:42", "speeding", "2024-02-11T08:00:00Z"));
+  daemon.push(event_line("e1", "plate:NY:ABC1234", "red_light", "2024-01-10T08:00:00Z") +
+              event_line("e2", "plate:NY:ABC1234", "speeding", "2024-02-10T08:00:00Z") +
+              event_line("e3", "person:42", "speeding", "2024-02-11T08:00:00Z"));
   daemon.wait_for_processed(3);
 
   auto answer = parse_json(parser_, daemon.ask(R"({"op":"score","subject":"plate:NY:ABC1234"})"));
@@ -107,11 +57,12 @@ TEST_F(DaemonTest, ScoresEventsPushedFireAndForget) {
 
 TEST_F(DaemonTest, AcknowledgedBatchReportsAcceptedDuplicatesAndRejectedLines) {
   auto daemon = start();
-  const std::string batch = event("a1", "s1", "red_light", "2024-01-01T00:00:00Z") +
-                            event("a2", "s2", "speeding", "2024-01-01T00:00:00Z") + "{not json\n" +
-                            event("a1", "s1", "red_light", "2024-01-01T00:00:00Z") +
-                            event("a3", "s1", "no_such_type", "2024-01-01T00:00:00Z") +
-                            event("a4", "s1", "red_light", "yesterday");
+  const std::string batch = event_line("a1", "s1", "red_light", "2024-01-01T00:00:00Z") +
+                            event_line("a2", "s2", "speeding", "2024-01-01T00:00:00Z") +
+                            "{not json\n" +
+                            event_line("a1", "s1", "red_light", "2024-01-01T00:00:00Z") +
+                            event_line("a3", "s1", "no_such_type", "2024-01-01T00:00:00Z") +
+                            event_line("a4", "s1", "red_light", "yesterday");
   auto answer = parse_json(parser_, daemon.submit_batch("batch-1", batch));
   EXPECT_EQ(answer["accepted"].get_int64().value(), 2);
   EXPECT_EQ(answer["duplicates"].get_int64().value(), 1);
@@ -153,10 +104,10 @@ TEST_F(DaemonTest, EmptyAndAllRejectedBatchesAreStillAnswered) {
 TEST_F(DaemonTest, RevokeCancelsItsTargetWhicheverArrivesFirst) {
   auto daemon = start();
   // The revoke arrives before its target.
-  daemon.submit_batch("b1", event("r1", "p1", "revoke", "2024-03-01T00:00:00Z",
-                                  R"(,"revokes":"v1","source":"appeals-court")"));
-  daemon.submit_batch("b2", event("v1", "p1", "red_light", "2024-02-01T00:00:00Z") +
-                                event("v2", "p1", "speeding", "2024-02-02T00:00:00Z"));
+  daemon.submit_batch("b1", event_line("r1", "p1", "revoke", "2024-03-01T00:00:00Z",
+                                       {.source = "appeals-court", .revokes = "v1"}));
+  daemon.submit_batch("b2", event_line("v1", "p1", "red_light", "2024-02-01T00:00:00Z") +
+                                event_line("v2", "p1", "speeding", "2024-02-02T00:00:00Z"));
   EXPECT_EQ(score_of(daemon, "p1"), 4);
   // ...and from answers about earlier times too.
   EXPECT_EQ(score_of(daemon, "p1", "2024-02-01T12:00:00Z"), 0);
@@ -178,7 +129,7 @@ TEST_F(DaemonTest, RevokeCancelsItsTargetWhicheverArrivesFirst) {
 
   // A revoke after its target.
   daemon.submit_batch("b3",
-                      event("r2", "p1", "revoke", "2024-03-02T00:00:00Z", R"(,"revokes":"v2")"));
+                      event_line("r2", "p1", "revoke", "2024-03-02T00:00:00Z", {.revokes = "v2"}));
   EXPECT_EQ(score_of(daemon, "p1"), 0);
   EXPECT_EQ(daemon.terminate(), 0);
 }
@@ -186,45 +137,34 @@ TEST_F(DaemonTest, RevokeCancelsItsTargetWhicheverArrivesFirst) {
 TEST_F(DaemonTest, TierChangesArePublishedOnTheAlertSocket) {
   auto daemon = start({"--workers", "3"});
   zmq::context_t context(1);
-  zmq::socket_t subscriber(context, zmq::socket_type::sub);
-  subscriber.set(zmq::sockopt::subscribe, "");
-  subscriber.set(zmq::sockopt::rcvtimeo, 10000);
-  subscriber.connect(daemon.alerts());
-  // PUB/SUB joins asynchronously: send a probe until the subscriber hears it.
-  std::vector<zmq::message_t> frames;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    daemon.submit_batch(
-        fmt::format("probe-{}", attempt),
-        event(fmt::format("probe-{}", attempt), fmt::format("probe-{}", attempt), "speeding",
-              "2024-01-01T00:00:00Z") +
-            event(fmt::format("probe-{}b", attempt), fmt::format("probe-{}", attempt), "speeding",
-                  "2024-01-01T00:00:01Z"));
-    subscriber.set(zmq::sockopt::rcvtimeo, 100);
-    frames.clear();
-    if (zmq::recv_multipart(subscriber, std::back_inserter(frames))) break;
-  }
-  ASSERT_EQ(frames.size(), 2u) << "no alert ever arrived";
-  subscriber.set(zmq::sockopt::rcvtimeo, 10000);
+  AlertSubscriber subscriber(context, daemon.alerts());
+  // Each probe takes a new subject from clear to warning.
+  ASSERT_TRUE(subscriber.join([&](int attempt) {
+    const std::string subject = fmt::format("probe-{}", attempt);
+    daemon.submit_batch(subject,
+                        event_line(subject, subject, "speeding", "2024-01-01T00:00:00Z") +
+                            event_line(subject + "b", subject, "speeding", "2024-01-01T00:00:01Z"));
+  })) << "no alert ever arrived";
 
-  daemon.submit_batch("t1", event("t1", "driver:7", "red_light", "2024-05-01T00:00:00Z") +
-                                event("t2", "driver:7", "red_light", "2024-05-02T00:00:00Z"));
-  frames.clear();
-  ASSERT_TRUE(zmq::recv_multipart(subscriber, std::back_inserter(frames)));
-  ASSERT_EQ(frames.size(), 2u);
-  EXPECT_EQ(frames[0].to_string(), "warning");
-  auto body = parse_json(parser_, frames[1].to_string());
+  daemon.submit_batch("t1", event_line("t1", "driver:7", "red_light", "2024-05-01T00:00:00Z") +
+                                event_line("t2", "driver:7", "red_light", "2024-05-02T00:00:00Z"));
+  const auto alert = subscriber.next_about("driver:7");
+  ASSERT_TRUE(alert.has_value()) << "no alert for driver:7";
+  EXPECT_EQ(alert->tier, "warning");
+  auto body = parse_json(parser_, alert->body);
   EXPECT_EQ(body["subject"].get_string().value(), "driver:7");
   EXPECT_EQ(body["from"].get_string().value(), "clear");
   EXPECT_EQ(body["to"].get_string().value(), "warning");
   EXPECT_EQ(body["score"].get_int64().value(), 6);
   EXPECT_EQ(body["event"].get_string().value(), "t2");
+  EXPECT_EQ(body["cause"].get_string().value(), "event");
 }
 
 TEST_F(DaemonTest, MetricsEndpointExposesCountersAndLatency) {
   auto daemon = start({"--workers", "2"});
-  daemon.push(event("m1", "s", "red_light", "2024-01-01T00:00:00Z") +
-              event("m1", "s", "red_light", "2024-01-01T00:00:00Z") +
-              event("m2", "s", "red_light", "not a time"));
+  daemon.push(event_line("m1", "s", "red_light", "2024-01-01T00:00:00Z") +
+              event_line("m1", "s", "red_light", "2024-01-01T00:00:00Z") +
+              event_line("m2", "s", "red_light", "not a time"));
   daemon.wait_for_processed(3);
   const std::string metrics = daemon.scrape_metrics();
   for (const char* expected :
@@ -271,8 +211,8 @@ TEST_F(DaemonTest, TopListsHighestAndLowest) {
   std::string batch;
   for (int i = 0; i < 20; ++i) {
     for (int k = 0; k <= i % 5; ++k) {
-      batch += event(fmt::format("t{}-{}", i, k), fmt::format("s{:02}", i), "red_light",
-                     "2024-01-01T00:00:00Z");
+      batch += event_line(fmt::format("t{}-{}", i, k), fmt::format("s{:02}", i), "red_light",
+                          "2024-01-01T00:00:00Z");
     }
   }
   daemon.submit_batch("top", batch);
@@ -291,9 +231,9 @@ TEST_F(DaemonTest, TopListsHighestAndLowest) {
 
 TEST_F(DaemonTest, StatsCountsPerWorker) {
   auto daemon = start({"--workers", "2"});
-  daemon.submit_batch("s", event("x1", "a", "red_light", "2024-01-01T00:00:00Z") +
-                               event("x2", "b", "red_light", "2024-01-01T00:00:00Z") +
-                               event("x2", "b", "red_light", "2024-01-01T00:00:00Z") + "{}\n");
+  daemon.submit_batch("s", event_line("x1", "a", "red_light", "2024-01-01T00:00:00Z") +
+                               event_line("x2", "b", "red_light", "2024-01-01T00:00:00Z") +
+                               event_line("x2", "b", "red_light", "2024-01-01T00:00:00Z") + "{}\n");
   auto stats = parse_json(parser_, daemon.ask(R"({"op":"stats"})"));
   EXPECT_EQ(stats["received"].get_int64().value(), 4);
   EXPECT_EQ(stats["accepted"].get_int64().value(), 2);
@@ -305,14 +245,14 @@ TEST_F(DaemonTest, StatsCountsPerWorker) {
 
 TEST_F(DaemonTest, ReloadSwapsRulesAndRefusesABrokenFile) {
   auto daemon = start();
-  daemon.submit_batch("r1", event("r1", "s", "red_light", "2024-01-01T00:00:00Z"));
-  std::string changed = kRules;
+  daemon.submit_batch("r1", event_line("r1", "s", "red_light", "2024-01-01T00:00:00Z"));
+  std::string changed(kDemeritRules);
   changed.replace(changed.find("points = 3"), 10, "points = 5");
   write_file(dir_ / "rules.toml", changed);
   auto ok = parse_json(parser_, daemon.ask(R"({"op":"reload"})"));
   EXPECT_TRUE(ok["reloaded"].get_bool().value());
   EXPECT_EQ(ok["version"].get_int64().value(), 2);
-  daemon.submit_batch("r2", event("r2", "s", "red_light", "2024-01-02T00:00:00Z"));
+  daemon.submit_batch("r2", event_line("r2", "s", "red_light", "2024-01-02T00:00:00Z"));
   // Rules are not retroactive: the first event keeps its 3 points.
   EXPECT_EQ(score_of(daemon, "s"), 8);
 
@@ -322,7 +262,7 @@ TEST_F(DaemonTest, ReloadSwapsRulesAndRefusesABrokenFile) {
   EXPECT_EQ(refused["error"]["code"].get_string().value(), "rules_refused");
   EXPECT_EQ(refused["error"]["line"].get_int64().value(), 4);
   // The running rules stay: red_light is still known, at 5 points.
-  daemon.submit_batch("r3", event("r3", "s", "red_light", "2024-01-03T00:00:00Z"));
+  daemon.submit_batch("r3", event_line("r3", "s", "red_light", "2024-01-03T00:00:00Z"));
   EXPECT_EQ(score_of(daemon, "s"), 13);
   const std::string metrics = daemon.scrape_metrics();
   EXPECT_NE(metrics.find("tally_rules_reloads_total{result=\"refused\"} 1"), std::string::npos);
@@ -336,6 +276,34 @@ TEST_F(DaemonTest, DaemonRefusesBadRulesWithFileAndLine) {
                              (dir_ / "data").string()});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("bad.toml:6"), std::string::npos) << result.output;
+}
+
+TEST_F(DaemonTest, AConfigFileErrorExitsTwoWithFileAndLine) {
+  write_file(dir_ / "tallyd.toml", "workers = 2\nworker_count = 4\n");
+  auto result = run_program({tallyd_path(), "--rules", (dir_ / "rules.toml").string(), "--config",
+                             (dir_ / "tallyd.toml").string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(
+      result.output.find((dir_ / "tallyd.toml").string() + ":2:16: unknown key `worker_count`"),
+      std::string::npos)
+      << result.output;
+}
+
+TEST_F(DaemonTest, PeriodicSnapshotsFollowTheRecordCount) {
+  auto daemon = start({"--snapshot-every", "10", "--snapshot-interval", "1h"});
+  std::string batch;
+  for (int i = 0; i < 20; ++i) {
+    batch += event_line(fmt::format("p{}", i), "s", "red_light", "2024-01-01T00:00:00Z");
+  }
+  daemon.submit_batch("p", batch);
+  const auto snapshots_taken = [&] {
+    const std::string metrics = daemon.scrape_metrics();
+    const std::string name = "\ntally_snapshots_total ";
+    const auto at = metrics.find(name);
+    return at != std::string::npos && std::stod(metrics.substr(at + name.size())) > 0;
+  };
+  EXPECT_TRUE(eventually(snapshots_taken, std::chrono::seconds(30), std::chrono::milliseconds(50)))
+      << "20 records journaled, none snapshotted";
 }
 
 TEST_F(DaemonTest, BusyPortIsAClearStartupError) {
@@ -353,8 +321,8 @@ TEST_F(DaemonTest, SigtermDrainsEverythingAlreadyReceived) {
   auto daemon = start({"--workers", "2"});
   std::string batch;
   for (int i = 0; i < 20000; ++i) {
-    batch += event(fmt::format("d{}", i), fmt::format("s{}", i % 997), "red_light",
-                   "2024-01-01T00:00:00Z");
+    batch += event_line(fmt::format("d{}", i), fmt::format("s{}", i % 997), "red_light",
+                        "2024-01-01T00:00:00Z");
   }
   auto answer = parse_json(parser_, daemon.submit_batch("drain", batch));
   EXPECT_EQ(answer["accepted"].get_int64().value(), 20000);
@@ -370,17 +338,20 @@ TEST_F(DaemonTest, ScoresDoNotDependOnArrivalOrderOrWorkerCount) {
     const std::string time =
         fmt::format("2024-{:02}-{:02}T00:00:00Z", 1 + random() % 12, 1 + random() % 28);
     const char* type = random() % 3 == 0 ? "speeding" : "red_light";
-    events.push_back(event(fmt::format("o{}", i), subject, type, time));
+    events.push_back(event_line(fmt::format("o{}", i), subject, type, time));
     if (i % 10 == 0) {  // revoke an earlier (or later) event of the same subject
-      events.push_back(event(fmt::format("rv{}", i), subject, "revoke", time,
-                             fmt::format(R"(,"revokes":"o{}")", random() % 3000)));
+      const std::string revoked = fmt::format("o{}", random() % 3000);
+      events.push_back(
+          event_line(fmt::format("rv{}", i), subject, "revoke", time, {.revokes = revoked}));
     }
     if (i % 7 == 0) events.push_back(events.back());  // a duplicate
   }
   std::map<std::string, std::string> baseline;
   for (const char* workers : {"1", "3"}) {
     std::shuffle(events.begin(), events.end(), random);
-    auto daemon = start({"--workers", workers});
+    // A data directory each: the second daemon must not start from the first's state.
+    DaemonProcess daemon(dir_ / "rules.toml", dir_ / ("data-" + std::string(workers)),
+                         {"--workers", workers});
     std::string batch;
     for (std::size_t i = 0; i < events.size(); ++i) {
       batch += events[i];

@@ -3,7 +3,6 @@
 // daemon on the same directory, and a disk that refuses writes.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
@@ -11,25 +10,17 @@
 #include <random>
 #include <set>
 #include <thread>
-#include <zmq_addon.hpp>
 
-#include "tests/integration/daemon_process.h"
+#include "tests/support/acknowledged_sender.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/events.h"
+#include "tests/support/queries.h"
+#include "tests/support/rules.h"
 
 namespace tally::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Wall clock, nothing expires: a subject's score is the plain sum of its
-// events' points, so counting an event twice or losing one always shows.
-constexpr const char* kRules = R"(
-[rules.small]
-points = 1
-[rules.medium]
-points = 3
-[rules.large]
-points = 7
-)";
 
 struct Workload {
   std::vector<std::string> batches;
@@ -46,10 +37,7 @@ Workload make_workload(int batches, int per_batch, int subjects, std::uint32_t s
     for (int i = 0; i < per_batch; ++i) {
       const auto& [type, points] = kTypes[random() % 3];
       const std::string subject = fmt::format("plate:T:{}", random() % subjects);
-      batch += fmt::format(
-          R"({{"id":"b{}-{}","subject":"{}","type":"{}","time":"2026-01-01T00:00:00Z"}})"
-          "\n",
-          b, i, subject, type);
+      batch += event_line(fmt::format("b{}-{}", b, i), subject, type, "2026-01-01T00:00:00Z");
       workload.expected[subject] += points;
     }
     workload.batches.push_back(std::move(batch));
@@ -57,21 +45,12 @@ Workload make_workload(int batches, int per_batch, int subjects, std::uint32_t s
   return workload;
 }
 
+// Wall clock, nothing expires (kPlainSumRules): a subject's score is the
+// plain sum of its events' points, so counting an event twice or losing one
+// always shows.
 class DurabilityTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("durability");
-    rules_ = dir_ / "rules.toml";
-    write_file(rules_, kRules);
-    data_ = dir_ / "data";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::int64_t score_of(DaemonProcess& daemon, const std::string& subject) {
-    const std::string answer =
-        daemon.ask(fmt::format(R"({{"op":"score","subject":"{}"}})", subject));
-    return parse_json(parser_, answer)["score"].get_int64().value();
-  }
+  void SetUp() override { write_file(rules_, kPlainSumRules); }
 
   // Every batch acknowledged, one at a time.
   static void submit_all(DaemonProcess& daemon, const Workload& workload) {
@@ -94,7 +73,9 @@ class DurabilityTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_, rules_, data_;
+  TempDir dir_{"durability"};
+  fs::path rules_ = dir_ / "rules.toml";
+  fs::path data_ = dir_ / "data";
   simdjson::dom::parser parser_;
 };
 
@@ -125,79 +106,46 @@ TEST_F(DurabilityTest, KilledAtRandomUnderLoadEveryEventCountsExactlyOnce) {
   auto daemon =
       std::make_unique<DaemonProcess>(rules_, data_, std::vector<std::string>{"--workers", "2"});
   zmq::context_t context(1);
-  auto connect = [&] {
-    zmq::socket_t socket(context, zmq::socket_type::dealer);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.connect(daemon->submit());
-    return socket;
-  };
-  zmq::socket_t dealer = connect();
+  // Sends a batch again whenever 2 s pass without its answer.
+  AcknowledgedSender sender(context, daemon->submit(), std::chrono::seconds(2));
 
   std::set<std::size_t> answered;
-  std::set<std::size_t> in_flight;
   std::size_t next = 0;  // the next batch never sent
   int kills = 0;
-  std::uint64_t duplicates_answered = 0;
   // Kill after a random number of answers, while a window is in flight.
   std::size_t kill_after = 5 + random() % 10;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::minutes(3) + std::chrono::seconds(kKills);
 
   while (answered.size() < workload.batches.size()) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no progress";
     // Fill the window: batches never sent, and, once in a while, one already
-    // answered (a client that missed the answer): it must come back as
-    // duplicates only.
-    while (in_flight.size() < kWindow && next < workload.batches.size()) {
+    // answered (a client that missed the answer): the scores below show that
+    // it counted once.
+    while (sender.in_flight() < kWindow && next < workload.batches.size()) {
       std::size_t batch = next++;
       if (!answered.empty() && random() % 10 == 0) {
         batch = *std::next(answered.begin(), random() % answered.size());
         --next;
       }
-      const std::string id = fmt::format("batch-{}", batch);
-      std::array<zmq::const_buffer, 2> frames = {zmq::buffer(id),
-                                                 zmq::buffer(workload.batches[batch])};
-      ASSERT_TRUE(zmq::send_multipart(dealer, frames));
-      in_flight.insert(batch);
+      sender.send(fmt::format("batch-{}", batch), workload.batches[batch]);
     }
     if (kills < kKills && answered.size() >= kill_after) {
-      std::this_thread::sleep_for(std::chrono::microseconds(random() % 3000));
+      std::this_thread::sleep_for(std::chrono::microseconds(random() % 3000));  // a random moment
       daemon->kill_hard();
       ++kills;
       kill_after = answered.size() + 5 + random() % 10;
       daemon = std::make_unique<DaemonProcess>(
           rules_, data_, std::vector<std::string>{"--workers", kills % 2 == 0 ? "2" : "3"});
-      dealer = connect();
-      // Every unanswered batch goes again, to the new daemon.
-      for (std::size_t batch : in_flight) {
-        const std::string id = fmt::format("batch-{}", batch);
-        std::array<zmq::const_buffer, 2> frames = {zmq::buffer(id),
-                                                   zmq::buffer(workload.batches[batch])};
-        ASSERT_TRUE(zmq::send_multipart(dealer, frames));
-      }
+      sender.reconnect(daemon->submit());  // every unanswered batch goes again
       continue;
     }
-    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(2000));
-    if ((item.revents & ZMQ_POLLIN) == 0) {
-      // Silence: resend everything in flight, as the brief's client does.
-      for (std::size_t batch : in_flight) {
-        const std::string id = fmt::format("batch-{}", batch);
-        std::array<zmq::const_buffer, 2> frames = {zmq::buffer(id),
-                                                   zmq::buffer(workload.batches[batch])};
-        ASSERT_TRUE(zmq::send_multipart(dealer, frames));
-      }
-      continue;
-    }
-    std::vector<zmq::message_t> reply;
-    ASSERT_TRUE(zmq::recv_multipart(dealer, std::back_inserter(reply)));
-    ASSERT_EQ(reply.size(), 2u);
-    const std::size_t batch = std::stoul(reply[0].to_string().substr(6));
-    simdjson::dom::element body = parse_json(parser_, reply[1].to_string());
+    const auto answer = sender.next_answer(deadline);
+    ASSERT_TRUE(answer.has_value()) << "no progress: " << answered.size() << " of "
+                                    << workload.batches.size() << " batches answered";
+    const std::size_t batch = std::stoul(answer->batch_id.substr(6));
+    simdjson::dom::element body = parse_json(parser_, answer->body);
     EXPECT_EQ(body["rejected"].get_array().size(), 0u);
-    if (answered.count(batch) > 0) duplicates_answered += 1;
     answered.insert(batch);
-    in_flight.erase(batch);
   }
   EXPECT_EQ(kills, kKills);
   expect_scores(*daemon, workload);
@@ -308,31 +256,29 @@ TEST_F(DurabilityTest, AFullDiskWithholdsAcknowledgementsUntilItTakesWritesAgain
   ASSERT_EQ(::prlimit(daemon.pid(), RLIMIT_FSIZE, &tight, nullptr), 0);
 
   zmq::context_t context(1);
-  zmq::socket_t dealer(context, zmq::socket_type::dealer);
-  dealer.set(zmq::sockopt::linger, 0);
-  dealer.connect(daemon.submit());
-  std::array<zmq::const_buffer, 2> frames = {zmq::buffer(std::string_view("second")),
-                                             zmq::buffer(workload.batches[1])};
-  ASSERT_TRUE(zmq::send_multipart(dealer, frames));
-  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, std::chrono::milliseconds(1500));
-  EXPECT_EQ(item.revents & ZMQ_POLLIN, 0) << "acknowledged although the journal failed";
-
-  simdjson::dom::element stats = parse_json(parser_, daemon.ask(R"({"op":"stats"})"));
-  simdjson::dom::element journal = stats["workers"].at(0)["journal"];
-  EXPECT_GT(journal["errors"].get_uint64().value(), 0u);
-  EXPECT_GT(journal["pending_bytes"].get_uint64().value(), 0u);
+  // No resend: the answer to this very send must come once the disk recovers.
+  AcknowledgedSender sender(context, daemon.submit(), std::chrono::minutes(10));
+  sender.send("second", workload.batches[1]);
+  const auto journal_failed = [&] {
+    simdjson::dom::element stats = parse_json(parser_, daemon.ask(R"({"op":"stats"})"));
+    simdjson::dom::element journal = stats["workers"].at(0)["journal"];
+    return journal["errors"].get_uint64().value() > 0 &&
+           journal["pending_bytes"].get_uint64().value() > 0;
+  };
+  ASSERT_TRUE(eventually(journal_failed, std::chrono::seconds(30), std::chrono::milliseconds(20)))
+      << "the journal never failed";
+  EXPECT_FALSE(
+      sender.next_answer(std::chrono::steady_clock::now() + std::chrono::milliseconds(500)))
+      << "acknowledged although the journal failed";
   EXPECT_NE(daemon.scrape_metrics().find("tally_journal_errors_total"), std::string::npos);
 
   rlimit open{RLIM_INFINITY, RLIM_INFINITY};
   ASSERT_EQ(::prlimit(daemon.pid(), RLIMIT_FSIZE, &open, nullptr), 0);
-  zmq::poll(&item, 1, std::chrono::milliseconds(20000));
-  ASSERT_NE(item.revents & ZMQ_POLLIN, 0) << "no acknowledgement after the disk recovered";
-  std::vector<zmq::message_t> reply;
-  ASSERT_TRUE(zmq::recv_multipart(dealer, std::back_inserter(reply)));
-  ASSERT_EQ(reply.size(), 2u);
-  EXPECT_NE(reply[1].to_string().find("\"accepted\":200"), std::string::npos)
-      << reply[1].to_string();
+  const auto answer =
+      sender.next_answer(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  ASSERT_TRUE(answer.has_value()) << "no acknowledgement after the disk recovered";
+  EXPECT_EQ(answer->batch_id, "second");
+  EXPECT_NE(answer->body.find("\"accepted\":200"), std::string::npos) << answer->body;
 
   daemon.kill_hard();
   DaemonProcess restarted(rules_, data_);

@@ -3,11 +3,13 @@
 // operator's empty panel or silent alert.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <regex>
 #include <set>
 #include <string>
 
-#include "tests/integration/daemon_process.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/events.h"
 
 namespace tally::testing {
 namespace {
@@ -30,17 +32,15 @@ std::set<std::string> metric_names(const std::string& text) {
 }
 
 TEST(MonitoringTest, DashboardAndAlertsNameOnlyExportedMetrics) {
-  const fs::path source(TALLY_SOURCE_DIR);
+  const fs::path source = source_tree();
   const std::string alerts = read_file(source / "monitoring/prometheus/tally-alerts.yml");
   const std::string dashboard = read_file(source / "monitoring/grafana/tally-dashboard.json");
   ASSERT_FALSE(alerts.empty());
   ASSERT_FALSE(dashboard.empty());
 
-  const fs::path dir = make_temp_dir("monitoring");
+  const TempDir dir("monitoring");
   DaemonProcess daemon(source / "config/rules/demerit-ny.toml", dir / "data");
-  daemon.submit_batch(
-      "b", R"({"id":"e1","subject":"p:1","type":"red_light","time":"2025-01-01T00:00:00Z"})"
-           "\n");
+  daemon.submit_batch("b", event_line("e1", "p:1", "red_light", "2025-01-01T00:00:00Z"));
   const std::set<std::string> exported = metric_names(daemon.scrape_metrics());
   ASSERT_GT(exported.size(), 10u);
 
@@ -54,7 +54,6 @@ TEST(MonitoringTest, DashboardAndAlertsNameOnlyExportedMetrics) {
     }
   }
   EXPECT_GT(checked, 15u);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "scorer/rules.h"
-#include "tests/integration/daemon_process.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/events.h"
+#include "tests/support/queries.h"
 
 namespace tally::testing {
 namespace {
 
-const std::filesystem::path kProfiles = std::filesystem::path(TALLY_SOURCE_DIR) / "config/rules";
+const std::filesystem::path kProfiles = source_tree() / "config/rules";
 
 struct Violation {
   std::string type;
@@ -38,14 +40,11 @@ struct Expected {
 class ProfilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = make_temp_dir("profiles");
     // A purge drops what expired more than `retain` before the wall clock's
     // now; with the histories below in the past, one could run mid-test on a
     // slow machine in some future year. Push it out of the test's reach.
     write_file(dir_ / "tallyd.toml", "purge_interval_s = 31536000\n");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   DaemonProcess start(const std::string& profile) {
     return DaemonProcess(kProfiles / profile, dir_ / "data",
                          {"--config", (dir_ / "tallyd.toml").string()});
@@ -56,9 +55,8 @@ class ProfilesTest : public ::testing::Test {
             const std::vector<Violation>& history) {
     std::string batch;
     for (std::size_t i = 0; i < history.size(); ++i) {
-      batch += fmt::format(R"({{"id":"{}-{}","subject":"{}","type":"{}","time":"{}"}})", subject, i,
-                           subject, history[i].type, history[i].time) +
-               "\n";
+      batch +=
+          event_line(fmt::format("{}-{}", subject, i), subject, history[i].type, history[i].time);
     }
     const std::string answer = daemon.submit_batch(subject, batch);
     auto json = parse_json(parser_, answer);
@@ -70,15 +68,14 @@ class ProfilesTest : public ::testing::Test {
   void expect_scores(DaemonProcess& daemon, const std::string& subject,
                      const std::vector<Expected>& expected) {
     for (const Expected& e : expected) {
-      const std::string answer =
-          daemon.ask(fmt::format(R"({{"op":"score","subject":"{}","at":"{}"}})", subject, e.at));
+      const std::string answer = daemon.ask(score_request(subject, e.at));
       auto json = parse_json(parser_, answer);
       EXPECT_EQ(json["score"].get_int64().value(), e.score) << e.at << ": " << e.why;
       EXPECT_EQ(json["tier"].get_string().value(), e.tier) << e.at << ": " << e.why;
     }
   }
 
-  std::filesystem::path dir_;
+  TempDir dir_{"profiles"};
   simdjson::dom::parser parser_;
 };
 
@@ -234,9 +231,8 @@ TEST(RulesCheckTest, EveryShippedProfileLoadsAndIsPrintedRuleByRule) {
     const std::string path = entry.path().string();
     SCOPED_TRACE(path);
     auto loaded = scorer::load_rules_file(path, 1);
-    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const scorer::RuleSet>>(loaded))
-        << std::get<scorer::RulesError>(loaded).to_string();
-    const auto& rules = *std::get<std::shared_ptr<const scorer::RuleSet>>(loaded);
+    ASSERT_TRUE(loaded) << loaded.status().to_string();
+    const auto& rules = **loaded;
 
     const ProgramResult check = run_program({tally_path(), "rules", "check", path});
     EXPECT_EQ(check.exit_code, 0) << check.output;
@@ -278,7 +274,7 @@ TEST(RulesCheckTest, PrintsTheScoreSettingsAndEachTiersRange) {
 }
 
 TEST(RulesCheckTest, RefusesABrokenFileWithFileLineAndReason) {
-  const auto dir = make_temp_dir("rules-check");
+  const TempDir dir("rules-check");
   const auto bad_duration = (dir / "bad-duration.toml").string();
   write_file(bad_duration,
              "[score]\nbase = 0\n\n[rules.red_light]\npoints = 3\nexpires_after = \"18 months\"\n");
@@ -308,7 +304,6 @@ TEST(RulesCheckTest, RefusesABrokenFileWithFileLineAndReason) {
   check = run_program({tally_path(), "rules", "check", (dir / "missing.toml").string()});
   EXPECT_EQ(check.exit_code, 2);
   EXPECT_NE(check.output.find("cannot read"), std::string::npos) << check.output;
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

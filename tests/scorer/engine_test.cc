@@ -5,41 +5,22 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "core/work_queue.h"
 #include "scorer/query_handler.h"
 #include "stream/event_decoder.h"
-#include "stream/work_queue.h"
 #include "tests/scorer/engine_feeder.h"
 
 namespace tally::scorer {
 namespace {
 
-constexpr const char* kRules = R"(
-[score]
-base = 10
-min = 0
-max = 20
-clock = "event"
-[rules.fine]
-points = 4
-expires_after = "10d"
-[rules.credit]
-points = -3
-[[tier]]
-name = "low"
-min = 0
-[[tier]]
-name = "high"
-min = 15
-)";
-
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loaded = parse_rules(kRules, "engine_test.toml", 1);
-    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const RuleSet>>(loaded));
+    auto loaded = parse_rules(testing::kSmallProfile, "engine_test.toml", 1);
+    ASSERT_TRUE(loaded) << loaded.status().to_string();
     ScorerOptions options;
     options.workers = 3;
-    engine_ = std::make_unique<Engine>(options, std::get<std::shared_ptr<const RuleSet>>(loaded));
+    engine_ = std::make_unique<Engine>(options, *loaded);
     engine_->start();
     handler_ = std::make_unique<QueryHandler>(*engine_, nullptr);
   }

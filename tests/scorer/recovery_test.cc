@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <random>
 
+#include "core/work_queue.h"
 #include "scorer/engine.h"
 #include "scorer/query_handler.h"
 #include "stream/event_decoder.h"
-#include "stream/work_queue.h"
 #include "tests/scorer/engine_feeder.h"
 
 namespace tally::scorer {
@@ -53,19 +53,21 @@ class RecoveryTest : public ::testing::Test {
   }
 
   // Starts an engine with `workers` on the data directory and recovers it.
-  RecoveryReport start(std::uint32_t workers) {
+  storage::RecoveryReport start(std::uint32_t workers) {
     handler_.reset();
     engine_.reset();
     ScorerOptions options;
     options.workers = workers;
     options.rules_path = rules_path_.string();
+    options.worker.journal.enabled = true;
     options.worker.journal.dir = data_.string();
     auto loaded = load_rules_file(rules_path_.string(), 1);
-    engine_ = std::make_unique<Engine>(options, std::get<std::shared_ptr<const RuleSet>>(loaded));
+    engine_ = std::make_unique<Engine>(options, *loaded);
     engine_->start();
-    RecoveryReport report = engine_->recover();
+    auto recovered = engine_->recover();
+    EXPECT_TRUE(recovered.is_ok()) << recovered.status().to_string();
     handler_ = std::make_unique<QueryHandler>(*engine_, nullptr);
-    return report;
+    return recovered.value_or(storage::RecoveryReport{});
   }
 
   void stop() {
@@ -77,7 +79,7 @@ class RecoveryTest : public ::testing::Test {
   // every worker has applied it (a stats request queues behind the events).
   void send(const std::string& ndjson) {
     testing::feed(*engine_, decoder_, ndjson);
-    (void)engine_->stats(Producer::kIngest);
+    (void)engine_->stats(QueueRow::kIngest);
   }
 
   std::string explain(const std::string& subject) {
@@ -141,14 +143,14 @@ std::vector<std::string> without_versions(std::vector<std::string> answers) {
 }
 
 TEST_F(RecoveryTest, AnotherWorkerCountRecoversTheSameAnswersFromTheJournals) {
-  const RecoveryReport first = start(1);
+  const storage::RecoveryReport first = start(1);
   EXPECT_EQ(first.files, 0u);
   send(traffic(1) + traffic(2));
   send(traffic(2));  // resent: all duplicates, journaled once
   const auto before = without_versions(explain_all());
   stop();
 
-  const RecoveryReport report = start(3);
+  const storage::RecoveryReport report = start(3);
   EXPECT_EQ(report.journal_records, 2u * (12 * 3 + 2));
   EXPECT_FALSE(report.snapshot_generation.has_value());
   EXPECT_EQ(without_versions(explain_all()), before);
@@ -167,7 +169,7 @@ TEST_F(RecoveryTest, ASnapshotPlusTheJournalsAfterItRecoverEverything) {
   const auto before = without_versions(explain_all());
   stop();
 
-  const RecoveryReport report = start(5);
+  const storage::RecoveryReport report = start(5);
   ASSERT_TRUE(report.snapshot_generation.has_value());
   EXPECT_EQ(*report.snapshot_generation, snapshot.generation);
   EXPECT_EQ(report.snapshot_records, 12u * 3 + 2);
@@ -177,7 +179,7 @@ TEST_F(RecoveryTest, ASnapshotPlusTheJournalsAfterItRecoverEverything) {
   // A snapshot taken by 5 workers, recovered by 1.
   ASSERT_TRUE(engine_->snapshot().ok);
   stop();
-  const RecoveryReport again = start(1);
+  const storage::RecoveryReport again = start(1);
   EXPECT_EQ(again.journal_records, 0u);
   EXPECT_EQ(again.snapshot_records, 2u * (12 * 3 + 2));
   EXPECT_EQ(without_versions(explain_all()), before);
@@ -196,7 +198,9 @@ TEST_F(RecoveryTest, ASnapshotDeletesTheFilesItCovers) {
     names.push_back(entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
-  const StateFiles files = scan_state_dir(data_.string());
+  const auto scanned = storage::scan_state_dir(storage::Env::posix(), data_.string());
+  ASSERT_TRUE(scanned.is_ok()) << scanned.status().to_string();
+  const storage::StateFiles& files = *scanned;
   ASSERT_TRUE(files.snapshot_generation.has_value());
   EXPECT_TRUE(files.obsolete.empty()) << files.obsolete.front();
   for (const std::string& name : names) {

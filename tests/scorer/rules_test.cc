@@ -1,5 +1,6 @@
 #include "scorer/rules.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,17 +12,17 @@ namespace {
 
 std::shared_ptr<const RuleSet> parse_ok(const std::string& text) {
   auto result = parse_rules(text, "test.toml", 1);
-  if (auto* error = std::get_if<RulesError>(&result)) {
-    ADD_FAILURE() << error->to_string();
+  if (!result) {
+    ADD_FAILURE() << result.status().to_string();
     return nullptr;
   }
-  return std::get<std::shared_ptr<const RuleSet>>(result);
+  return *result;
 }
 
-RulesError parse_error(const std::string& text) {
+Status parse_error(const std::string& text) {
   auto result = parse_rules(text, "test.toml", 1);
-  EXPECT_TRUE(std::holds_alternative<RulesError>(result)) << text;
-  return std::holds_alternative<RulesError>(result) ? std::get<RulesError>(result) : RulesError{};
+  EXPECT_FALSE(result) << text;
+  return result ? Status::internal("parsed") : result.status();
 }
 
 TEST(RulesTest, DefaultsAndLookups) {
@@ -37,7 +38,7 @@ TEST(RulesTest, DefaultsAndLookups) {
   EXPECT_EQ(red->points, 3);
   EXPECT_EQ(red->expires_after_ms, 540LL * 86400000);
   EXPECT_EQ(red->description, "Red light");
-  EXPECT_EQ(rules->find("assist")->expires_after_ms, stream::kNever);
+  EXPECT_EQ(rules->find("assist")->expires_after_ms, kNever);
   EXPECT_EQ(rules->resolve("nope"), nullptr);
   const auto* revoke = rules->resolve("revoke");
   ASSERT_NE(revoke, nullptr);
@@ -122,28 +123,47 @@ TEST(RulesTest, RefusesWithFileLineAndReason) {
       {"[rules.a]\npoints = 1\n[extra]\nx = 1\n", 3, "unknown key"},
   };
   for (const auto& c : cases) {
-    const RulesError error = parse_error(c.text);
-    EXPECT_EQ(error.file, "test.toml");
-    EXPECT_EQ(error.line, c.line) << c.text << " -> " << error.to_string();
-    EXPECT_NE(error.reason.find(c.reason_part), std::string::npos) << error.to_string();
+    const Status error = parse_error(c.text);
+    EXPECT_EQ(error.code(), Status::Code::kInvalidArgument) << error.to_string();
+    ASSERT_NE(error.place(), nullptr) << error.to_string();
+    EXPECT_EQ(error.place()->file, "test.toml");
+    EXPECT_EQ(error.place()->line, c.line) << c.text << " -> " << error.to_string();
+    EXPECT_NE(error.message().find(c.reason_part), std::string::npos) << error.to_string();
+    // The reason alone, without the place (the reload answer has both, apart).
+    EXPECT_EQ(error.message().find("test.toml"), std::string::npos) << error.to_string();
   }
-  EXPECT_EQ((RulesError{"f.toml", 3, 7, "bad"}).to_string(), "f.toml:3:7: bad");
+  // The operator's line: FILE:LINE:COLUMN: REASON.
+  const Status duplicate = parse_error("[rules.a]\npoints = 1\npoints_typo = 2\n");
+  EXPECT_EQ(duplicate.to_string(),
+            "test.toml:3:15: unknown key `points_typo` in [rules.a] (known: points, "
+            "expires_after, description)");
 }
 
 TEST(RulesTest, UnreadableFileIsAnError) {
   auto result = load_rules_file("/nonexistent/rules.toml", 1);
-  ASSERT_TRUE(std::holds_alternative<RulesError>(result));
-  EXPECT_NE(std::get<RulesError>(result).reason.find("cannot read"), std::string::npos);
+  ASSERT_FALSE(result);
+  const Status error = result.status();
+  EXPECT_NE(error.message().find("cannot read"), std::string::npos);
+  ASSERT_NE(error.place(), nullptr);
+  EXPECT_EQ(error.place()->file, "/nonexistent/rules.toml");
+  EXPECT_EQ(error.place()->line, 0u);
+  EXPECT_EQ(error.to_string().rfind("/nonexistent/rules.toml: cannot read", 0), 0u)
+      << error.to_string();
 }
 
 TEST(RulesTest, DurationsParseAndFormat) {
-  EXPECT_EQ(parse_duration_ms("30s"), 30000);
-  EXPECT_EQ(parse_duration_ms("5m"), 300000);
-  EXPECT_EQ(parse_duration_ms("2h"), 7200000);
-  EXPECT_EQ(parse_duration_ms("548d"), 548LL * 86400000);
-  EXPECT_EQ(parse_duration_ms("3w"), 21LL * 86400000);
-  for (const char* bad : {"", "d", "5", "5y", "-5d", "5.5d", " 5d"}) {
-    EXPECT_LT(parse_duration_ms(bad), 0) << bad;
+  EXPECT_EQ(parse_duration_ms("30s").value_or(-1), 30000);
+  EXPECT_EQ(parse_duration_ms("5m").value_or(-1), 300000);
+  EXPECT_EQ(parse_duration_ms("2h").value_or(-1), 7200000);
+  EXPECT_EQ(parse_duration_ms("548d").value_or(-1), 548LL * 86400000);
+  EXPECT_EQ(parse_duration_ms("3w").value_or(-1), 21LL * 86400000);
+  EXPECT_EQ(parse_duration_ms("0s").value_or(-1), 0);
+  for (const char* bad : {"", "d", "5", "5y", "-5d", "5.5d", " 5d", "99999999999d"}) {
+    const Result<std::int64_t> parsed = parse_duration_ms(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_EQ(parsed.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find(fmt::format("`{}`", bad)), std::string::npos)
+        << parsed.status().to_string();
   }
   EXPECT_EQ(format_duration(548LL * 86400000), "548d");
   EXPECT_EQ(format_duration(21LL * 86400000), "3w");
@@ -156,22 +176,19 @@ TEST(RulesTest, ShippedProfilesLoad) {
   int loaded = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     auto result = load_rules_file(entry.path().string(), 1);
-    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const RuleSet>>(result))
-        << std::get<RulesError>(result).to_string();
-    for (const Rule& rule : std::get<std::shared_ptr<const RuleSet>>(result)->rules()) {
+    ASSERT_TRUE(result) << result.status().to_string();
+    for (const Rule& rule : (*result)->rules()) {
       EXPECT_FALSE(rule.description.empty()) << entry.path() << " rule " << rule.name;
     }
     ++loaded;
   }
   EXPECT_GE(loaded, 7);
-  auto ny = std::get<std::shared_ptr<const RuleSet>>(
-      load_rules_file((dir / "demerit-ny.toml").string(), 1));
+  auto ny = load_rules_file((dir / "demerit-ny.toml").string(), 1).value();
   EXPECT_EQ(ny->find("speeding_over_40")->points, 11);
   EXPECT_EQ(ny->find("red_light")->expires_after_ms, 548LL * 86400000);
   EXPECT_EQ(ny->tier_for(6), "assessment");
   EXPECT_EQ(ny->tier_for(11), "suspension");
-  auto credit = std::get<std::shared_ptr<const RuleSet>>(
-      load_rules_file((dir / "city-credit.toml").string(), 1));
+  auto credit = load_rules_file((dir / "city-credit.toml").string(), 1).value();
   EXPECT_EQ(credit->score().base, 1000);
   EXPECT_EQ(credit->tier_for(1000), "A");
   EXPECT_GT(credit->find("assist_police")->points, 0);

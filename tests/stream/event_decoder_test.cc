@@ -1,133 +1,17 @@
-// EventDecoder: every reject reason, the precedence between them, escapes and
-// Unicode, limits at their edge, batch framing and line numbers, and no heap
-// allocation per event.
-#include "stream/event_decoder.h"
-
+// EventDecoder, line by line: every reject reason, the precedence between
+// them, escapes and Unicode, limits at their edge, revokes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
-#include "stream/event_time.h"
-#include "stream/key_groups.h"
+#include "core/event_time.h"
+#include "core/key_groups.h"
+#include "tests/stream/event_decoder_fixture.h"
 
-// Counts heap allocations, to prove the decoder's success path makes none.
-// Replacing the global operator new is how C++ lets a program observe this;
-// it only counts, and otherwise behaves as the default.
+namespace tally::stream::decoder_test {
 namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// Not inlined: GCC would otherwise see `free` meet `new` and warn.
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-
-namespace tally::stream {
-namespace {
-
-// A test-local type table: red_light (3 points), a Unicode-named type, and
-// the built-in revoke. Lookups are byte-exact, as the scorer's are.
-class TestTypes final : public EventTypeResolver {
- public:
-  const EventTypeTerms* resolve(std::string_view type) const noexcept override {
-    if (type == "red_light") return &red_light;
-    if (type == "revoke") return &revoke;
-    if (type == "\xC3\xA9t\xC3\xA9") return &ete;  // "été"
-    return nullptr;
-  }
-  EventTypeTerms red_light{3, 1000, false};
-  EventTypeTerms ete{1, kNever, false};
-  EventTypeTerms revoke{0, kNever, true};
-};
-
-struct Rejected {
-  std::uint32_t line;
-  std::string text;
-  DecodeResult result;
-};
-
-struct CollectingSink final : DecodeSink {
-  std::vector<Event> events;
-  std::vector<Rejected> rejects;
-  void on_event(const Event& event) override { events.push_back(event); }
-  void on_reject(std::uint32_t line, std::string_view text, const DecodeResult& result) override {
-    rejects.push_back({line, std::string(text), result});
-  }
-};
-
-// A valid line, from its fields in the given order.
-std::string object(const std::vector<std::string>& members) {
-  std::string line = "{";
-  for (const std::string& member : members) {
-    if (line.size() > 1) line += ',';
-    line += member;
-  }
-  return line + "}";
-}
-
-const std::string kId = R"("id":"e-1")";
-const std::string kSubject = R"("subject":"plate:NY:ABC1234")";
-const std::string kType = R"("type":"red_light")";
-const std::string kTime = R"("time":"2024-03-01T12:30:00Z")";
-
-// A line with the four required fields, `field` replaced by `member` (or
-// left out, if `member` is empty; added, if `field` is not one of the four),
-// then any extra members.
-std::string with(const std::string& field, const std::string& member,
-                 const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> members;
-  bool replaced = false;
-  for (const auto& [name, standard] : std::vector<std::pair<std::string, std::string>>{
-           {"id", kId}, {"subject", kSubject}, {"type", kType}, {"time", kTime}}) {
-    if (name != field) {
-      members.push_back(standard);
-      continue;
-    }
-    replaced = true;
-    if (!member.empty()) members.push_back(member);
-  }
-  if (!replaced && !member.empty()) members.push_back(member);
-  members.insert(members.end(), extra.begin(), extra.end());
-  return object(members);
-}
-
-class EventDecoderTest : public ::testing::Test {
- protected:
-  // Decodes one line through the batch path (which pads it).
-  DecodeResult decode(const std::string& line) {
-    CollectingSink sink;
-    EXPECT_EQ(decoder_.decode_batch(line, types_, sink), 1u) << line;
-    EXPECT_EQ(sink.events.size() + sink.rejects.size(), 1u) << line;
-    if (!sink.events.empty()) {
-      event_ = sink.events.front();
-      return {};
-    }
-    if (sink.rejects.empty()) return {false, RejectReason::kMalformedJson, "nothing decoded"};
-    EXPECT_EQ(sink.rejects[0].line, 1u);
-    EXPECT_EQ(sink.rejects[0].text, line);
-    EXPECT_NE(std::string_view(sink.rejects[0].result.detail), "") << line;
-    return sink.rejects[0].result;
-  }
-  RejectReason reason(const std::string& line) {
-    const DecodeResult result = decode(line);
-    EXPECT_FALSE(result.ok) << line;
-    return result.reason;
-  }
-  std::string detail(const std::string& line) { return decode(line).detail; }
-
-  TestTypes types_;
-  EventDecoder decoder_{DecoderOptions{4096}};
-  Event event_;
-};
 
 TEST_F(EventDecoderTest, DecodesEveryField) {
   ASSERT_TRUE(decode(object({kId, kSubject, kType, kTime, R"("source":"cam-7")",
@@ -166,7 +50,7 @@ TEST_F(EventDecoderTest, TheReasonForALineDoesNotDependOnFieldOrder) {
                                       R"("time":"noon")"};
   std::sort(members.begin(), members.end());
   do {
-    const DecodeResult result = decode(object(members));
+    const Verdict result = decode(object(members));
     EXPECT_EQ(result.reason, RejectReason::kBadField) << object(members);
     EXPECT_STREQ(result.detail, "field `id`: must be a non-empty string");
   } while (std::next_permutation(members.begin(), members.end()));
@@ -240,7 +124,7 @@ TEST_F(EventDecoderTest, RefusesBadTimes) {
            "[1]",
            R"({"ms":1})",
        }) {
-    const DecodeResult result = decode(with("time", std::string(R"("time":)") + time));
+    const Verdict result = decode(with("time", std::string(R"("time":)") + time));
     EXPECT_FALSE(result.ok) << time;
     EXPECT_EQ(result.reason, RejectReason::kBadTime) << time;
     EXPECT_STREQ(result.detail,
@@ -356,7 +240,7 @@ TEST_F(EventDecoderTest, IgnoresUnknownFields) {
 
 TEST_F(EventDecoderTest, RefusesMissingRequiredFields) {
   for (const char* field : {"id", "subject", "type", "time"}) {
-    const DecodeResult result = decode(with(field, ""));
+    const Verdict result = decode(with(field, ""));
     EXPECT_EQ(result.reason, RejectReason::kMissingField) << field;
     EXPECT_EQ(std::string(result.detail), std::string("field `") + field + "` is required");
   }
@@ -367,7 +251,7 @@ TEST_F(EventDecoderTest, RefusesMissingRequiredFields) {
 TEST_F(EventDecoderTest, RefusesFieldsOfTheWrongTypeOrEmpty) {
   for (const char* field : {"id", "subject", "type"}) {
     for (const char* value : {"7", "null", "true", "[]", R"(["a"])", R"({"a":"b"})", R"("")"}) {
-      const DecodeResult result = decode(with(field, std::string("\"") + field + "\":" + value));
+      const Verdict result = decode(with(field, std::string("\"") + field + "\":" + value));
       EXPECT_EQ(result.reason, RejectReason::kBadField) << field << ": " << value;
       EXPECT_EQ(std::string(result.detail),
                 std::string("field `") + field + "`: must be a non-empty string");
@@ -378,7 +262,7 @@ TEST_F(EventDecoderTest, RefusesFieldsOfTheWrongTypeOrEmpty) {
         << value;
   }
   for (const char* value : {"[]", R"("lane 2")", "null", "3", "true"}) {
-    const DecodeResult result = decode(with("", "", {std::string(R"("attrs":)") + value}));
+    const Verdict result = decode(with("", "", {std::string(R"("attrs":)") + value}));
     EXPECT_EQ(result.reason, RejectReason::kBadField) << value;
     EXPECT_STREQ(result.detail, "field `attrs`: must be an object");
   }
@@ -393,7 +277,7 @@ TEST_F(EventDecoderTest, RefusesAFieldTheDecoderReadsGivenTwice) {
         with("", "", {R"("time":0)"}), with("", "", {R"("source":"a")", R"("source":"b")"}),
         with("", "", {R"("attrs":{})", R"("attrs":{})"}),
         with("", "", {R"("revokes":"a")", R"("revokes":"b")"})}) {
-    const DecodeResult result = decode(twice);
+    const Verdict result = decode(twice);
     EXPECT_EQ(result.reason, RejectReason::kBadField) << twice;
     EXPECT_NE(std::string(result.detail).find("appears more than once"), std::string::npos);
   }
@@ -423,7 +307,7 @@ TEST_F(EventDecoderTest, RefusesFieldsLongerThanTheirLimitAndAcceptsThemAtIt) {
 }
 
 TEST_F(EventDecoderTest, RefusesTypesWithoutARule) {
-  const DecodeResult result = decode(with("type", R"("type":"parking")"));
+  const Verdict result = decode(with("type", R"("type":"parking")"));
   EXPECT_EQ(result.reason, RejectReason::kUnknownType);
   EXPECT_STREQ(result.detail, "field `type`: no rule for this type");
   EXPECT_EQ(reason(with("type", R"("type":")" + std::string(1000, 't') + "\"")),
@@ -439,7 +323,7 @@ TEST_F(EventDecoderTest, DecodesRevokesAndRefusesBadOnes) {
         std::string(R"("revokes":null)"), std::string(R"("revokes":["e-0"])")}) {
     std::vector<std::string> extra;
     if (!revokes.empty()) extra.push_back(revokes);
-    const DecodeResult result = decode(with("type", R"("type":"revoke")", extra));
+    const Verdict result = decode(with("type", R"("type":"revoke")", extra));
     EXPECT_EQ(result.reason, RejectReason::kBadRevoke) << revokes;
     EXPECT_STREQ(result.detail,
                  "a revoke needs `revokes`: the non-empty id of the event it cancels");
@@ -500,157 +384,5 @@ TEST_F(EventDecoderTest, KeepsARevokesReasonFromAttrs) {
   EXPECT_TRUE(event_.reason.empty());
 }
 
-TEST_F(EventDecoderTest, OversizedLineIsRefusedAtItsLimitPlusOne) {
-  EventDecoder decoder{DecoderOptions{256}};
-  const std::string head = with("", "", {R"("attrs":{"pad":")"});
-  const std::string prefix = head.substr(0, head.size() - 1);  // without the closing brace
-  const std::string tail = R"("}})";
-  const auto line_of = [&](std::size_t size) {
-    return prefix + std::string(size - prefix.size() - tail.size(), 'p') + tail;
-  };
-  ASSERT_EQ(line_of(256).size(), 256u);
-  CollectingSink sink;
-  decoder.decode_batch(line_of(256) + "\n" + line_of(257) + "\r\n" + std::string(300, '{'), types_,
-                       sink);
-  ASSERT_EQ(sink.events.size(), 1u);
-  ASSERT_EQ(sink.rejects.size(), 2u);
-  EXPECT_EQ(sink.rejects[0].line, 2u);
-  EXPECT_EQ(sink.rejects[0].result.reason, RejectReason::kOversized);
-  EXPECT_STREQ(sink.rejects[0].result.detail, "line: longer than max_line_bytes");
-  // Not parsed: an over-long line of garbage is oversized, not malformed.
-  EXPECT_EQ(sink.rejects[1].line, 3u);
-  EXPECT_EQ(sink.rejects[1].result.reason, RejectReason::kOversized);
-  // The trailing CR is not counted.
-  CollectingSink crlf;
-  decoder.decode_batch(line_of(256) + "\r\n", types_, crlf);
-  EXPECT_EQ(crlf.events.size(), 1u);
-}
-
-TEST_F(EventDecoderTest, BatchKeepsGoingAndNumbersLinesLikeTheSendersFile) {
-  CollectingSink sink;
-  const std::string batch =
-      R"({"id":"1","subject":"s","type":"red_light","time":0,"source":"cam"})"
-      "\r\n"  // CRLF
-      "\n"    // blank
-      "   \t\r\n"
-      "{bad\n"
-      R"({"id":"2","subject":"s","type":"revoke","revokes":"1","time":1})"
-      "\n"
-      "\r\n"
-      R"({"id":"3","subject":"s","type":"nope","time":0})"
-      "\n"
-      R"({"id":"4","subject":"t","type":"red_light","time":"2024-03-01T12:30:00Z"})";
-  // (no trailing newline)
-  EXPECT_EQ(decoder_.decode_batch(batch, types_, sink), 5u);
-  ASSERT_EQ(sink.events.size(), 3u);
-  EXPECT_EQ(sink.events[0].id.view(), "1");
-  EXPECT_EQ(sink.events[0].source.view(), "cam");
-  EXPECT_EQ(sink.events[1].id.view(), "2");
-  EXPECT_EQ(sink.events[1].revokes.view(), "1");
-  EXPECT_TRUE(sink.events[1].source.empty()) << "fields never leak from one line to the next";
-  EXPECT_EQ(sink.events[2].id.view(), "4");
-  EXPECT_EQ(sink.events[2].time_ms, 1709296200000);
-  ASSERT_EQ(sink.rejects.size(), 2u);
-  EXPECT_EQ(sink.rejects[0].line, 4u);
-  EXPECT_EQ(sink.rejects[0].text, "{bad");
-  EXPECT_EQ(sink.rejects[0].result.reason, RejectReason::kMalformedJson);
-  EXPECT_EQ(sink.rejects[1].line, 7u);
-  EXPECT_EQ(sink.rejects[1].result.reason, RejectReason::kUnknownType);
-}
-
-TEST_F(EventDecoderTest, CountsOnlyNonBlankLines) {
-  CollectingSink sink;
-  EXPECT_EQ(decoder_.decode_batch("", types_, sink), 0u);
-  EXPECT_EQ(decoder_.decode_batch("\n\r\n \n", types_, sink), 0u);
-  const std::string line = with("", "");
-  EXPECT_EQ(decoder_.decode_batch(line + "\n", types_, sink), 1u);      // trailing newline
-  EXPECT_EQ(decoder_.decode_batch(line + "\n\n\n", types_, sink), 1u);  // trailing blank lines
-  EXPECT_EQ(decoder_.decode_batch(line + "\r", types_, sink), 1u);      // trailing CR
-  EXPECT_EQ(sink.events.size(), 3u);
-  EXPECT_TRUE(sink.rejects.empty());
-}
-
-TEST_F(EventDecoderTest, ManyBatchesOfMixedLinesThroughOneDecoder) {
-  // Bad lines of every kind between good ones, batches of growing and
-  // shrinking size: each good line decodes the same whatever came before.
-  const std::vector<std::string> bad = {"{",
-                                        "[]",
-                                        R"({"id":"x"})",
-                                        with("time", R"("time":1.5)"),
-                                        with("type", R"("type":"nope")"),
-                                        with("id", R"("id":")" + std::string(100, 'x') + "\""),
-                                        with("type", R"("type":"revoke")"),
-                                        "\xFF\xFE",
-                                        std::string(5000, 'x')};
-  for (int round = 0; round < 20; ++round) {
-    std::string batch;
-    std::size_t good = 0;
-    for (int i = 0; i < (round % 7) * 30 + 1; ++i) {
-      if (i % 3 == 1) {
-        batch += bad[static_cast<std::size_t>(i + round) % bad.size()];
-      } else {
-        batch += object({R"("id":"r)" + std::to_string(round) + "-" + std::to_string(i) + "\"",
-                         R"("subject":"s)" + std::to_string(i) + "\"", kType,
-                         R"("time":)" + std::to_string(i)});
-        ++good;
-      }
-      batch += i % 2 == 0 ? "\n" : "\r\n";
-    }
-    CollectingSink sink;
-    decoder_.decode_batch(batch, types_, sink);
-    ASSERT_EQ(sink.events.size(), good) << "round " << round;
-    for (const Event& event : sink.events) {
-      const std::string subject(event.subject.view());
-      EXPECT_EQ(event.time_ms, std::stoll(subject.substr(1)));
-      EXPECT_EQ(event.subject_hash, stable_hash64(subject));
-    }
-  }
-}
-
-TEST_F(EventDecoderTest, PaddedBatchAndSingleLineAgreeWithTheCopyingBatch) {
-  const std::string batch = with("", "") + "\n" + with("type", R"("type":"nope")") + "\n";
-  simdjson::padded_string padded(batch);
-  CollectingSink copying, in_place;
-  EXPECT_EQ(decoder_.decode_batch(batch, types_, copying), 2u);
-  EXPECT_EQ(decoder_.decode_padded_batch(std::string_view(padded.data(), padded.size()), types_,
-                                         in_place),
-            2u);
-  ASSERT_EQ(copying.events.size(), 1u);
-  ASSERT_EQ(in_place.events.size(), 1u);
-  EXPECT_EQ(copying.events[0].id.view(), in_place.events[0].id.view());
-  ASSERT_EQ(in_place.rejects.size(), 1u);
-  EXPECT_EQ(in_place.rejects[0].line, 2u);
-
-  simdjson::padded_string line(with("", ""));
-  Event event;
-  const DecodeResult result =
-      decoder_.decode_line(std::string_view(line.data(), line.size()), types_, event);
-  ASSERT_TRUE(result.ok);
-  EXPECT_EQ(event.subject.view(), "plate:NY:ABC1234");
-}
-
-TEST_F(EventDecoderTest, AllocatesNothingPerEventOnceWarm) {
-  struct CountingSink final : DecodeSink {
-    std::size_t events = 0, rejects = 0;
-    void on_event(const Event&) override { ++events; }
-    void on_reject(std::uint32_t, std::string_view, const DecodeResult&) override { ++rejects; }
-  } sink;
-  std::string batch;
-  for (int i = 0; i < 500; ++i) {
-    batch += object({R"("id":"e)" + std::to_string(i) + "\"",
-                     R"("subject":"person:Jos\u00e9 )" + std::to_string(i) + "\"", kType, kTime,
-                     R"("source":"cam-7")", R"("attrs":{"lane":2,"plate":"ABC","v":[1.5,null]})"});
-    batch += '\n';
-  }
-  const std::size_t cold = g_allocations.load();
-  decoder_.decode_batch(batch, types_, sink);  // grows the buffer and the parser once
-  const std::size_t before = g_allocations.load();
-  EXPECT_GT(before, cold) << "the first batch allocates: the counter works";
-  for (int round = 0; round < 3; ++round) decoder_.decode_batch(batch, types_, sink);
-  EXPECT_EQ(g_allocations.load() - before, 0u);
-  EXPECT_EQ(sink.events, 2000u);
-  EXPECT_EQ(sink.rejects, 0u);
-}
-
 }  // namespace
-}  // namespace tally::stream
+}  // namespace tally::stream::decoder_test

@@ -1,0 +1,234 @@
+// Writing answers: the JSON tallyd sends. Field order is part of the
+// contract (see api/answers.h).
+#include "api/answers.h"
+
+#include <charconv>
+
+#include "core/event_time.h"
+#include "core/json_writer.h"
+
+namespace tally::api {
+namespace {
+
+static_assert(TimelineEntry::kWhatNames.size() ==
+              static_cast<std::size_t>(TimelineEntry::What::kTier) + 1);
+
+void time_field(JsonWriter& json, std::string_view key, std::int64_t ms) {
+  json.key(key);
+  if (ms == kNever) {
+    json.null();
+  } else {
+    json.value(format_rfc3339_ms(ms));
+  }
+}
+
+// A number with a fixed count of decimals ("0.250000"), as people read it.
+void fixed_field(JsonWriter& json, std::string_view key, double number, int decimals) {
+  char buffer[64];
+  const auto written =
+      std::to_chars(buffer, buffer + sizeof buffer, number, std::chars_format::fixed, decimals);
+  json.key(key);
+  if (written.ec != std::errc()) {
+    json.value(number);
+  } else {
+    json.raw(std::string_view(buffer, static_cast<std::size_t>(written.ptr - buffer)));
+  }
+}
+
+void score_fields(JsonWriter& json, const ScoreAnswer& a) {
+  json.field("subject", a.subject).field("score", a.score).field("tier", a.tier);
+  json.field("events", a.events);
+  time_field(json, "at", a.at_ms);
+}
+
+void write_contributions(JsonWriter& json, std::string_view key,
+                         const std::vector<Contribution>& list) {
+  json.key(key).begin_array();
+  for (const Contribution& c : list) {
+    json.begin_object().field("id", c.id).field("type", c.type).field("points", c.points);
+    time_field(json, "time", c.time_ms);
+    time_field(json, "expires", c.expires_ms);
+    json.field("source", c.source).field("rules_version", c.rules_version);
+    if (c.revoked) {
+      json.field("revoked_by", c.revocation.by)
+          .field("revoke_source", c.revocation.source)
+          .field("revoke_reason", c.revocation.reason);
+      time_field(json, "revoked_at", c.revocation.at_ms);
+    }
+    json.end_object();
+  }
+  json.end_array();
+}
+
+void write_entry(JsonWriter& json, const TimelineEntry& e) {
+  using What = TimelineEntry::What;
+  json.begin_object();
+  time_field(json, "time", e.time_ms);
+  json.field("what", to_string(e.what));
+  switch (e.what) {
+    case What::kAccepted:
+      json.field("id", e.id).field("type", e.type).field("points", e.points);
+      json.field("rules_version", e.rules_version).field("source", e.source);
+      time_field(json, "expires", e.expires_ms);
+      if (e.revoked) json.field("revoked", true);
+      json.field("score", e.score);
+      break;
+    case What::kRevoked:
+      json.field("id", e.id).field("by", e.by).field("source", e.source);
+      json.field("reason", e.reason).field("score", e.score);
+      break;
+    case What::kExpired:
+    case What::kExpires:
+      json.field("id", e.id).field("points", e.points).field("score", e.score);
+      break;
+    case What::kRevokePending:
+      json.field("id", e.id).field("revokes", e.revokes).field("source", e.source);
+      json.field("reason", e.reason);
+      break;
+    case What::kTier:
+      json.field("from", e.from).field("to", e.to).field("cause", e.cause);
+      json.field("by_expiry", e.by_expiry).field("score", e.score);
+      break;
+  }
+  json.end_object();
+}
+
+// One JSON object, its members written by `write`.
+template <typename Write>
+std::string json_object(Write write) {
+  std::string out;
+  JsonWriter json(out);
+  json.begin_object();
+  write(json);
+  json.end_object();
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(TimelineEntry::What what) noexcept {
+  return TimelineEntry::kWhatNames[static_cast<std::size_t>(what)];
+}
+
+ReloadAnswer ReloadAnswer::loaded(std::uint32_t version, std::uint64_t rules, std::string file) {
+  ReloadAnswer answer;
+  answer.reloaded = true;
+  answer.version = version;
+  answer.rules = rules;
+  answer.file = std::move(file);
+  return answer;
+}
+
+ReloadAnswer ReloadAnswer::refused(Status why) {
+  ReloadAnswer answer;
+  if (const Status::Place* place = why.place(); place != nullptr) answer.file = place->file;
+  answer.refusal = std::move(why);
+  return answer;
+}
+
+std::string error_json(const Status& refusal) {
+  return json_object([&](JsonWriter& json) {
+    json.key("error").begin_object();
+    json.field("code", to_string(error_code_of(refusal).value_or(ErrorCode::kBadRequest)));
+    json.field("message", refusal.message()).end_object();
+  });
+}
+
+std::string to_json(const ScoreAnswer& answer) {
+  return json_object([&](JsonWriter& json) { score_fields(json, answer); });
+}
+
+std::string to_json(const ExplainAnswer& answer) {
+  return json_object([&](JsonWriter& json) {
+    score_fields(json, answer.score);
+    write_contributions(json, "contributions", answer.contributions);
+    write_contributions(json, "inactive", answer.inactive);
+    write_contributions(json, "revoked", answer.revoked);
+    json.key("pending_revokes").begin_array();
+    for (const PendingRevoke& r : answer.pending_revokes) {
+      json.begin_object().field("id", r.id).field("revokes", r.revokes).field("source", r.source);
+      json.field("reason", r.reason);
+      time_field(json, "time", r.time_ms);
+      json.end_object();
+    }
+    json.end_array();
+  });
+}
+
+std::string to_json(const HistoryAnswer& answer) {
+  return json_object([&](JsonWriter& json) {
+    score_fields(json, answer.score);
+    json.key("timeline").begin_array();
+    for (const TimelineEntry& entry : answer.timeline) write_entry(json, entry);
+    json.end_array();
+  });
+}
+
+std::string to_json(const TopAnswer& answer) {
+  return json_object([&](JsonWriter& json) {
+    json.field("order", to_string(answer.order)).field("n", answer.n);
+    time_field(json, "at", answer.at_ms);
+    json.key("subjects").begin_array();
+    for (const RankedSubject& s : answer.subjects) {
+      json.begin_object().field("subject", s.subject).field("score", s.score);
+      json.field("tier", s.tier).end_object();
+    }
+    json.end_array();
+  });
+}
+
+std::string to_json(const StatsAnswer& answer) {
+  return json_object([&](JsonWriter& json) {
+    json.field("received", answer.received).field("accepted", answer.accepted);
+    json.field("duplicates", answer.duplicates).field("rejected_total", answer.rejected_total);
+    json.key("rejected").begin_object();
+    for (const auto& [reason, count] : answer.rejected) json.field(reason, count);
+    json.end_object();
+    json.field("subjects", answer.subjects).field("rules_version", answer.rules_version);
+    json.key("workers").begin_array();
+    for (const WorkerStats& w : answer.workers) {
+      json.begin_object().field("worker", w.worker).field("accepted", w.accepted);
+      json.field("duplicates", w.duplicates).field("subjects", w.subjects);
+      json.field("queue_depth", w.queue_depth);
+      fixed_field(json, "busy_seconds", w.busy_seconds, 6);
+      json.field("memory_bytes", w.memory_bytes).field("recovered", w.recovered);
+      json.key("journal").begin_object().field("records", w.journal_records);
+      json.field("bytes", w.journal_bytes).field("syncs", w.journal_syncs);
+      json.field("errors", w.journal_errors).field("pending_bytes", w.journal_pending_bytes);
+      json.end_object().end_object();
+    }
+    json.end_array();
+  });
+}
+
+std::string to_json(const ReloadAnswer& answer) {
+  return json_object([&](JsonWriter& json) {
+    json.field("reloaded", answer.reloaded);
+    if (answer.reloaded) {
+      json.field("version", answer.version).field("rules", answer.rules);
+      json.field("file", answer.file);
+    } else {
+      const Status::Place* place = answer.refusal.place();
+      json.key("error").begin_object().field("code", to_string(ErrorCode::kRulesRefused));
+      json.field("message", answer.refusal.to_string()).field("file", answer.file);
+      json.field("line", place != nullptr ? place->line : 0u);
+      json.field("column", place != nullptr ? place->column : 0u);
+      json.field("reason", answer.refusal.message()).end_object();
+    }
+  });
+}
+
+std::string to_json(const WorkersAnswer& answer) {
+  return json_object([&](JsonWriter& json) { json.field("workers", answer.workers); });
+}
+
+std::string to_json(const SnapshotAnswer& answer) {
+  return json_object([&](JsonWriter& json) {
+    json.field("snapshot", answer.snapshot).field("records", answer.records);
+    json.field("bytes", answer.bytes);
+    fixed_field(json, "seconds", answer.seconds, 3);
+    fixed_field(json, "longest_pause_seconds", answer.longest_pause_seconds, 3);
+  });
+}
+
+}  // namespace tally::api

@@ -1,0 +1,235 @@
+// The query protocol's answers (api/protocol.h has the requests), each a
+// typed value with one JSON form: tallyd writes it with to_json; a client
+// reads it back with parse_answer<T>. The field order of every answer is
+// fixed (integration tests and scripts read it); docs/client.md shows each
+// one and a test checks that every field written here is there.
+//
+// Times are epoch milliseconds here and RFC 3339 strings in JSON
+// ("2025-03-01T00:00:00Z", milliseconds when not 0); kNever is null.
+//
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/protocol.h"
+#include "core/event.h"
+#include "core/status.h"
+
+namespace tally::api {
+
+// {"subject","score","tier","events","at"}: the score at `at` (clamped), the
+// tier it falls in ("" below the lowest tier), and how many contributions
+// count then. An unknown subject has the base score and 0 events.
+struct ScoreAnswer {
+  static constexpr Op kOp = Op::kScore;  // the op it answers
+  std::string subject;
+  std::int64_t score = 0;
+  std::string tier;
+  std::uint32_t events = 0;
+  std::int64_t at_ms = 0;
+};
+
+// How a contribution was revoked (explain's "revoked" list).
+struct Revocation {
+  std::string by;          // "revoked_by": the revoke event's id
+  std::string source;      // "revoke_source"
+  std::string reason;      // "revoke_reason": the revoke's attrs.reason
+  std::int64_t at_ms = 0;  // "revoked_at": the revoke event's time
+};
+
+// {"id","type","points","time","expires","source","rules_version"} and, when
+// revoked, {"revoked_by","revoke_source","revoke_reason","revoked_at"}.
+struct Contribution {
+  std::string id;
+  std::string type;  // the rule it was scored by
+  std::int64_t points = 0;
+  std::int64_t time_ms = 0;
+  std::int64_t expires_ms = kNever;
+  std::string source;
+  std::uint32_t rules_version = 0;  // the rules version it was scored under
+  bool revoked = false;
+  Revocation revocation;  // when revoked
+};
+
+// A revoke whose event has not been seen: {"id","revokes","source","reason","time"}.
+struct PendingRevoke {
+  std::string id;
+  std::string revokes;  // the id of the event it cancels
+  std::string source;
+  std::string reason;
+  std::int64_t time_ms = 0;
+};
+
+// The score's fields, then "contributions" (counting at `at`), "inactive"
+// (expired or not yet in force, within retention), "revoked" and
+// "pending_revokes".
+struct ExplainAnswer {
+  static constexpr Op kOp = Op::kExplain;  // the op it answers
+  ScoreAnswer score;
+  std::vector<Contribution> contributions;
+  std::vector<Contribution> inactive;
+  std::vector<Contribution> revoked;
+  std::vector<PendingRevoke> pending_revokes;
+};
+
+// One moment a subject's record changed. Which fields an entry carries
+// depends on `what` (the JSON writes only those, in this order):
+//   accepted        id, type, points, rules_version, source, expires, revoked (only if true), score
+//   revoked         id, by, source, reason, score
+//   expired/expires id, points (the negative of the event's), score
+//   revoke_pending  id, revokes, source, reason
+//   tier            from, to, cause (an event id), by_expiry, score
+struct TimelineEntry {
+  enum class What : std::uint8_t { kAccepted, kRevoked, kExpired, kExpires, kRevokePending, kTier };
+  static constexpr std::array<std::string_view, 6> kWhatNames = {
+      "accepted", "revoked", "expired", "expires", "revoke_pending", "tier"};
+
+  // Every member has an initializer, so that an entry can be written with
+  // designated initializers naming only its kind's fields.
+  std::int64_t time_ms = 0;
+  What what = What::kAccepted;
+  std::string id{};
+  std::string type{};
+  std::int64_t points = 0;
+  std::uint32_t rules_version = 0;
+  std::string source{};
+  std::int64_t expires_ms = kNever;
+  bool revoked = false;
+  std::string by{};
+  std::string reason{};
+  std::string revokes{};
+  std::string from{};
+  std::string to{};
+  std::string cause{};
+  bool by_expiry = false;
+  std::int64_t score = 0;  // just after this moment (not for revoke_pending)
+};
+std::string_view to_string(TimelineEntry::What what) noexcept;
+
+// The score's fields (at now), then "timeline": every entry in time order.
+struct HistoryAnswer {
+  static constexpr Op kOp = Op::kHistory;  // the op it answers
+  ScoreAnswer score;
+  std::vector<TimelineEntry> timeline;
+};
+
+// {"order","n","at","subjects":[{"subject","score","tier"}]}: ties by subject.
+struct RankedSubject {
+  std::string subject;
+  std::int64_t score = 0;
+  std::string tier;
+};
+struct TopAnswer {
+  static constexpr Op kOp = Op::kTop;  // the op it answers
+  Order order = Order::kHighest;
+  std::uint64_t n = kDefaultTopN;
+  std::int64_t at_ms = 0;
+  std::vector<RankedSubject> subjects;
+};
+
+// One worker's line of the stats answer.
+struct WorkerStats {
+  std::uint32_t worker = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t subjects = 0;
+  std::uint64_t queue_depth = 0;
+  double busy_seconds = 0;  // written with 6 decimals
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t recovered = 0;  // records replayed at start
+  // "journal": {"records","bytes","syncs","errors","pending_bytes"}
+  std::uint64_t journal_records = 0;
+  std::uint64_t journal_bytes = 0;
+  std::uint64_t journal_syncs = 0;
+  std::uint64_t journal_errors = 0;
+  std::uint64_t journal_pending_bytes = 0;
+};
+
+// The totals a load driver or a test polls to know when tallyd has applied
+// everything it was sent.
+struct StatsTotals {
+  std::uint64_t received = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t rejected = 0;
+  // Events whose fate is settled: accepted, duplicate or rejected.
+  std::uint64_t processed() const { return accepted + duplicates + rejected; }
+};
+
+// {"received","accepted","duplicates","rejected_total","rejected":{reason:count},
+//  "subjects","rules_version","workers":[...]}; "rejected" names every reject
+// reason, 0 or not.
+struct StatsAnswer {
+  static constexpr Op kOp = Op::kStats;  // the op it answers
+  std::uint64_t received = 0;            // lines decoded by ingest
+  std::uint64_t accepted = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t rejected_total = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> rejected;  // by reason
+  std::uint64_t subjects = 0;
+  std::uint32_t rules_version = 0;
+  std::vector<WorkerStats> workers;
+
+  StatsTotals totals() const { return {received, accepted, duplicates, rejected_total}; }
+};
+
+// {"reloaded":true,"version","rules","file"} or, refused,
+// {"reloaded":false,"error":{"code":"rules_refused","message","file","line","column","reason"}}
+// ("message" is "FILE:LINE:COLUMN: REASON").
+struct ReloadAnswer {
+  static constexpr Op kOp = Op::kReload;  // the op it answers
+  bool reloaded = false;
+  std::uint32_t version = 0;  // reloaded: the new rules version
+  std::uint64_t rules = 0;    // reloaded: how many rules it has
+  std::string file;           // the rules file
+  Status refusal;             // refused: why, with its place in the file
+
+  static ReloadAnswer loaded(std::uint32_t version, std::uint64_t rules, std::string file);
+  static ReloadAnswer refused(Status why);
+};
+
+// {"workers":N}
+struct WorkersAnswer {
+  static constexpr Op kOp = Op::kWorkers;  // the op it answers
+  std::uint32_t workers = 0;
+};
+
+// {"snapshot","records","bytes","seconds","longest_pause_seconds"}: the
+// snapshot's generation, its size, and times written with 3 decimals.
+struct SnapshotAnswer {
+  static constexpr Op kOp = Op::kSnapshot;  // the op it answers
+  std::uint64_t snapshot = 0;
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  double longest_pause_seconds = 0;
+};
+
+// {"error":{"code","message"}}: a refusal (error_code_of) as tallyd answers
+// it. Any other failure is a bug and is answered as bad_request.
+std::string error_json(const Status& refusal);
+
+std::string to_json(const ScoreAnswer& answer);
+std::string to_json(const ExplainAnswer& answer);
+std::string to_json(const HistoryAnswer& answer);
+std::string to_json(const TopAnswer& answer);
+std::string to_json(const StatsAnswer& answer);
+std::string to_json(const ReloadAnswer& answer);
+std::string to_json(const WorkersAnswer& answer);
+std::string to_json(const SnapshotAnswer& answer);
+
+// Reads an answer back (Answer: any of the above). An {"error":...} answer
+// (a refused reload too) comes back as its refusal: error_code_of gives the
+// code, message() the message; a code this client does not know comes back
+// as invalid_argument "CODE: MESSAGE". Text that is not such an answer is
+// invalid_argument.
+template <typename Answer>
+Result<Answer> parse_answer(std::string_view json);
+
+}  // namespace tally::api

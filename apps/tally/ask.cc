@@ -1,0 +1,81 @@
+#include "apps/tally/ask.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <string>
+
+#include "api/answers.h"
+#include "apps/tally/answer_printing.h"
+#include "client/query_client.h"
+
+namespace tally::cli {
+namespace {
+
+int report_failure(api::Op op, const Status& why) {
+  const auto code = api::error_code_of(why);
+  const std::string message(why.message());
+  if (!code) {  // unreadable, or a code this client does not know ("CODE: MESSAGE")
+    std::fprintf(stderr, "tally: %s\n", message.c_str());
+  } else if (op == api::Op::kReload) {
+    std::fprintf(stderr, "tally: reload refused (%s), running rules kept: %s\n",
+                 std::string(to_string(*code)).c_str(), message.c_str());
+  } else {
+    std::fprintf(stderr, "tally: %s: %s\n", std::string(to_string(*code)).c_str(), message.c_str());
+  }
+  return kExitError;
+}
+
+template <typename Answer>
+int show(api::Op op, const std::string& text, bool json, void (*print)(const Answer&)) {
+  const Result<Answer> answer = api::parse_answer<Answer>(text);
+  if (json) {
+    fmt::print("{}\n", text);
+    return answer ? kExitDone : kExitError;
+  }
+  if (!answer) return report_failure(op, answer.status());
+  print(*answer);
+  return kExitDone;
+}
+
+}  // namespace
+
+CLI::App* add_query_subcommand(CLI::App& app, const std::string& name,
+                               const std::string& description, const std::string& footer) {
+  CLI::App* command = app.add_subcommand(name, description);
+  command->footer(footer +
+                  "\n\nExit codes: 0 answered; 1 tallyd refused (printed as tally: CODE: "
+                  "MESSAGE);\n2 no answer within --timeout, or bad input.");
+  return command;
+}
+
+int ask(zmq::context_t& context, const ClientOptions& options, const api::Request& request) {
+  client::QueryClient client(context, options.query_endpoint, options.timeout());
+  const auto text = client.request(api::to_json(request));
+  if (!text) {
+    std::fprintf(stderr, "tally: %s\n", text.status().to_string().c_str());
+    return kExitNoAnswer;
+  }
+  const api::Op op = api::op_of(request);
+  switch (op) {
+    case api::Op::kScore:
+      return show<api::ScoreAnswer>(op, *text, options.json, print_score);
+    case api::Op::kExplain:
+      return show<api::ExplainAnswer>(op, *text, options.json, print_explain);
+    case api::Op::kHistory:
+      return show<api::HistoryAnswer>(op, *text, options.json, print_history);
+    case api::Op::kTop:
+      return show<api::TopAnswer>(op, *text, options.json, print_top);
+    case api::Op::kStats:
+      return show<api::StatsAnswer>(op, *text, options.json, print_stats);
+    case api::Op::kReload:
+      return show<api::ReloadAnswer>(op, *text, options.json, print_reload);
+    case api::Op::kWorkers:
+      return show<api::WorkersAnswer>(op, *text, options.json, print_workers);
+    case api::Op::kSnapshot:
+      return show<api::SnapshotAnswer>(op, *text, options.json, print_snapshot);
+  }
+  return kExitError;
+}
+
+}  // namespace tally::cli

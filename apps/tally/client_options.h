@@ -1,0 +1,34 @@
+// What every `tally` subcommand shares: where tallyd is, how long to wait,
+// whether to print JSON, and the exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <string>
+
+#include "api/endpoints.h"
+
+namespace tally::cli {
+
+// Exit codes (tally --help and docs/client.md say the same).
+constexpr int kExitDone = 0;
+constexpr int kExitError = 1;         // tallyd said no, or not everything was acknowledged
+constexpr int kExitNoAnswer = 2;      // no daemon, or bad input
+constexpr int kExitRulesRefused = 3;  // `rules check`: the file breaks the rules format
+
+struct ClientOptions {
+  std::string query_endpoint = api::kDefaultQueryEndpoint;
+  std::string ingest_endpoint = api::kDefaultIngestEndpoint;
+  std::string submit_endpoint = api::kDefaultSubmitEndpoint;
+  double timeout_s = 5;
+  bool json = false;  // print tallyd's answer as it is
+
+  std::chrono::milliseconds timeout() const;
+};
+
+// Registers --query, --ingest, --submit, --timeout and --json on `app`.
+void add_client_options(CLI::App& app, ClientOptions& options);
+
+std::chrono::milliseconds to_ms(double seconds);
+
+}  // namespace tally::cli

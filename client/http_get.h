@@ -1,0 +1,14 @@
+// A minimal HTTP/1.0 GET over a plain TCP socket, for reading tallyd's
+// /metrics from tools (the benchmark driver, tests) without an HTTP library.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace tally::client {
+
+// GET http://HOST:PORT/PATH with HOST an IPv4 address. The body of a 200
+// answer, or nullopt (no connection, or another status).
+std::optional<std::string> http_get(const std::string& host, int port, const std::string& path);
+
+}  // namespace tally::client

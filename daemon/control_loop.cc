@@ -1,0 +1,60 @@
+#include "daemon/control_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <iterator>
+#include <zmq_addon.hpp>
+
+#include "core/zmq_poll.h"
+
+namespace tally::daemon {
+
+ControlLoop::ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, zmq::socket_t& query,
+                         AlertPublisher& alerts, std::optional<RulesWatcher> watcher)
+    : query_(query),
+      alerts_(alerts),
+      watcher_(std::move(watcher)),
+      handler_(engine, &ingest, [&alerts] { alerts.publish_pending(); }) {}
+
+void ControlLoop::run(SignalWatcher& signals) {
+  while (!signals.stop_requested()) {
+    alerts_.publish_pending();
+    if (signals.take_reload()) reload_rules("signal");
+    if (watcher_ && watcher_->changed(RulesWatcher::Clock::now())) {
+      reload_rules("the rules file changed");
+    }
+    if (wait_for_request(kTurn)) answer_ready_requests();
+  }
+}
+
+bool ControlLoop::wait_for_request(std::chrono::milliseconds timeout) {
+  zmq::pollitem_t item{query_.handle(), 0, ZMQ_POLLIN, 0};
+  const Result<int> ready = poll_sockets({&item, 1}, timeout);
+  if (!ready) {
+    spdlog::error("query socket: {}", ready.status().to_string());
+    return false;
+  }
+  return (item.revents & ZMQ_POLLIN) != 0;
+}
+
+void ControlLoop::answer_ready_requests() {
+  for (int round = 0; round < kRequestsPerTurn; ++round) {
+    frames_.clear();
+    if (!zmq::recv_multipart(query_, std::back_inserter(frames_), zmq::recv_flags::dontwait)) {
+      return;
+    }
+    if (frames_.size() < 2) continue;  // no routing id: cannot answer anyway
+    // Echo the envelope and answer the last frame.
+    const std::string answer = handler_.handle(frames_.back().to_string_view());
+    frames_.back() = zmq::message_t(answer.data(), answer.size());
+    (void)zmq::send_multipart(query_, frames_, zmq::send_flags::dontwait);
+  }
+}
+
+void ControlLoop::reload_rules(std::string_view why) {
+  const std::string answer = handler_.handle(R"({"op":"reload"})");
+  spdlog::info("reload ({}): {}", why, answer);
+}
+
+}  // namespace tally::daemon

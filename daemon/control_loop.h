@@ -1,0 +1,59 @@
+// The control thread's loop: the query socket, alert publishing, and rule
+// reloads asked for by a signal or by a change of the rules file.
+//
+// Runs on the thread that calls Daemon::run, until a stop signal. Each turn:
+// publish pending alerts; reload if a reload signal came (SIGHUP) or the
+// RulesWatcher saw the file change; wait up to kTurn for a request; answer
+// every request ready (at most kRequestsPerTurn, so alerts never wait long).
+// A request is one JSON object in the last frame; the answer goes back with
+// the same envelope (the routing id, and a REQ client's empty delimiter).
+// A query that waits on the workers publishes alerts meanwhile, so a worker
+// is never stuck on a full alert queue while the control thread waits for it.
+//
+// Owns the query handler (scorer::QueryHandler, one QueueRow: this
+// thread's). Not thread-safe: one thread runs it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string_view>
+#include <vector>
+#include <zmq.hpp>
+
+#include "core/ingest_counters.h"
+#include "core/signal_watcher.h"
+#include "daemon/alert_publisher.h"
+#include "daemon/rules_watcher.h"
+#include "scorer/engine.h"
+#include "scorer/query_handler.h"
+
+namespace tally::daemon {
+
+class ControlLoop {
+ public:
+  // How long a turn waits for a request: the most an alert waits to be
+  // published, or a stop to be noticed, while no request comes.
+  static constexpr std::chrono::milliseconds kTurn{5};
+  static constexpr int kRequestsPerTurn = 256;
+
+  // `watcher` empty: the rules file is not watched.
+  ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, zmq::socket_t& query,
+              AlertPublisher& alerts, std::optional<RulesWatcher> watcher);
+
+  void run(SignalWatcher& signals);
+
+ private:
+  // The one place this thread blocks: true if a request is ready.
+  bool wait_for_request(std::chrono::milliseconds timeout);
+  void answer_ready_requests();
+  void reload_rules(std::string_view why);
+
+  zmq::socket_t& query_;
+  AlertPublisher& alerts_;
+  std::optional<RulesWatcher> watcher_;
+  scorer::QueryHandler handler_;
+  std::vector<zmq::message_t> frames_;  // reused
+};
+
+}  // namespace tally::daemon

@@ -1,0 +1,60 @@
+// Everything tallyd can be told, in one struct: the flags (apps/tallyd.cc)
+// and the config file (config_file.h) fill it; the daemon's parts read it and
+// nothing else. Each field's meaning and default is stated here; the config
+// file's keys are the flags' names with underscores (README, "Configuration").
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "api/endpoints.h"
+#include "monitoring/metrics_exporter.h"
+#include "scorer/engine.h"
+#include "stream/ingest_server.h"
+
+namespace tally::daemon {
+
+struct DaemonOptions {
+  // Rules file (TOML). Required.
+  std::string rules_path;
+  // Reload the rules when the file changes (looked at once a second), as
+  // SIGHUP and `tally reload` do. Default off.
+  bool watch_rules = false;
+  // Where rejected.ndjson, the journals and the snapshots live. Created if
+  // missing. Default "./data".
+  std::string data_dir = "data";
+  // Journal accepted events (and recover them at start). Off: scores live in
+  // memory only and an acknowledgement means "applied". Default on.
+  bool journal = true;
+  // Snapshot when this much time has passed since the last one, or when this
+  // many records were journaled since (whichever comes first); also on
+  // `tally snapshot` and at a clean stop. Defaults 10 minutes, 5 million.
+  std::int64_t snapshot_interval_ms = 10 * 60 * 1000;
+  std::uint64_t snapshot_every_records = 5'000'000;
+  // Query and admin API (ROUTER; clients REQ or DEALER). Default from the brief.
+  std::string query_bind = api::kDefaultQueryEndpoint;
+  // Tier-change alerts (PUB; first frame the new tier's name). Default from the brief.
+  std::string alerts_bind = api::kDefaultAlertsEndpoint;
+  stream::IngestOptions ingest;
+  scorer::ScorerOptions scorer;
+  monitoring::MetricsOptions metrics;
+};
+
+// A config file, flag or start-up step that cannot be used (rules refused,
+// address in use). what() says what, and where: file and line, or endpoint.
+// tallyd exits 2 with it.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The data directory cannot be used: its state is damaged (what() names file
+// and byte offset) or another daemon holds its lock (what() names the pid).
+// tallyd exits 3 on it.
+class StateRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace tally::daemon

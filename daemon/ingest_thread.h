@@ -1,0 +1,36 @@
+// The ingest thread: runs the IngestServer (stream/ingest_server.h) from
+// construction until stop_and_join(), which makes it stop taking events,
+// answer every acknowledged batch it took once the workers applied it, and
+// return.
+//
+// Owned by the control thread, which starts it after start-up and stops it
+// first in the shutdown sequence. The destructor stops it too, so that an
+// exception on the control thread never leaves it running.
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+#include "stream/ingest_server.h"
+
+namespace tally::daemon {
+
+class IngestThread {
+ public:
+  explicit IngestThread(stream::IngestServer& server)
+      : thread_([this, &server] { server.run(stop_); }) {}
+  ~IngestThread() { stop_and_join(); }
+  IngestThread(const IngestThread&) = delete;
+  IngestThread& operator=(const IngestThread&) = delete;
+
+  void stop_and_join() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};  // declared before thread_: set up before it runs
+  std::thread thread_;
+};
+
+}  // namespace tally::daemon

@@ -1,0 +1,63 @@
+// The start-up sequence: everything tallyd must have before it takes an
+// event. Runs on the control thread (the caller of Daemon::run), in order:
+//
+//   1. the rules file, loaded and validated (refused: ConfigError naming
+//      file, line and reason)
+//   2. the data directory, created if missing, and its LOCK taken (held by
+//      another daemon: StateRefused naming the holder's pid)
+//   3. the engine, its workers not yet running
+//   4. the sockets, bound: ingest and submit (the IngestServer), query,
+//      alerts; and the metrics listener (in use: ConfigError naming it)
+//   5. the workers started and the data directory's snapshot and journals
+//      recovered into them (damaged: StateRefused naming file and
+//      offset), reported in one line: "recovered N records (...)" or
+//      "journal off: ..."
+//
+// It ends with no event taken: the caller starts the ingest thread, then
+// prints the ready lines (print_ready_lines), which scripts and tests wait for.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <zmq.hpp>
+
+#include "daemon/daemon_options.h"
+#include "monitoring/metrics_exporter.h"
+#include "scorer/engine.h"
+#include "storage/state_dir.h"
+#include "stream/ingest_server.h"
+
+namespace tally::daemon {
+
+// The running daemon's parts. Members are destroyed in reverse order, so
+// every socket closes before the ZeroMQ context, and the ingest server and
+// metrics exporter (which point into the engine) go before the engine.
+struct DaemonParts {
+  std::optional<storage::DirLock> lock;  // empty without a journal
+  std::unique_ptr<scorer::Engine> engine;
+  zmq::context_t context{1};
+  std::unique_ptr<stream::IngestServer> ingest;
+  zmq::socket_t query;   // ROUTER, served by the control loop
+  zmq::socket_t alerts;  // PUB, written by the AlertPublisher
+  std::unique_ptr<monitoring::MetricsExporter> metrics;
+};
+
+// Steps 1 to 5 above. Completes `options` with what follows from them (the
+// dead-letter path in the data directory, the journal's directory, the rules
+// path the engine reloads from). Throws ConfigError or StateRefused.
+std::unique_ptr<DaemonParts> start_up(DaemonOptions& options);
+
+// The lines that say tallyd is up, on stdout, flushed:
+//   tallyd VERSION: rules FILE (N rules, version V), W workers, data in DIR
+//   listening ingest ENDPOINT (PULL)
+//   listening submit ENDPOINT (ROUTER, acknowledged batches)
+//   listening query ENDPOINT (ROUTER)
+//   listening alerts ENDPOINT (PUB)
+//   listening metrics URL
+//   ready
+// Endpoints are the ones bound (a port given as * or 0 resolved). Their
+// words are a contract: scripts and tests read the endpoints from them and
+// wait for "ready".
+void print_ready_lines(DaemonParts& parts, const DaemonOptions& options);
+
+}  // namespace tally::daemon

@@ -1,0 +1,209 @@
+// Answers: the exact JSON tallyd writes, and reading it back into the same values.
+#include "api/answers.h"
+
+#include <gtest/gtest.h>
+
+namespace tally::api {
+namespace {
+
+constexpr std::int64_t kMarch1 = 1740787200000;  // 2025-03-01T00:00:00Z
+
+ScoreAnswer a_score() { return {"plate:NY:A", 7, "warning", 2, kMarch1}; }
+
+Contribution a_contribution(bool revoked) {
+  Contribution c;
+  c.id = "e1";
+  c.type = "red_light";
+  c.points = 3;
+  c.time_ms = kMarch1;
+  c.expires_ms = revoked ? kMarch1 + 1 : kNever;
+  c.source = "cam-9";
+  c.rules_version = 2;
+  c.revoked = revoked;
+  if (revoked) c.revocation = {"revoke:e1", "court", "misread", kMarch1 + 86'400'000};
+  return c;
+}
+
+TEST(AnswersTest, ScoreIsWrittenInTheBriefsShape) {
+  EXPECT_EQ(to_json(a_score()), R"({"subject":"plate:NY:A","score":7,"tier":"warning","events":2,)"
+                                R"("at":"2025-03-01T00:00:00Z"})");
+  const auto back = parse_answer<ScoreAnswer>(to_json(a_score()));
+  ASSERT_TRUE(back) << back.status().to_string();
+  EXPECT_EQ(back->subject, "plate:NY:A");
+  EXPECT_EQ(back->score, 7);
+  EXPECT_EQ(back->tier, "warning");
+  EXPECT_EQ(back->events, 2u);
+  EXPECT_EQ(back->at_ms, kMarch1);
+}
+
+TEST(AnswersTest, ExplainListsEachGroupAndNeverExpiringIsNull) {
+  ExplainAnswer answer{a_score(), {a_contribution(false)}, {}, {a_contribution(true)}, {}};
+  answer.pending_revokes.push_back({"r9", "e9", "court", "appeal", kMarch1});
+  const std::string json = to_json(answer);
+  EXPECT_EQ(json,
+            R"({"subject":"plate:NY:A","score":7,"tier":"warning","events":2,)"
+            R"("at":"2025-03-01T00:00:00Z",)"
+            R"("contributions":[{"id":"e1","type":"red_light","points":3,)"
+            R"("time":"2025-03-01T00:00:00Z","expires":null,"source":"cam-9","rules_version":2}],)"
+            R"("inactive":[],)"
+            R"("revoked":[{"id":"e1","type":"red_light","points":3,"time":"2025-03-01T00:00:00Z",)"
+            R"("expires":"2025-03-01T00:00:00.001Z","source":"cam-9","rules_version":2,)"
+            R"("revoked_by":"revoke:e1","revoke_source":"court","revoke_reason":"misread",)"
+            R"("revoked_at":"2025-03-02T00:00:00Z"}],)"
+            R"("pending_revokes":[{"id":"r9","revokes":"e9","source":"court","reason":"appeal",)"
+            R"("time":"2025-03-01T00:00:00Z"}]})");
+  const auto back = parse_answer<ExplainAnswer>(json);
+  ASSERT_TRUE(back) << back.status().to_string();
+  EXPECT_EQ(to_json(*back), json);
+  EXPECT_EQ(back->contributions.at(0).expires_ms, kNever);
+  EXPECT_TRUE(back->revoked.at(0).revoked);
+  EXPECT_EQ(back->revoked.at(0).revocation.by, "revoke:e1");
+}
+
+TEST(AnswersTest, HistoryWritesOnlyEachMomentsOwnFields) {
+  using What = TimelineEntry::What;
+  HistoryAnswer answer{a_score(), {}};
+  const TimelineEntry accepted{.time_ms = kMarch1,
+                               .what = What::kAccepted,
+                               .id = "e1",
+                               .type = "red_light",
+                               .points = 3,
+                               .rules_version = 1,
+                               .source = "cam",
+                               .revoked = true,
+                               .score = 3};
+  const TimelineEntry tier{.time_ms = kMarch1,
+                           .what = What::kTier,
+                           .from = "clear",
+                           .to = "warning",
+                           .cause = "e1",
+                           .score = 3};
+  const TimelineEntry expires{
+      .time_ms = kMarch1 + 1000, .what = What::kExpires, .id = "e1", .points = -3};
+  const TimelineEntry pending{.time_ms = kMarch1,
+                              .what = What::kRevokePending,
+                              .id = "r",
+                              .source = "court",
+                              .reason = "why",
+                              .revokes = "x"};
+  const TimelineEntry revoked{.time_ms = kMarch1,
+                              .what = What::kRevoked,
+                              .id = "e1",
+                              .source = "court",
+                              .by = "r",
+                              .reason = "why"};
+  answer.timeline = {accepted, tier, expires, pending, revoked};
+  const std::string json = to_json(answer);
+  EXPECT_NE(json.find(R"({"time":"2025-03-01T00:00:00Z","what":"accepted","id":"e1",)"
+                      R"("type":"red_light","points":3,"rules_version":1,"source":"cam",)"
+                      R"("expires":null,"revoked":true,"score":3})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"({"time":"2025-03-01T00:00:00Z","what":"tier","from":"clear",)"
+                      R"("to":"warning","cause":"e1","by_expiry":false,"score":3})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"({"time":"2025-03-01T00:00:01Z","what":"expires","id":"e1",)"
+                      R"("points":-3,"score":0})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"({"time":"2025-03-01T00:00:00Z","what":"revoke_pending","id":"r",)"
+                      R"("revokes":"x","source":"court","reason":"why"})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"({"time":"2025-03-01T00:00:00Z","what":"revoked","id":"e1","by":"r",)"
+                      R"("source":"court","reason":"why","score":0})"),
+            std::string::npos)
+      << json;
+  const auto back = parse_answer<HistoryAnswer>(json);
+  ASSERT_TRUE(back) << back.status().to_string();
+  EXPECT_EQ(to_json(*back), json);
+}
+
+TEST(AnswersTest, TopStatsWorkersAndSnapshotRoundTrip) {
+  const TopAnswer top{Order::kLowest, 2, kMarch1, {{"a", 1, "clear"}, {"b", 2, ""}}};
+  EXPECT_EQ(to_json(top),
+            R"({"order":"lowest","n":2,"at":"2025-03-01T00:00:00Z","subjects":[)"
+            R"({"subject":"a","score":1,"tier":"clear"},{"subject":"b","score":2,"tier":""}]})");
+  EXPECT_EQ(to_json(*parse_answer<TopAnswer>(to_json(top))), to_json(top));
+
+  StatsAnswer stats;
+  stats.received = 12;
+  stats.accepted = 7;
+  stats.duplicates = 2;
+  stats.rejected_total = 3;
+  stats.rejected = {{"bad_time", 1}, {"unknown_type", 2}};
+  stats.subjects = 4;
+  stats.rules_version = 1;
+  WorkerStats worker;
+  worker.worker = 0;
+  worker.accepted = 7;
+  worker.busy_seconds = 0.25;
+  worker.journal_records = 9;
+  stats.workers = {worker};
+  const std::string json = to_json(stats);
+  EXPECT_EQ(json,
+            R"({"received":12,"accepted":7,"duplicates":2,"rejected_total":3,)"
+            R"("rejected":{"bad_time":1,"unknown_type":2},"subjects":4,"rules_version":1,)"
+            R"("workers":[{"worker":0,"accepted":7,"duplicates":0,"subjects":0,"queue_depth":0,)"
+            R"("busy_seconds":0.250000,"memory_bytes":0,"recovered":0,"journal":{"records":9,)"
+            R"("bytes":0,"syncs":0,"errors":0,"pending_bytes":0}}]})");
+  const auto back = parse_answer<StatsAnswer>(json);
+  ASSERT_TRUE(back) << back.status().to_string();
+  EXPECT_EQ(to_json(*back), json);
+  EXPECT_EQ(back->totals().processed(), 12u);
+
+  EXPECT_EQ(to_json(WorkersAnswer{3}), R"({"workers":3})");
+  EXPECT_EQ(parse_answer<WorkersAnswer>(R"({"workers":3})")->workers, 3u);
+  const SnapshotAnswer snapshot{7, 100, 2048, 0.5, 0.0125};
+  EXPECT_EQ(to_json(snapshot), R"({"snapshot":7,"records":100,"bytes":2048,"seconds":0.500,)"
+                               R"("longest_pause_seconds":0.013})");
+  EXPECT_EQ(parse_answer<SnapshotAnswer>(to_json(snapshot))->records, 100u);
+}
+
+TEST(AnswersTest, StatsAreReadLenientlyForOtherVersions) {
+  const auto totals =
+      parse_answer<StatsAnswer>(R"({"accepted":1,"duplicates":0,"rejected":{"a":2,"b":3}})");
+  ASSERT_TRUE(totals) << totals.status().to_string();
+  EXPECT_EQ(totals->rejected_total, 5u);
+  EXPECT_EQ(totals->received, 0u);
+  EXPECT_EQ(parse_answer<StatsAnswer>(R"({"accepted":1,"duplicates":0})")->rejected_total, 0u);
+  EXPECT_FALSE(parse_answer<StatsAnswer>(R"({"accepted":1})"));
+  EXPECT_FALSE(parse_answer<StatsAnswer>("not json"));
+  EXPECT_FALSE(parse_answer<StatsAnswer>("[1,2]"));
+}
+
+TEST(AnswersTest, AReloadSaysWhetherItTookAndWhereARefusedFileBreaks) {
+  EXPECT_EQ(to_json(ReloadAnswer::loaded(2, 14, "rules.toml")),
+            R"({"reloaded":true,"version":2,"rules":14,"file":"rules.toml"})");
+  EXPECT_EQ(parse_answer<ReloadAnswer>(to_json(ReloadAnswer::loaded(2, 14, "r")))->rules, 14u);
+  const ReloadAnswer refused = ReloadAnswer::refused(
+      Status::invalid_at({"rules.toml", 4, 9}, "`points` must be an integer"));
+  const std::string json = to_json(refused);
+  EXPECT_EQ(json, R"({"reloaded":false,"error":{"code":"rules_refused",)"
+                  R"("message":"rules.toml:4:9: `points` must be an integer","file":"rules.toml",)"
+                  R"("line":4,"column":9,"reason":"`points` must be an integer"}})");
+  const auto back = parse_answer<ReloadAnswer>(json);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(error_code_of(back.status()), ErrorCode::kRulesRefused);
+  EXPECT_EQ(back.status().message(), "rules.toml:4:9: `points` must be an integer");
+}
+
+TEST(AnswersTest, AnErrorAnswerComesBackAsItsRefusal) {
+  const std::string json = error_json(refusal(ErrorCode::kBadTime, "`at` \"soon\""));
+  EXPECT_EQ(json, R"({"error":{"code":"bad_time","message":"`at` \"soon\""}})");
+  const auto back = parse_answer<ScoreAnswer>(json);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(error_code_of(back.status()), ErrorCode::kBadTime);
+  EXPECT_EQ(back.status().message(), "`at` \"soon\"");
+  // A code from a newer daemon is kept as text.
+  const auto unknown = parse_answer<ScoreAnswer>(R"({"error":{"code":"moved","message":"to b"}})");
+  ASSERT_FALSE(unknown);
+  EXPECT_FALSE(error_code_of(unknown.status()));
+  EXPECT_EQ(unknown.status().message(), "moved: to b");
+  // Not an answer of that kind at all.
+  EXPECT_FALSE(parse_answer<ScoreAnswer>(R"({"workers":3})"));
+}
+
+}  // namespace
+}  // namespace tally::api

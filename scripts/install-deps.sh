@@ -7,6 +7,7 @@ packages=(
   libabsl-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsodium-dev tzdata
+  prometheus  # the server and promtool: the dashboard and alert-rule tests start their own
 )
 missing=()
 for package in "${packages[@]}"; do

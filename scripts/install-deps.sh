@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsodium-dev tzdata
   prometheus  # the server and promtool: the dashboard and alert-rule tests start their own
+  nats-server libnats-dev
 )
 missing=()
 for package in "${packages[@]}"; do

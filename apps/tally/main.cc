@@ -15,6 +15,7 @@
 #include "apps/tally/admin_commands.h"
 #include "apps/tally/ask.h"
 #include "apps/tally/client_options.h"
+#include "apps/tally/cluster_command.h"
 #include "apps/tally/query_commands.h"
 #include "apps/tally/revoke_command.h"
 #include "apps/tally/rules_command.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   const SendCommand send(app);
   const RevokeCommand revoke(app);
   const RulesCommand rules(app);
+  const ClusterCommand cluster(app);
   app.footer(
       "Examples:\n"
       "  tally score plate:NY:ABC1234 [--at 2025-03-01T00:00:00Z]\n"
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
       "  tally top 10 [--lowest]\n"
       "  tally stats | tally reload | tally workers [N] | tally snapshot\n"
       "  tally send events.ndjson --ack\n"
+      "  tally cluster init --nats nats://127.0.0.1:4222 | tally cluster status --nats URLS\n"
       "Run `tally COMMAND --help` for each command's flags.\n\n"
       "Exit codes: 0 done; 1 tallyd answered with an error (send --ack: something\n"
       "was not acknowledged); 2 no answer within --timeout, or bad input; 3 rules\n"
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (rules.parsed()) return rules.run();
+  if (cluster.parsed()) return cluster.run(options);
   try {
     zmq::context_t context(1);
     if (send.parsed()) return send.run(context, options);

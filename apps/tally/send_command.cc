@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "adapters/line_reader.h"
+#include "apps/tally/cluster_command.h"
 #include "client/publisher.h"
 #include "core/json_writer.h"
 
@@ -101,6 +102,10 @@ SendCommand::SendCommand(CLI::App& app) {
   command_->add_option("--attempts", attempts_, "--ack: sends of one batch before giving up on it")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  command_->add_option("--nats", nats_,
+                       "Publish into the JetStream stream on these NATS servers (comma-separated) "
+                       "instead of to one tallyd; exit 0 only when every event has a PubAck");
+  command_->add_option("--stream", stream_, "--nats: the stream")->capture_default_str();
   command_->footer(
       "Without --ack, events go fire-and-forget to --ingest (PUSH): fastest, but\n"
       "tallyd does not answer. With --ack they go to --submit as acknowledged\n"
@@ -113,10 +118,12 @@ SendCommand::SendCommand(CLI::App& app) {
       "Examples:\n"
       "  tally send events.ndjson --ack\n"
       "  zcat day.ndjson.gz | tally send - --batch 5000\n"
-      "  tally --submit tcp://10.0.0.5:7002 send --ack a.ndjson b.ndjson");
+      "  tally --submit tcp://10.0.0.5:7002 send --ack a.ndjson b.ndjson\n"
+      "  tally send --nats nats://127.0.0.1:4222 events.ndjson   (a cluster: docs/cluster.md)");
 }
 
 int SendCommand::run(zmq::context_t& context, const ClientOptions& options) const {
+  if (!nats_.empty()) return send_to_jetstream(files_, nats_, stream_, batch_, options);
   const std::string& endpoint = ack_ ? options.submit_endpoint : options.ingest_endpoint;
   client::PublisherOptions publishing;
   publishing.endpoint = endpoint;

@@ -31,6 +31,8 @@ class SendCommand {
   std::size_t batch_ = 1000;
   double ack_timeout_s_ = 2;
   int attempts_ = 10;
+  std::string nats_;  // --nats: publish into the stream instead (cluster_command.h)
+  std::string stream_ = "TALLY";
 };
 
 }  // namespace tally::cli

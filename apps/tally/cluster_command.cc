@@ -1,0 +1,287 @@
+#include "apps/tally/cluster_command.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "adapters/line_reader.h"
+#include "client/jetstream_admin.h"
+#include "client/jetstream_publisher.h"
+#include "core/json_writer.h"
+#include "core/nats_connection.h"
+#include "scorer/rules.h"
+
+namespace tally::cli {
+namespace {
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "tally: %s\n", status.to_string().c_str());
+  return status.code() == Status::Code::kUnavailable ||
+                 status.code() == Status::Code::kInvalidArgument ||
+                 status.code() == Status::Code::kOutOfRange
+             ? kExitNoAnswer
+             : kExitError;
+}
+
+Result<std::unique_ptr<nats::Connection>> connect(const std::string& urls_text,
+                                                  const ClientOptions& options) {
+  Result<std::vector<std::string>> urls = nats::parse_urls(urls_text);
+  if (!urls) return urls.status();
+  nats::ConnectOptions connect_options;
+  connect_options.urls = std::move(urls).value();
+  connect_options.name = "tally";
+  connect_options.timeout = options.timeout();
+  return nats::Connection::connect(connect_options);
+}
+
+void print_stream(const client::StreamState& state, bool json_output) {
+  const std::int64_t max_age_ms = state.spec.max_age.count() * 1000;
+  const std::int64_t window_ms = state.spec.duplicate_window.count() * 1000;
+  if (json_output) {
+    std::string out;
+    JsonWriter json(out);
+    json.begin_object()
+        .field("stream", state.spec.stream)
+        .field("created", state.created)
+        .field("partitions", state.spec.partitions)
+        .field("subjects", partition_subject_prefix(state.spec.stream) + "<partition>")
+        .field("replicas", state.spec.replicas)
+        .field("max_age", scorer::format_duration(max_age_ms))
+        .field("duplicate_window", scorer::format_duration(window_ms))
+        .field("messages", state.messages)
+        .field("bytes", state.bytes)
+        .field("leader", state.leader)
+        .end_object();
+    fmt::print("{}\n", out);
+    return;
+  }
+  fmt::print("stream {}: {} partitions (subjects {}0 .. {}{}), {} replicas, max age {}, "
+             "duplicate window {}\n",
+             state.spec.stream, state.spec.partitions, partition_subject_prefix(state.spec.stream),
+             partition_subject_prefix(state.spec.stream), state.spec.partitions - 1,
+             state.spec.replicas, scorer::format_duration(max_age_ms),
+             scorer::format_duration(window_ms));
+  fmt::print("  {} messages, {} bytes{}\n", state.messages, state.bytes,
+             state.leader.empty() ? "" : fmt::format(", leader {}", state.leader));
+  for (const std::string& replica : state.replicas) fmt::print("  replica {}\n", replica);
+}
+
+}  // namespace
+
+ClusterCommand::ClusterCommand(CLI::App& app) {
+  command_ = app.add_subcommand(
+      "cluster", "The replicated log on NATS JetStream: make its stream, see its consumers");
+  command_->require_subcommand(1);
+  init_ = command_->add_subcommand(
+      "init", "Make the stream tallyd nodes consume (once; a second run changes nothing)");
+  status_ = command_->add_subcommand(
+      "status", "The stream, and each node's partitions with their consumer lag");
+  for (CLI::App* sub : {init_, status_}) {
+    sub->add_option("--nats", nats_, "NATS servers, comma-separated (nats://HOST:PORT,...)")
+        ->required();
+    sub->add_option("--stream", stream_, "Stream name")->capture_default_str();
+  }
+  init_->add_option("--partitions", partitions_,
+                    "Partitions (fixed for the stream's life; divides 4096)")
+      ->capture_default_str();
+  init_->add_option("--replicas", replicas_, "Copies of every message, on different servers (1-5)")
+      ->capture_default_str();
+  init_->add_option("--max-age", max_age_, "Keep messages this long (s, m, h, d, w)")
+      ->capture_default_str();
+  init_->add_option("--rules", rules_,
+                    "Rules file: the max age is raised to its `retain` if that is longer");
+  init_->add_option("--duplicate-window", duplicate_window_,
+                    "A message id seen within this is stored once")
+      ->capture_default_str();
+  init_->footer(
+      "The stream has one subject per partition, <stream lower case>.events.<p>; an\n"
+      "event's partition is its subject's key group modulo the partition count, so\n"
+      "every event of a subject is in one partition. Its max age must be at least the\n"
+      "rules' `retain`, so that a node rebuilding from the stream sees every event\n"
+      "that still counts.\n\n"
+      "Example:\n"
+      "  tally cluster init --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223 \\\n"
+      "      --partitions 64 --replicas 3 --rules config/rules/demerit-ny.toml");
+  status_->add_option("--cluster", cluster_file_,
+                      "cluster.toml: also ask each node listed for its health");
+  status_->footer(
+      "Each tallyd node has one durable consumer per partition it owns, named\n"
+      "tally_<node>_p<partition>; `pending` is what it has still to read (the lag).");
+}
+
+int ClusterCommand::run(const ClientOptions& options) const {
+  if (init_->parsed()) return init(options);
+  return status(options);
+}
+
+int ClusterCommand::init(const ClientOptions& options) const {
+  client::StreamSpec spec;
+  spec.stream = stream_;
+  spec.partitions = partitions_;
+  spec.replicas = replicas_;
+  const Result<std::int64_t> max_age_ms = scorer::parse_duration_ms(max_age_);
+  if (!max_age_ms) return fail(max_age_ms.status().with_context("--max-age"));
+  const Result<std::int64_t> window_ms = scorer::parse_duration_ms(duplicate_window_);
+  if (!window_ms) return fail(window_ms.status().with_context("--duplicate-window"));
+  std::int64_t keep_ms = *max_age_ms;
+  if (!rules_.empty()) {
+    auto rules = scorer::load_rules_file(rules_, 1);
+    if (!rules) return fail(rules.status());
+    keep_ms = std::max(keep_ms, (*rules)->score().retain_ms);
+  }
+  spec.max_age = std::chrono::seconds(keep_ms / 1000);
+  spec.duplicate_window = std::chrono::seconds(*window_ms / 1000);
+  auto connection = connect(nats_, options);
+  if (!connection) return fail(connection.status());
+  const Result<client::StreamState> state = client::init_stream(**connection, spec);
+  if (!state) return fail(state.status());
+  if (!options.json) {
+    fmt::print("{}\n", state->created ? fmt::format("created stream {}", stream_)
+                                      : fmt::format("stream {} exists; nothing changed", stream_));
+  }
+  print_stream(*state, options.json);
+  return kExitDone;
+}
+
+int ClusterCommand::status(const ClientOptions& options) const {
+  auto connection = connect(nats_, options);
+  if (!connection) return fail(connection.status());
+  const Result<client::StreamState> state = client::describe_stream(**connection, stream_);
+  if (!state) return fail(state.status());
+  const Result<std::vector<client::ConsumerState>> consumers =
+      client::list_consumers(**connection, stream_);
+  if (!consumers) return fail(consumers.status());
+  // Consumers named tally_<node>_p<partition>, grouped by node.
+  struct NodeView {
+    std::vector<std::uint32_t> partitions;
+    std::uint64_t pending = 0;
+    std::int64_t ack_pending = 0;
+    std::int64_t redelivered = 0;
+    std::vector<const client::ConsumerState*> consumers;
+  };
+  std::map<std::string, NodeView> nodes;
+  for (const client::ConsumerState& consumer : *consumers) {
+    std::string node = consumer.name;
+    if (node.starts_with("tally_")) node = node.substr(6);
+    if (const std::size_t cut = node.rfind("_p"); cut != std::string::npos) node.resize(cut);
+    NodeView& view = nodes[node];
+    if (consumer.partition >= 0) {
+      view.partitions.push_back(static_cast<std::uint32_t>(consumer.partition));
+    }
+    view.pending += consumer.pending;
+    view.ack_pending += consumer.ack_pending;
+    view.redelivered += consumer.redelivered;
+    view.consumers.push_back(&consumer);
+  }
+  if (options.json) {
+    std::string out;
+    JsonWriter json(out);
+    json.begin_object().field("stream", stream_).field("partitions", state->spec.partitions);
+    json.field("messages", state->messages).key("nodes").begin_array();
+    for (const auto& [name, view] : nodes) {
+      PartitionSet owned = PartitionSet::all(state->spec.partitions);
+      std::string list;
+      for (std::uint32_t p : view.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
+      if (auto parsed = PartitionSet::parse(list, state->spec.partitions)) owned = *parsed;
+      json.begin_object().field("node", name).field("partitions", owned.to_string());
+      json.field("pending", view.pending).field("ack_pending", view.ack_pending);
+      json.field("redelivered", view.redelivered).key("lag").begin_object();
+      for (const client::ConsumerState* consumer : view.consumers) {
+        json.field(std::to_string(consumer->partition), consumer->pending);
+      }
+      json.end_object().end_object();
+    }
+    json.end_array().end_object();
+    fmt::print("{}\n", out);
+    return kExitDone;
+  }
+  print_stream(*state, false);
+  if (nodes.empty()) fmt::print("no node consumes it yet\n");
+  for (const auto& [name, view] : nodes) {
+    std::string list;
+    for (std::uint32_t p : view.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
+    const Result<PartitionSet> owned = PartitionSet::parse(list, state->spec.partitions);
+    fmt::print("node {}: partitions {}, lag {} (pending), {} delivered unacknowledged, {} "
+               "redelivered\n",
+               name, owned ? owned->to_string() : list, view.pending, view.ack_pending,
+               view.redelivered);
+    std::string lagging;
+    for (const client::ConsumerState* consumer : view.consumers) {
+      if (consumer->pending > 0) {
+        lagging += fmt::format(" p{}:{}", consumer->partition, consumer->pending);
+      }
+    }
+    if (!lagging.empty()) fmt::print("  lag by partition:{}\n", lagging);
+  }
+  return kExitDone;
+}
+
+int send_to_jetstream(const std::vector<std::string>& files, const std::string& nats_urls,
+                      const std::string& stream, std::size_t batch, const ClientOptions& options) {
+  Result<std::vector<std::string>> urls = nats::parse_urls(nats_urls);
+  if (!urls) return fail(urls.status());
+  client::JetStreamPublisherOptions publishing;
+  publishing.urls = std::move(urls).value();
+  publishing.stream = stream;
+  publishing.batch_max_events = batch;
+  publishing.ack_timeout = options.timeout();
+  auto publisher = client::JetStreamPublisher::open(publishing);
+  if (!publisher) return fail(publisher.status());
+  for (const std::string& name : files) {
+    const int fd = name == "-" ? STDIN_FILENO : ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(errno));
+      return kExitNoAnswer;
+    }
+    adapters::LineReader reader(fd);
+    bool sending = true;
+    while (const auto line = reader.next()) {
+      if (!(*publisher)->add(*line)) {
+        sending = false;
+        break;
+      }
+    }
+    const int error = reader.error();
+    if (fd != STDIN_FILENO) ::close(fd);
+    if (error != 0) {
+      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(error));
+      return kExitNoAnswer;
+    }
+    if (!sending) break;
+  }
+  const client::JetStreamPublishSummary s = (*publisher)->finish();
+  if (options.json) {
+    std::string out;
+    JsonWriter json(out);
+    json.begin_object().field("stream", stream).field("partitions", (*publisher)->partitions());
+    json.field("events", s.events).field("batches", s.batches);
+    json.field("acknowledged", s.acknowledged_events).field("duplicate_batches", s.duplicate_batches);
+    json.field("retries", s.retries).field("unacknowledged", s.unacknowledged_events);
+    if (!s.failure.empty()) json.field("failure", s.failure);
+    json.end_object();
+    fmt::print("{}\n", out);
+  } else {
+    fmt::print("published {} events in {} batches to stream {} ({} partitions)\n", s.events,
+               s.batches, stream, (*publisher)->partitions());
+    fmt::print("acknowledged {}, batches already stored {}, retries {}, unacknowledged {}\n",
+               s.acknowledged_events, s.duplicate_batches, s.retries, s.unacknowledged_events);
+  }
+  if (!s.failure.empty()) {
+    std::fprintf(stderr, "tally: %s\n", s.failure.c_str());
+    return kExitError;
+  }
+  if (!s.complete()) {
+    std::fprintf(stderr,
+                 "tally: %llu events never got a PubAck; sending them again is safe\n",
+                 static_cast<unsigned long long>(s.unacknowledged_events));
+    return kExitError;
+  }
+  return kExitDone;
+}
+
+}  // namespace tally::cli

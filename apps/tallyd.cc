@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <string>
 
+#include "core/nats_connection.h"
+#include "core/partitions.h"
 #include "daemon/config_file.h"
 #include "daemon/daemon.h"
 #include "storage/journal_writer.h"
@@ -126,6 +128,22 @@ int main(int argc, char** argv) {
       "How often workers look for tier changes caused by points expiring (no event arriving) "
       "and alert them: the longest such an alert is late, e.g. 10s, 1m; 0 turns it off "
       "(default 10s)");
+  std::string nats, stream, partitions, node;
+  auto* nats_flag = app.add_option(
+      "--nats", nats,
+      "Take events from the replicated log: NATS servers, comma-separated "
+      "(nats://HOST:PORT,...). The ingest sockets are then not opened; see docs/cluster.md");
+  auto* stream_flag =
+      app.add_option("--stream", stream, "--nats: the stream (default " +
+                                             std::string(tally::kDefaultStream) + ")");
+  auto* partitions_flag = app.add_option(
+      "--partitions", partitions,
+      "--nats: the partitions this node owns, e.g. 0-31,40 (default all). Nodes with the same "
+      "set are replicas; disjoint sets split the subjects");
+  auto* node_flag = app.add_option(
+      "--node", node,
+      "--nats: this node's name, unique in the cluster; its consumers carry it (default: the "
+      "host name)");
   CLI11_PARSE(app, argc, argv);
 
   DaemonOptions options;
@@ -145,6 +163,17 @@ int main(int argc, char** argv) {
   if (data_flag->count() > 0) options.data_dir = data_dir;
   if (line_flag->count() > 0) options.ingest.decoder.max_line_bytes = max_line_bytes;
   if (no_journal_flag->count() > 0) options.journal = false;
+  if (nats_flag->count() > 0) {
+    auto urls = tally::nats::parse_urls(nats);
+    if (!urls) {
+      std::fprintf(stderr, "tallyd: --nats: %s\n", std::string(urls.status().message()).c_str());
+      return 2;
+    }
+    options.jetstream.urls = std::move(urls).value();
+  }
+  if (stream_flag->count() > 0) options.jetstream.stream = stream;
+  if (partitions_flag->count() > 0) options.jetstream.partitions = partitions;
+  if (node_flag->count() > 0) options.jetstream.node = node;
   if (watch_rules_flag->count() > 0) options.watch_rules = true;
   if (fsync_flag->count() > 0) {
     (void)tally::storage::parse_fsync_mode(fsync_mode, options.scorer.worker.journal.fsync);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "scorer/rules.h"
+#include "core/nats_connection.h"
 #include "storage/journal_writer.h"
 
 namespace tally::daemon {
@@ -127,6 +128,15 @@ constexpr Key kKeys[] = {
        o.scorer.worker.expiry_sweep_interval_ms = v.duration(parse_expiry_sweep_ms);
      }},
     {"watch_rules", [](const Value& v, DaemonOptions& o) { o.watch_rules = v.flag(); }},
+    {"nats",
+     [](const Value& v, DaemonOptions& o) {
+       auto urls = nats::parse_urls(v.text());
+       if (!urls) v.refuse(urls.status().message());
+       o.jetstream.urls = std::move(urls).value();
+     }},
+    {"stream", [](const Value& v, DaemonOptions& o) { o.jetstream.stream = v.text(); }},
+    {"partitions", [](const Value& v, DaemonOptions& o) { o.jetstream.partitions = v.text(); }},
+    {"node", [](const Value& v, DaemonOptions& o) { o.jetstream.node = v.text(); }},
 };
 
 std::string key_names() {

@@ -12,6 +12,7 @@
 #include "monitoring/metrics_exporter.h"
 #include "scorer/engine.h"
 #include "stream/ingest_server.h"
+#include "stream/jetstream_source.h"
 
 namespace tally::daemon {
 
@@ -37,6 +38,10 @@ struct DaemonOptions {
   // Tier-change alerts (PUB; first frame the new tier's name). Default from the brief.
   std::string alerts_bind = api::kDefaultAlertsEndpoint;
   stream::IngestOptions ingest;
+  // --nats: events come from the replicated log (stream/jetstream_source.h)
+  // instead of the ZeroMQ ingest sockets, which are then not opened. Off by
+  // default (no URLs).
+  stream::JetStreamOptions jetstream;
   scorer::ScorerOptions scorer;
   monitoring::MetricsOptions metrics;
 };

@@ -1,7 +1,8 @@
-// The ingest thread: runs the IngestServer (stream/ingest_server.h) from
-// construction until stop_and_join(), which makes it stop taking events,
-// answer every acknowledged batch it took once the workers applied it, and
-// return.
+// The ingest thread: runs the source of events, the IngestServer
+// (stream/ingest_server.h) or with --nats the JetStreamSource
+// (stream/jetstream_source.h), from construction until stop_and_join(),
+// which makes it stop taking events, answer (acknowledge) every batch it
+// took once the workers applied it, and return.
 //
 // Owned by the control thread, which starts it after start-up and stops it
 // first in the shutdown sequence. The destructor stops it too, so that an
@@ -9,9 +10,11 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "stream/ingest_server.h"
+#include "stream/jetstream_source.h"
 
 namespace tally::daemon {
 
@@ -19,6 +22,8 @@ class IngestThread {
  public:
   explicit IngestThread(stream::IngestServer& server)
       : thread_([this, &server] { server.run(stop_); }) {}
+  explicit IngestThread(stream::JetStreamSource& source)
+      : thread_([this, &source] { source.run(stop_); }) {}
   ~IngestThread() { stop_and_join(); }
   IngestThread(const IngestThread&) = delete;
   IngestThread& operator=(const IngestThread&) = delete;

@@ -29,6 +29,7 @@ void prepare_data_dir(DaemonOptions& options, DaemonParts& parts) {
   }
   options.ingest.rejected_path =
       (std::filesystem::path(options.data_dir) / "rejected.ndjson").string();
+  options.jetstream.rejected_path = options.ingest.rejected_path;
   options.scorer.worker.journal.enabled = options.journal;
   options.scorer.worker.journal.dir = options.data_dir;
   if (options.journal) {
@@ -56,10 +57,20 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
       options.ingest, parts.context, engine.queues(),
       static_cast<std::uint32_t>(scorer::QueueRow::kIngest), engine.groups(), engine.types(),
       engine.event_clock(), engine.done_ticket_queues());
-  try {
-    parts.ingest->bind();
-  } catch (const std::runtime_error& bind_error) {
-    throw ConfigError(bind_error.what());
+  if (options.jetstream.enabled()) {
+    // Events come from the log alone: a replica that also took events of
+    // its own would hold scores the others do not.
+    auto source = stream::JetStreamSource::open(
+        options.jetstream, engine.queues(), static_cast<std::uint32_t>(scorer::QueueRow::kIngest),
+        engine.groups(), engine.types(), engine.event_clock(), engine.done_ticket_queues());
+    if (!source) throw ConfigError("--nats: " + source.status().to_string());
+    parts.jetstream = std::move(source).value();
+  } else {
+    try {
+      parts.ingest->bind();
+    } catch (const std::runtime_error& bind_error) {
+      throw ConfigError(bind_error.what());
+    }
   }
   parts.query = bind_socket(parts.context, zmq::socket_type::router, options.query_bind, "query");
   parts.alerts = bind_socket(parts.context, zmq::socket_type::pub, options.alerts_bind, "alerts");
@@ -70,17 +81,18 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   options.metrics.version = TALLY_VERSION;
   try {
     parts.metrics = std::make_unique<monitoring::MetricsExporter>(options.metrics, engine,
-                                                                  parts.ingest->counters());
+                                                                  parts.ingest_counters());
   } catch (const std::runtime_error& listen_error) {
     throw ConfigError(listen_error.what());
   }
 }
 
-// Replays the data directory into the started workers and says what was read.
-void recover(const DaemonOptions& options, scorer::Engine& engine) {
+// Replays the data directory into the started workers and says what was
+// read. Returns whether it held nothing (a new node, or no journal).
+bool recover(const DaemonOptions& options, scorer::Engine& engine) {
   if (!options.journal) {
     std::printf("journal off: scores live in memory only\n");
-    return;
+    return true;
   }
   Result<storage::RecoveryReport> recovered = engine.recover();
   if (!recovered) throw StateRefused(recovered.status().to_string());
@@ -99,6 +111,21 @@ void recover(const DaemonOptions& options, scorer::Engine& engine) {
       static_cast<unsigned long long>(report.journal_records),
       static_cast<unsigned long long>(report.files), static_cast<double>(report.bytes) / 1e6,
       report.seconds, storage::to_string(options.scorer.worker.journal.fsync));
+  return report.snapshot_records + report.journal_records == 0;
+}
+
+// Subscribes the JetStream source once the data directory is recovered: it
+// resumes each consumer where it left off, or, with nothing on disk, reads
+// its partitions again from the stream's first message.
+void start_consuming(DaemonParts& parts, bool empty_disk) {
+  if (!parts.jetstream) return;
+  if (const Status started = parts.jetstream->start(empty_disk); !started.is_ok()) {
+    throw ConfigError("--nats: " + started.to_string());
+  }
+  if (empty_disk) {
+    std::printf("jetstream: nothing on disk; rebuilding partitions %s from the stream\n",
+                parts.jetstream->partitions().to_string().c_str());
+  }
 }
 
 }  // namespace
@@ -114,7 +141,7 @@ std::unique_ptr<DaemonParts> start_up(DaemonOptions& options) {
   parts->engine = std::make_unique<scorer::Engine>(options.scorer, std::move(rules));
   open_sockets(options, *parts);
   parts->engine->start();
-  recover(options, *parts->engine);
+  start_consuming(*parts, recover(options, *parts->engine));
   return parts;
 }
 
@@ -123,9 +150,13 @@ void print_ready_lines(DaemonParts& parts, const DaemonOptions& options) {
   std::printf("tallyd %s: rules %s (%zu rules, version %u), %u workers, data in %s\n",
               TALLY_VERSION, options.rules_path.c_str(), engine.rules().rules().size(),
               engine.rules().version(), engine.workers(), options.data_dir.c_str());
-  std::printf("listening ingest %s (PULL)\n", parts.ingest->ingest_endpoint().c_str());
-  std::printf("listening submit %s (ROUTER, acknowledged batches)\n",
-              parts.ingest->submit_endpoint().c_str());
+  if (parts.jetstream) {
+    std::printf("consuming %s\n", parts.jetstream->describe().c_str());
+  } else {
+    std::printf("listening ingest %s (PULL)\n", parts.ingest->ingest_endpoint().c_str());
+    std::printf("listening submit %s (ROUTER, acknowledged batches)\n",
+                parts.ingest->submit_endpoint().c_str());
+  }
   std::printf("listening query %s (ROUTER)\n",
               parts.query.get(zmq::sockopt::last_endpoint).c_str());
   std::printf("listening alerts %s (PUB)\n", parts.alerts.get(zmq::sockopt::last_endpoint).c_str());

@@ -37,9 +37,15 @@ struct DaemonParts {
   std::unique_ptr<scorer::Engine> engine;
   zmq::context_t context{1};
   std::unique_ptr<stream::IngestServer> ingest;
+  std::unique_ptr<stream::JetStreamSource> jetstream;  // with --nats; then ingest is not bound
   zmq::socket_t query;   // ROUTER, served by the control loop
   zmq::socket_t alerts;  // PUB, written by the AlertPublisher
   std::unique_ptr<monitoring::MetricsExporter> metrics;
+
+  // What the source of events counts: the JetStream source's with --nats.
+  const IngestCounters& ingest_counters() const {
+    return jetstream ? jetstream->counters() : ingest->counters();
+  }
 };
 
 // Steps 1 to 5 above. Completes `options` with what follows from them (the
@@ -51,6 +57,8 @@ std::unique_ptr<DaemonParts> start_up(DaemonOptions& options);
 //   tallyd VERSION: rules FILE (N rules, version V), W workers, data in DIR
 //   listening ingest ENDPOINT (PULL)
 //   listening submit ENDPOINT (ROUTER, acknowledged batches)
+//     (with --nats, instead of these two:
+//      consuming stream S partitions SET of P as node N, from URL)
 //   listening query ENDPOINT (ROUTER)
 //   listening alerts ENDPOINT (PUB)
 //   listening metrics URL

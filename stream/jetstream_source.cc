@@ -1,0 +1,416 @@
+#include "stream/jetstream_source.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <limits>
+#include <thread>
+
+#include "core/backoff.h"
+#include "core/nats_connection.h"
+
+namespace tally::stream {
+namespace {
+
+constexpr std::size_t kStagingItems = 128;
+constexpr auto kLagRefresh = std::chrono::seconds(2);
+constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
+  counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+}
+
+std::string default_node_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "node";
+  return host;
+}
+
+// Consumer names allow letters, digits, '-' and '_'.
+std::string consumer_name(const std::string& node, std::uint32_t partition) {
+  std::string name = "tally_";
+  for (char c : node) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_';
+    name += plain ? c : '-';
+  }
+  return name + "_p" + std::to_string(partition);
+}
+
+std::uint32_t stream_partition_count(const jsStreamInfo& info, const std::string& stream) {
+  const std::string prefix = partition_subject_prefix(stream);
+  std::uint32_t count = 0;
+  if (info.Config != nullptr) {
+    for (int i = 0; i < info.Config->SubjectsLen; ++i) {
+      if (std::string_view(info.Config->Subjects[i]).starts_with(prefix)) ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+struct JetStreamSource::Partition {
+  std::uint32_t number = 0;
+  std::string consumer;
+  nats::Subscription subscription;
+};
+
+struct JetStreamSource::InFlight {
+  BatchTicket ticket;
+  nats::Msg message;
+};
+
+// The decoder's sink: each event to the worker owning its key group, staged
+// per worker and pushed in chunks; a refused line to the dead-letter file and
+// the message's ticket. The same routing as the ZeroMQ ingest's.
+class JetStreamSource::Router final : public DecodeSink {
+ public:
+  Router(JetStreamSource& source, QueueMatrix& queues, std::uint32_t producer,
+         const KeyGroupMap& groups)
+      : source_(source),
+        queues_(queues),
+        producer_(producer),
+        groups_(groups),
+        staging_(queues.workers()),
+        touched_(queues.workers(), false) {
+    for (auto& stage : staging_) stage.reserve(kStagingItems);
+  }
+
+  void begin(BatchTicket* ticket) {
+    ticket_ = ticket;
+    received_ns_ = steady_now_ns();
+    max_event_time_ = std::numeric_limits<std::int64_t>::min();
+    std::fill(touched_.begin(), touched_.end(), false);
+  }
+
+  void on_event(const Event& event) override {
+    const std::uint32_t worker = groups_.worker_of(event.subject_hash);
+    auto& stage = staging_[worker];
+    WorkItem& item = stage.emplace_back();
+    item.kind = WorkKind::kEvent;
+    item.event = event;
+    item.received_ns = received_ns_;
+    item.ticket = ticket_;
+    touched_[worker] = true;
+    max_event_time_ = std::max(max_event_time_, event.time_ms);
+    if (stage.size() == kStagingItems) flush(worker);
+  }
+
+  void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) override {
+    const RejectReason reason = reject_reason_of(why);
+    add_relaxed(source_.counters_.rejected[static_cast<std::size_t>(reason)], 1);
+    source_.rejected_log_->write("jetstream", ticket_->batch_id, line_number, reason,
+                                 why.message(), line);
+    ticket_->rejected.push_back({line_number, reason});
+  }
+
+  // Pushes what is staged, then the end marker to each worker the batch
+  // touched; returns how many that is.
+  std::uint32_t finish(std::atomic<std::int64_t>& event_clock) {
+    for (std::uint32_t worker = 0; worker < staging_.size(); ++worker) flush(worker);
+    if (max_event_time_ != std::numeric_limits<std::int64_t>::min()) {
+      std::int64_t seen = event_clock.load(std::memory_order_relaxed);
+      while (seen < max_event_time_ &&
+             !event_clock.compare_exchange_weak(seen, max_event_time_, std::memory_order_relaxed)) {
+      }
+    }
+    const auto workers = static_cast<std::uint32_t>(std::count(touched_.begin(), touched_.end(), true));
+    if (workers == 0) return 0;
+    ticket_->pending_workers.store(workers, std::memory_order_relaxed);
+    WorkItem marker;
+    marker.kind = WorkKind::kBatchEnd;
+    marker.ticket = ticket_;
+    for (std::uint32_t worker = 0; worker < touched_.size(); ++worker) {
+      if (touched_[worker]) push(worker, &marker, 1);
+    }
+    return workers;
+  }
+
+ private:
+  void flush(std::uint32_t worker) {
+    auto& stage = staging_[worker];
+    if (stage.empty()) return;
+    push(worker, stage.data(), stage.size());
+    add_relaxed(source_.counters_.routed, stage.size());
+    stage.clear();
+  }
+
+  void push(std::uint32_t worker, const WorkItem* items, std::size_t count) {
+    // While a queue is full, keep acknowledging finished messages, so a
+    // worker waiting to hand a ticket back never deadlocks with us.
+    push_blocking(queues_.at(producer_, worker), items, count, [this] {
+      source_.drain_done_tickets();
+      return false;
+    });
+  }
+
+  JetStreamSource& source_;
+  QueueMatrix& queues_;
+  std::uint32_t producer_;
+  const KeyGroupMap& groups_;
+  std::vector<std::vector<WorkItem>> staging_;
+  std::vector<bool> touched_;
+  BatchTicket* ticket_ = nullptr;
+  std::int64_t received_ns_ = 0;
+  std::int64_t max_event_time_ = 0;
+};
+
+Result<std::unique_ptr<JetStreamSource>> JetStreamSource::open(
+    JetStreamOptions options, QueueMatrix& queues, std::uint32_t producer,
+    const KeyGroupMap& groups, const std::atomic<const EventTypeResolver*>& types,
+    std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets) {
+  if (options.node.empty()) options.node = default_node_name();
+  nats::ConnectOptions connect;
+  connect.urls = options.urls;
+  connect.name = "tallyd " + options.node;
+  // The servers may still be starting when a whole cluster comes up at once.
+  connect.first_connect_patience = std::chrono::seconds(10);
+  Result<std::unique_ptr<nats::Connection>> connection = nats::Connection::connect(connect);
+  if (!connection) return connection.status();
+  // The stream may not be readable for a moment after a server restart
+  // (its Raft group electing a leader): a few seconds' patience.
+  Result<nats::StreamInfo> info = Status::unavailable("not asked yet");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (true) {
+    info = nats::stream_info(**connection, options.stream);
+    if (info || info.status().code() == Status::Code::kNotFound ||
+        std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!info) {
+    if (info.status().code() == Status::Code::kNotFound) {
+      return Status::not_found(fmt::format(
+          "no stream {} on the NATS servers: make it with `tally cluster init --nats URLS`",
+          options.stream));
+    }
+    return info.status();
+  }
+  const std::uint32_t partitions = stream_partition_count(**info, options.stream);
+  if (partitions == 0) {
+    return Status::invalid_argument(fmt::format(
+        "stream {} has no subjects {}<p>: it was not made by `tally cluster init`", options.stream,
+        partition_subject_prefix(options.stream)));
+  }
+  Result<PartitionSet> owned = PartitionSet::parse(options.partitions, partitions);
+  if (!owned) return owned.status().with_context("--partitions");
+  return std::unique_ptr<JetStreamSource>(new JetStreamSource(
+      std::move(options), std::move(connection).value(), std::move(owned).value(), queues,
+      producer, groups, types, event_clock, std::move(done_tickets)));
+}
+
+JetStreamSource::JetStreamSource(JetStreamOptions options,
+                                 std::unique_ptr<nats::Connection> connection, PartitionSet owned,
+                                 QueueMatrix& queues, std::uint32_t producer,
+                                 const KeyGroupMap& groups,
+                                 const std::atomic<const EventTypeResolver*>& types,
+                                 std::atomic<std::int64_t>& event_clock,
+                                 std::vector<TicketQueue*> done_tickets)
+    : options_(std::move(options)),
+      connection_(std::move(connection)),
+      owned_(std::move(owned)),
+      done_(std::move(done_tickets)),
+      decoder_(options_.decoder),
+      rejected_log_(std::make_unique<RejectedLog>(options_.rejected_path)),
+      types_(types),
+      event_clock_(event_clock),
+      jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {
+  router_ = std::make_unique<Router>(*this, queues, producer, groups);
+}
+
+JetStreamSource::~JetStreamSource() {
+  // Unacknowledged messages are simply dropped here: JetStream delivers
+  // them again to this node's consumers after ack_wait.
+  in_flight_.clear();
+  subscriptions_.clear();  // destroyed, never unsubscribed: the durable consumers stay
+}
+
+std::string JetStreamSource::describe() const {
+  return fmt::format("stream {} partitions {} of {} as node {}, from {}", options_.stream,
+                     owned_.to_string(), owned_.partitions(), options_.node,
+                     connection_->connected_url());
+}
+
+Status JetStreamSource::start(bool rebuild) {
+  jsOptions api = connection_->api_options();
+  for (std::uint32_t p : owned_.list()) {
+    Partition partition;
+    partition.number = p;
+    partition.consumer = consumer_name(options_.node, p);
+    const std::string subject = partition_subject(options_.stream, p);
+    jsErrCode error = jsErrCode(0);
+    if (rebuild) {
+      const natsStatus deleted = js_DeleteConsumer(connection_->jetstream(), options_.stream.c_str(),
+                                                   partition.consumer.c_str(), &api, &error);
+      if (deleted != NATS_OK && deleted != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
+        return nats::status_of(deleted, "delete consumer " + partition.consumer, error);
+      }
+    }
+    jsConsumerConfig config;
+    jsConsumerConfig_Init(&config);
+    config.Durable = partition.consumer.c_str();
+    config.FilterSubject = subject.c_str();
+    config.AckPolicy = js_AckExplicit;
+    config.DeliverPolicy = js_DeliverAll;
+    config.AckWait = options_.ack_wait.count() * kNanosPerSecond;
+    config.MaxAckPending = static_cast<std::int64_t>(options_.max_in_flight) * 4;
+    config.MaxWaiting = 512;
+    jsConsumerInfo* info = nullptr;
+    error = jsErrCode(0);
+    // Made here, and bound below, so that the client library never owns
+    // (and so never deletes) a node's durable consumer.
+    natsStatus s = js_AddConsumer(&info, connection_->jetstream(), options_.stream.c_str(), &config,
+                                  &api, &error);
+    if (s != NATS_OK && error != JSConsumerNameExistErr && error != JSConsumerExistingActiveErr) {
+      return nats::status_of(s, "consumer " + partition.consumer, error);
+    }
+    jsConsumerInfo_Destroy(info);
+    jsSubOptions sub_options;
+    jsSubOptions_Init(&sub_options);
+    sub_options.Stream = options_.stream.c_str();
+    sub_options.Consumer = partition.consumer.c_str();
+    natsSubscription* subscription = nullptr;
+    error = jsErrCode(0);
+    s = js_PullSubscribe(&subscription, connection_->jetstream(), subject.c_str(),
+                         partition.consumer.c_str(), &api, &sub_options, &error);
+    if (s != NATS_OK) return nats::status_of(s, "subscribe " + partition.consumer, error);
+    partition.subscription.reset(subscription);
+    subscriptions_.push_back(std::move(partition));
+  }
+  return Status::ok();
+}
+
+void JetStreamSource::run(const std::atomic<bool>& stop) {
+  Backoff idle;
+  std::size_t next = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    drain_done_tickets();
+    std::size_t taken = 0;
+    // One sweep over the partitions, starting where the last one stopped,
+    // as long as there is room in flight.
+    for (std::size_t i = 0; i < subscriptions_.size(); ++i) {
+      if (in_flight_.size() >= options_.max_in_flight) break;
+      const int room = static_cast<int>(options_.max_in_flight - in_flight_.size());
+      taken += fetch(subscriptions_[next], std::min(room, options_.fetch_batch));
+      next = (next + 1) % subscriptions_.size();
+      drain_done_tickets();
+    }
+    rejected_log_->flush();
+    if (std::chrono::steady_clock::now() - lag_refreshed_ > kLagRefresh) refresh_lag();
+    if (taken == 0) {
+      // Nothing new (or everything in flight): wait a little, longer the
+      // longer it stays quiet, acknowledging what finishes meanwhile.
+      const auto until = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(in_flight_.empty() ? 20 : 1);
+      while (std::chrono::steady_clock::now() < until && !stop.load(std::memory_order_relaxed)) {
+        drain_done_tickets();
+        idle.pause();
+      }
+    } else {
+      idle.reset();
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Backoff backoff;
+  while (!in_flight_.empty() && std::chrono::steady_clock::now() < deadline) {
+    drain_done_tickets();
+    backoff.pause();
+  }
+  rejected_log_->flush();
+}
+
+std::size_t JetStreamSource::fetch(Partition& partition, int max_messages) {
+  natsMsgList list{};
+  jsFetchRequest request;
+  jsFetchRequest_Init(&request);
+  request.Batch = max_messages;
+  request.NoWait = true;
+  const natsStatus s = natsSubscription_FetchRequest(&list, partition.subscription.get(), &request);
+  if (s != NATS_OK) {
+    // NoWait and nothing there: a timeout or "not found"; anything else is
+    // a server or connection away, counted, and tried again next sweep.
+    if (s != NATS_TIMEOUT && s != NATS_NOT_FOUND) {
+      add_relaxed(jetstream_counters_->fetch_errors, 1);
+    }
+    natsMsgList_Destroy(&list);
+    return 0;
+  }
+  const auto count = static_cast<std::size_t>(list.Count);
+  for (int i = 0; i < list.Count; ++i) {
+    natsMsg* message = list.Msgs[i];
+    list.Msgs[i] = nullptr;  // ours now, until acknowledged
+    take(partition, message);
+  }
+  natsMsgList_Destroy(&list);
+  return count;
+}
+
+void JetStreamSource::take(Partition& partition, void* raw) {
+  auto flight = std::make_unique<InFlight>();
+  flight->message.reset(static_cast<natsMsg*>(raw));
+  natsMsg* message = flight->message.get();
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, message) == NATS_OK) {
+    flight->ticket.batch_id = fmt::format("{}:{}", partition.number, meta->Sequence.Stream);
+    if (meta->NumDelivered > 1) add_relaxed(jetstream_counters_->redeliveries, 1);
+    jsMsgMetaData_Destroy(meta);
+  }
+  add_relaxed(counters_.messages, 1);
+  BatchTicket* ticket = &flight->ticket;
+  in_flight_.emplace(ticket, std::move(flight));
+  router_->begin(ticket);
+  const std::string_view payload(natsMsg_GetData(message),
+                                 static_cast<std::size_t>(natsMsg_GetDataLength(message)));
+  const std::uint32_t lines =
+      decoder_.decode_batch(payload, *types_.load(std::memory_order_acquire), *router_);
+  add_relaxed(counters_.received, lines);
+  if (router_->finish(event_clock_) == 0) finish(*ticket);
+}
+
+void JetStreamSource::drain_done_tickets() {
+  for (TicketQueue* queue : done_) {
+    queue->consume_all([this](BatchTicket* ticket) { finish(*ticket); });
+  }
+}
+
+void JetStreamSource::finish(BatchTicket& ticket) {
+  const auto found = in_flight_.find(&ticket);
+  if (found == in_flight_.end()) return;
+  // Journaled (by the rules of --fsync): now the stream may forget it for us.
+  if (natsMsg_Ack(found->second->message.get(), nullptr) == NATS_OK) {
+    add_relaxed(jetstream_counters_->acked, 1);
+    add_relaxed(counters_.acks_sent, 1);
+  } else {
+    add_relaxed(jetstream_counters_->ack_failures, 1);
+  }
+  in_flight_.erase(found);
+}
+
+void JetStreamSource::refresh_lag() {
+  lag_refreshed_ = std::chrono::steady_clock::now();
+  jsOptions api = connection_->api_options();
+  api.Wait = 500;
+  for (Partition& partition : subscriptions_) {
+    jsConsumerInfo* info = nullptr;
+    jsErrCode error = jsErrCode(0);
+    if (js_GetConsumerInfo(&info, connection_->jetstream(), options_.stream.c_str(),
+                           partition.consumer.c_str(), &api, &error) == NATS_OK) {
+      jetstream_counters_->lag[partition.number].store(
+          static_cast<std::int64_t>(info->NumPending) + info->NumAckPending,
+          std::memory_order_relaxed);
+      jsConsumerInfo_Destroy(info);
+    }
+    drain_done_tickets();
+  }
+}
+
+}  // namespace tally::stream

@@ -108,7 +108,7 @@ TEST_F(ConfigFileTest, AnUnknownKeyIsRefusedWithFileLineAndTheKeysThatExist) {
   const std::string error = refusal("workers = 2\n\nworker_count = 4\n");
   EXPECT_THAT(error, StartsWith(path + ":3:16: unknown key `worker_count`")) << error;
   EXPECT_THAT(error, HasSubstr("expected rules, data_dir, workers,")) << error;
-  EXPECT_THAT(error, HasSubstr("watch_rules)")) << error;
+  EXPECT_THAT(error, HasSubstr("watch_rules, nats, stream, partitions, node)")) << error;
 }
 
 TEST_F(ConfigFileTest, AWrongTypeIsRefusedWithFileLineAndWhatIsExpected) {

@@ -14,13 +14,6 @@ namespace tally::stream {
 namespace {
 
 constexpr std::size_t kMaxBatchIdBytes = 64;
-constexpr std::size_t kStagingItems = 128;
-
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
   // Single writer: a plain load and store, no locked read-modify-write.
@@ -30,105 +23,6 @@ void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
 std::string last_endpoint(zmq::socket_t& socket) { return socket.get(zmq::sockopt::last_endpoint); }
 
 }  // namespace
-
-// Routes one batch's decoded events to the workers' queues: the decoder's
-// sink. Each event goes to the worker that owns its subject's key group,
-// staged per worker and pushed in chunks (one release-store per chunk). A
-// refused line is counted, written to the dead-letter file, and noted on the
-// batch's ticket. Runs on the ingest thread only.
-class IngestServer::BatchRouter final : public DecodeSink {
- public:
-  BatchRouter(IngestServer& server, QueueMatrix& queues, std::uint32_t producer,
-              const KeyGroupMap& groups)
-      : server_(server),
-        queues_(queues),
-        producer_(producer),
-        groups_(groups),
-        staging_(queues.workers()),
-        touched_(queues.workers(), false) {
-    for (auto& stage : staging_) stage.reserve(kStagingItems);
-  }
-
-  void begin(std::string_view channel, BatchTicket* ticket) {
-    channel_ = channel;
-    ticket_ = ticket;
-    received_ns_ = steady_now_ns();
-    max_event_time_ = std::numeric_limits<std::int64_t>::min();
-    std::fill(touched_.begin(), touched_.end(), false);
-  }
-
-  void on_event(const Event& event) override {
-    const std::uint32_t worker = groups_.worker_of(event.subject_hash);
-    auto& stage = staging_[worker];
-    WorkItem& item = stage.emplace_back();
-    item.kind = WorkKind::kEvent;
-    item.event = event;
-    item.received_ns = received_ns_;
-    item.ticket = ticket_;
-    touched_[worker] = true;
-    max_event_time_ = std::max(max_event_time_, event.time_ms);
-    if (stage.size() == kStagingItems) flush(worker);
-  }
-
-  void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) override {
-    const RejectReason reason = reject_reason_of(why);
-    add_relaxed(server_.counters_.rejected[static_cast<std::size_t>(reason)], 1);
-    server_.rejected_log_.write(channel_, ticket_ != nullptr ? ticket_->batch_id : "", line_number,
-                                reason, why.message(), line);
-    if (ticket_ != nullptr) ticket_->rejected.push_back({line_number, reason});
-  }
-
-  // Pushes every staged event; returns how many workers got events of this batch.
-  std::uint32_t finish(std::atomic<std::int64_t>& event_clock) {
-    for (std::uint32_t worker = 0; worker < staging_.size(); ++worker) flush(worker);
-    if (max_event_time_ != std::numeric_limits<std::int64_t>::min()) {
-      std::int64_t seen = event_clock.load(std::memory_order_relaxed);
-      while (seen < max_event_time_ &&
-             !event_clock.compare_exchange_weak(seen, max_event_time_, std::memory_order_relaxed)) {
-      }
-    }
-    return static_cast<std::uint32_t>(std::count(touched_.begin(), touched_.end(), true));
-  }
-
-  // Sends the end-of-batch marker to every worker that got events of it.
-  void end_ticket(BatchTicket& ticket) {
-    WorkItem marker;
-    marker.kind = WorkKind::kBatchEnd;
-    marker.ticket = &ticket;
-    for (std::uint32_t worker = 0; worker < touched_.size(); ++worker) {
-      if (touched_[worker]) push(worker, &marker, 1);
-    }
-  }
-
- private:
-  void flush(std::uint32_t worker) {
-    auto& stage = staging_[worker];
-    if (stage.empty()) return;
-    push(worker, stage.data(), stage.size());
-    add_relaxed(server_.counters_.routed, stage.size());
-    stage.clear();
-  }
-
-  void push(std::uint32_t worker, const WorkItem* items, std::size_t count) {
-    // While a queue is full, keep answering finished batches so that a
-    // worker waiting to hand back a ticket can never deadlock with us.
-    push_blocking(queues_.at(producer_, worker), items, count, [this] {
-      server_.drain_done_tickets();
-      return false;
-    });
-  }
-
-  IngestServer& server_;
-  QueueMatrix& queues_;
-  std::uint32_t producer_;
-  const KeyGroupMap& groups_;
-  std::vector<std::vector<WorkItem>> staging_;
-  std::vector<bool> touched_;
-  std::string_view channel_;
-  BatchTicket* ticket_ = nullptr;
-  std::int64_t received_ns_ = 0;
-  std::int64_t max_event_time_ = 0;
-};
 
 IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, QueueMatrix& queues,
                            std::uint32_t producer, const KeyGroupMap& groups,
@@ -143,7 +37,8 @@ IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, Queue
       rejected_log_(options_.rejected_path),
       types_(types),
       event_clock_(event_clock) {
-  router_ = std::make_unique<BatchRouter>(*this, queues, producer, groups);
+  router_ = std::make_unique<BatchRouter>(queues, producer, groups, counters_, rejected_log_,
+                                         [this] { drain_done_tickets(); });
 }
 
 IngestServer::~IngestServer() = default;

@@ -39,6 +39,7 @@
 #include "core/key_groups.h"
 #include "core/reject_reason.h"
 #include "core/work_queue.h"
+#include "stream/batch_router.h"
 #include "stream/event_decoder.h"
 #include "stream/rejected_log.h"
 
@@ -84,7 +85,6 @@ class IngestServer {
   const IngestCounters& counters() const noexcept { return counters_; }
 
  private:
-  class BatchRouter;
   void handle_pull_message(zmq::message_t& payload);
   void handle_submit_message(std::vector<zmq::message_t>& frames);
   void answer(BatchTicket& ticket);

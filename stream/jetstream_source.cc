@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <limits>
 #include <thread>
 
 #include "core/backoff.h"
@@ -13,15 +12,8 @@
 namespace tally::stream {
 namespace {
 
-constexpr std::size_t kStagingItems = 128;
 constexpr auto kLagRefresh = std::chrono::seconds(2);
 constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
-
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
   counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
@@ -66,101 +58,6 @@ struct JetStreamSource::Partition {
 struct JetStreamSource::InFlight {
   BatchTicket ticket;
   nats::Msg message;
-};
-
-// The decoder's sink: each event to the worker owning its key group, staged
-// per worker and pushed in chunks; a refused line to the dead-letter file and
-// the message's ticket. The same routing as the ZeroMQ ingest's.
-class JetStreamSource::Router final : public DecodeSink {
- public:
-  Router(JetStreamSource& source, QueueMatrix& queues, std::uint32_t producer,
-         const KeyGroupMap& groups)
-      : source_(source),
-        queues_(queues),
-        producer_(producer),
-        groups_(groups),
-        staging_(queues.workers()),
-        touched_(queues.workers(), false) {
-    for (auto& stage : staging_) stage.reserve(kStagingItems);
-  }
-
-  void begin(BatchTicket* ticket) {
-    ticket_ = ticket;
-    received_ns_ = steady_now_ns();
-    max_event_time_ = std::numeric_limits<std::int64_t>::min();
-    std::fill(touched_.begin(), touched_.end(), false);
-  }
-
-  void on_event(const Event& event) override {
-    const std::uint32_t worker = groups_.worker_of(event.subject_hash);
-    auto& stage = staging_[worker];
-    WorkItem& item = stage.emplace_back();
-    item.kind = WorkKind::kEvent;
-    item.event = event;
-    item.received_ns = received_ns_;
-    item.ticket = ticket_;
-    touched_[worker] = true;
-    max_event_time_ = std::max(max_event_time_, event.time_ms);
-    if (stage.size() == kStagingItems) flush(worker);
-  }
-
-  void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) override {
-    const RejectReason reason = reject_reason_of(why);
-    add_relaxed(source_.counters_.rejected[static_cast<std::size_t>(reason)], 1);
-    source_.rejected_log_->write("jetstream", ticket_->batch_id, line_number, reason,
-                                 why.message(), line);
-    ticket_->rejected.push_back({line_number, reason});
-  }
-
-  // Pushes what is staged, then the end marker to each worker the batch
-  // touched; returns how many that is.
-  std::uint32_t finish(std::atomic<std::int64_t>& event_clock) {
-    for (std::uint32_t worker = 0; worker < staging_.size(); ++worker) flush(worker);
-    if (max_event_time_ != std::numeric_limits<std::int64_t>::min()) {
-      std::int64_t seen = event_clock.load(std::memory_order_relaxed);
-      while (seen < max_event_time_ &&
-             !event_clock.compare_exchange_weak(seen, max_event_time_, std::memory_order_relaxed)) {
-      }
-    }
-    const auto workers = static_cast<std::uint32_t>(std::count(touched_.begin(), touched_.end(), true));
-    if (workers == 0) return 0;
-    ticket_->pending_workers.store(workers, std::memory_order_relaxed);
-    WorkItem marker;
-    marker.kind = WorkKind::kBatchEnd;
-    marker.ticket = ticket_;
-    for (std::uint32_t worker = 0; worker < touched_.size(); ++worker) {
-      if (touched_[worker]) push(worker, &marker, 1);
-    }
-    return workers;
-  }
-
- private:
-  void flush(std::uint32_t worker) {
-    auto& stage = staging_[worker];
-    if (stage.empty()) return;
-    push(worker, stage.data(), stage.size());
-    add_relaxed(source_.counters_.routed, stage.size());
-    stage.clear();
-  }
-
-  void push(std::uint32_t worker, const WorkItem* items, std::size_t count) {
-    // While a queue is full, keep acknowledging finished messages, so a
-    // worker waiting to hand a ticket back never deadlocks with us.
-    push_blocking(queues_.at(producer_, worker), items, count, [this] {
-      source_.drain_done_tickets();
-      return false;
-    });
-  }
-
-  JetStreamSource& source_;
-  QueueMatrix& queues_;
-  std::uint32_t producer_;
-  const KeyGroupMap& groups_;
-  std::vector<std::vector<WorkItem>> staging_;
-  std::vector<bool> touched_;
-  BatchTicket* ticket_ = nullptr;
-  std::int64_t received_ns_ = 0;
-  std::int64_t max_event_time_ = 0;
 };
 
 Result<std::unique_ptr<JetStreamSource>> JetStreamSource::open(
@@ -224,7 +121,8 @@ JetStreamSource::JetStreamSource(JetStreamOptions options,
       types_(types),
       event_clock_(event_clock),
       jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {
-  router_ = std::make_unique<Router>(*this, queues, producer, groups);
+  router_ = std::make_unique<BatchRouter>(queues, producer, groups, counters_, *rejected_log_,
+                                         [this] { drain_done_tickets(); });
 }
 
 JetStreamSource::~JetStreamSource() {
@@ -367,13 +265,19 @@ void JetStreamSource::take(Partition& partition, void* raw) {
   add_relaxed(counters_.messages, 1);
   BatchTicket* ticket = &flight->ticket;
   in_flight_.emplace(ticket, std::move(flight));
-  router_->begin(ticket);
+  router_->begin("jetstream", ticket);
   const std::string_view payload(natsMsg_GetData(message),
                                  static_cast<std::size_t>(natsMsg_GetDataLength(message)));
   const std::uint32_t lines =
       decoder_.decode_batch(payload, *types_.load(std::memory_order_acquire), *router_);
   add_relaxed(counters_.received, lines);
-  if (router_->finish(event_clock_) == 0) finish(*ticket);
+  const std::uint32_t workers = router_->finish(event_clock_);
+  if (workers == 0) {
+    finish(*ticket);
+    return;
+  }
+  ticket->pending_workers.store(workers, std::memory_order_relaxed);
+  router_->end_ticket(*ticket);
 }
 
 void JetStreamSource::drain_done_tickets() {

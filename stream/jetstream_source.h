@@ -36,6 +36,7 @@
 #include "core/partitions.h"
 #include "core/status.h"
 #include "core/work_queue.h"
+#include "stream/batch_router.h"
 #include "stream/event_decoder.h"
 #include "stream/rejected_log.h"
 
@@ -109,7 +110,6 @@ class JetStreamSource {
   std::string describe() const;  // "stream TALLY partitions 0-63 of 64 as node a, from URL"
 
  private:
-  class Router;
   struct Partition;
   struct InFlight;
   JetStreamSource(JetStreamOptions options, std::unique_ptr<nats::Connection> connection,
@@ -127,7 +127,7 @@ class JetStreamSource {
   PartitionSet owned_;
   std::vector<Partition> subscriptions_;
   std::vector<TicketQueue*> done_;
-  std::unique_ptr<Router> router_;
+  std::unique_ptr<BatchRouter> router_;
   EventDecoder decoder_;
   std::unique_ptr<RejectedLog> rejected_log_;
   const std::atomic<const EventTypeResolver*>& types_;

@@ -1,0 +1,70 @@
+// Routes one batch's decoded events to the workers' queues: the decoder's
+// sink, shared by every source of events (the ZeroMQ ingest server and the
+// JetStream source).
+//
+// Each event goes to the worker that owns its subject's key group, staged
+// per worker and pushed in chunks (one release-store per chunk, not per
+// event). A refused line is counted by reason, written to the dead-letter
+// file, and noted on the batch's ticket (if it has one). After the batch,
+// finish() pushes what is staged and advances the event clock; end_ticket()
+// sends the end-of-batch marker to every worker that got one of its events.
+//
+// Guarantees: a full queue blocks (backpressure); while it does,
+// `while_full` runs (the source answers finished batches there, so a worker
+// waiting to hand a ticket back never deadlocks with it). Nothing is dropped.
+//
+// Thread-safety: one thread, the source's (the only producer on its row).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "core/ingest_counters.h"
+#include "core/key_groups.h"
+#include "core/work_queue.h"
+#include "stream/event_decoder.h"
+#include "stream/rejected_log.h"
+
+namespace tally::stream {
+
+class BatchRouter final : public DecodeSink {
+ public:
+  // `producer` is the caller's row in `queues`. Everything passed outlives
+  // the router.
+  BatchRouter(QueueMatrix& queues, std::uint32_t producer, const KeyGroupMap& groups,
+              IngestCounters& counters, RejectedLog& rejected_log,
+              std::function<void()> while_full);
+
+  // A new batch from `channel` (named in the dead-letter file); `ticket`
+  // null for a fire-and-forget batch.
+  void begin(std::string_view channel, BatchTicket* ticket);
+  void on_event(const Event& event) override;
+  void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) override;
+  // Pushes every staged event and advances `event_clock` to the batch's
+  // latest event time; returns how many workers got events of this batch.
+  std::uint32_t finish(std::atomic<std::int64_t>& event_clock);
+  // Sends the end-of-batch marker to every worker that got events of it.
+  void end_ticket(BatchTicket& ticket);
+
+ private:
+  void flush(std::uint32_t worker);
+  void push(std::uint32_t worker, const WorkItem* items, std::size_t count);
+
+  QueueMatrix& queues_;
+  std::uint32_t producer_;
+  const KeyGroupMap& groups_;
+  IngestCounters& counters_;
+  RejectedLog& rejected_log_;
+  std::function<void()> while_full_;
+  std::vector<std::vector<WorkItem>> staging_;
+  std::vector<bool> touched_;
+  std::string_view channel_;
+  BatchTicket* ticket_ = nullptr;
+  std::int64_t received_ns_ = 0;
+  std::int64_t max_event_time_ = 0;
+};
+
+}  // namespace tally::stream

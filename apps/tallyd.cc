@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
       "Take events from the replicated log: NATS servers, comma-separated "
       "(nats://HOST:PORT,...). The ingest sockets are then not opened; see docs/cluster.md");
   auto* stream_flag =
-      app.add_option("--stream", stream, "--nats: the stream (default " +
-                                             std::string(tally::kDefaultStream) + ")");
+      app.add_option("--stream", stream,
+                     "--nats: the stream (default " + std::string(tally::kDefaultStream) + ")");
   auto* partitions_flag = app.add_option(
       "--partitions", partitions,
       "--nats: the partitions this node owns, e.g. 0-31,40 (default all). Nodes with the same "

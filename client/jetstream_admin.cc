@@ -22,8 +22,7 @@ StreamState state_of(const jsStreamInfo& info, const std::string& stream) {
   if (info.Config != nullptr) {
     state.spec.replicas = static_cast<int>(info.Config->Replicas);
     state.spec.max_age = std::chrono::seconds(info.Config->MaxAge / kNanosPerSecond);
-    state.spec.duplicate_window =
-        std::chrono::seconds(info.Config->Duplicates / kNanosPerSecond);
+    state.spec.duplicate_window = std::chrono::seconds(info.Config->Duplicates / kNanosPerSecond);
   }
   if (info.State.Msgs > 0 || info.State.Bytes > 0) {
     state.messages = info.State.Msgs;
@@ -100,7 +99,8 @@ Result<std::vector<ConsumerState>> list_consumers(const nats::Connection& connec
   jsConsumerInfoList* list = nullptr;
   jsErrCode error = jsErrCode(0);
   jsOptions options = connection.api_options();
-  const natsStatus s = js_Consumers(&list, connection.jetstream(), stream.c_str(), &options, &error);
+  const natsStatus s =
+      js_Consumers(&list, connection.jetstream(), stream.c_str(), &options, &error);
   std::vector<ConsumerState> out;
   if (s == NATS_NOT_FOUND && error != JSStreamNotFoundErr) return out;  // no consumers yet
   if (s != NATS_OK) return nats::status_of(s, "consumers of " + stream, error);

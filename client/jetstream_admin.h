@@ -39,8 +39,8 @@ struct StreamState {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
   std::uint64_t last_sequence = 0;
-  std::string leader;                  // the server that leads the stream's Raft group
-  std::vector<std::string> replicas;   // the others, with "(current)" or "(lagging)"
+  std::string leader;                 // the server that leads the stream's Raft group
+  std::vector<std::string> replicas;  // the others, with "(current)" or "(lagging)"
 };
 
 // Makes the stream, or, when one of that name exists, changes nothing and
@@ -53,9 +53,9 @@ Result<StreamState> describe_stream(const nats::Connection& connection, const st
 struct ConsumerState {
   std::string name;
   std::string filter_subject;
-  std::int64_t partition = -1;  // from the filter subject; -1 if none
-  std::uint64_t pending = 0;    // messages not yet delivered (the lag)
-  std::int64_t ack_pending = 0; // delivered, not yet acknowledged
+  std::int64_t partition = -1;   // from the filter subject; -1 if none
+  std::uint64_t pending = 0;     // messages not yet delivered (the lag)
+  std::int64_t ack_pending = 0;  // delivered, not yet acknowledged
   std::int64_t redelivered = 0;
   std::uint64_t acked_stream_sequence = 0;  // the ack floor
 };

@@ -29,8 +29,8 @@ Result<std::uint32_t> stream_partitions(const jsStreamInfo& info, const std::str
   }
   if (count == 0) {
     return Status::invalid_argument(fmt::format(
-        "stream {} has no subjects {}<partition>: it was not made by `tally cluster init`",
-        stream, prefix));
+        "stream {} has no subjects {}<partition>: it was not made by `tally cluster init`", stream,
+        prefix));
   }
   return count;
 }
@@ -125,7 +125,8 @@ bool JetStreamPublisher::flush() {
 bool JetStreamPublisher::publish(std::uint32_t partition) {
   Batch& batch = batches_[partition];
   ++summary_.batches;
-  const std::string message_id = fmt::format("{}-{}-{:016x}", partition, batch.events, batch.id_hash);
+  const std::string message_id =
+      fmt::format("{}-{}-{:016x}", partition, batch.events, batch.id_hash);
   jsPubOptions publish_options;
   jsPubOptions_Init(&publish_options);
   publish_options.MsgId = message_id.c_str();
@@ -151,8 +152,8 @@ bool JetStreamPublisher::publish(std::uint32_t partition) {
     // A lost server, a leader election, a reconnect: the same message id
     // again is safe. Anything else (a payload too large, a wrong stream)
     // will not get better.
-    const bool transient = s != NATS_MAX_PAYLOAD && s != NATS_INVALID_ARG &&
-                           s != NATS_INVALID_SUBJECT;
+    const bool transient =
+        s != NATS_MAX_PAYLOAD && s != NATS_INVALID_ARG && s != NATS_INVALID_SUBJECT;
     if (!transient || std::chrono::steady_clock::now() >= give_up_at) {
       ++summary_.unacknowledged_batches;
       summary_.unacknowledged_events += batch.events;

@@ -60,13 +60,13 @@ struct JetStreamPublisherOptions {
 };
 
 struct JetStreamPublishSummary {
-  std::uint64_t events = 0;                // non-blank lines added
-  std::uint64_t batches = 0;               // batches published (each counted once)
-  std::uint64_t acknowledged_events = 0;   // in batches the stream acknowledged
+  std::uint64_t events = 0;               // non-blank lines added
+  std::uint64_t batches = 0;              // batches published (each counted once)
+  std::uint64_t acknowledged_events = 0;  // in batches the stream acknowledged
   std::uint64_t acknowledged_batches = 0;
-  std::uint64_t duplicate_batches = 0;     // acknowledged as already stored (a resend)
-  std::uint64_t retries = 0;               // publishes sent again after a failure
-  std::uint64_t unacknowledged_events = 0; // in batches given up
+  std::uint64_t duplicate_batches = 0;      // acknowledged as already stored (a resend)
+  std::uint64_t retries = 0;                // publishes sent again after a failure
+  std::uint64_t unacknowledged_events = 0;  // in batches given up
   std::uint64_t unacknowledged_batches = 0;
   std::vector<std::uint64_t> events_per_partition;
   std::string failure;  // why the publisher stopped early; empty if it did not
@@ -101,8 +101,8 @@ class JetStreamPublisher {
     std::size_t events = 0;
     std::uint64_t id_hash = 0;  // over the events' ids, in order
   };
-  JetStreamPublisher(JetStreamPublisherOptions options, std::unique_ptr<nats::Connection> connection,
-                     std::uint32_t partitions);
+  JetStreamPublisher(JetStreamPublisherOptions options,
+                     std::unique_ptr<nats::Connection> connection, std::uint32_t partitions);
   bool publish(std::uint32_t partition);
 
   JetStreamPublisherOptions options_;

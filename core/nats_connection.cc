@@ -23,8 +23,9 @@ Result<std::vector<std::string>> parse_urls(std::string_view comma_separated) {
     if (!url.empty()) urls.emplace_back(url);
   }
   if (urls.empty()) {
-    return Status::invalid_argument("no NATS server given: expected URLs such as "
-                                    "nats://127.0.0.1:4222[,nats://...]");
+    return Status::invalid_argument(
+        "no NATS server given: expected URLs such as "
+        "nats://127.0.0.1:4222[,nats://...]");
   }
   return urls;
 }
@@ -67,7 +68,8 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& op
   std::unique_ptr<natsOptions, OptionsDeleter> nats_options(raw_options);
   std::vector<const char*> servers;
   for (const std::string& url : options.urls) servers.push_back(url.c_str());
-  natsStatus s = natsOptions_SetServers(raw_options, servers.data(), static_cast<int>(servers.size()));
+  natsStatus s =
+      natsOptions_SetServers(raw_options, servers.data(), static_cast<int>(servers.size()));
   if (s == NATS_OK) s = natsOptions_SetName(raw_options, options.name.c_str());
   if (s == NATS_OK) s = natsOptions_SetTimeout(raw_options, options.timeout.count());
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(raw_options, -1);

@@ -7,8 +7,8 @@
 #include <limits>
 #include <optional>
 
-#include "scorer/rules.h"
 #include "core/nats_connection.h"
+#include "scorer/rules.h"
 #include "storage/journal_writer.h"
 
 namespace tally::daemon {

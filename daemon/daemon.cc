@@ -17,8 +17,8 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
 int Daemon::run(SignalWatcher& signals) {
   const std::unique_ptr<DaemonParts> parts = start_up(options_);
   scorer::Engine& engine = *parts->engine;
-  IngestThread ingest = parts->jetstream ? IngestThread(*parts->jetstream)
-                                         : IngestThread(*parts->ingest);
+  IngestThread ingest =
+      parts->jetstream ? IngestThread(*parts->jetstream) : IngestThread(*parts->ingest);
   AlertPublisher alerts(engine, parts->alerts);
   std::optional<RulesWatcher> watcher;
   if (options_.watch_rules) watcher.emplace(options_.rules_path);

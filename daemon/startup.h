@@ -38,8 +38,8 @@ struct DaemonParts {
   zmq::context_t context{1};
   std::unique_ptr<stream::IngestServer> ingest;
   std::unique_ptr<stream::JetStreamSource> jetstream;  // with --nats; then ingest is not bound
-  zmq::socket_t query;   // ROUTER, served by the control loop
-  zmq::socket_t alerts;  // PUB, written by the AlertPublisher
+  zmq::socket_t query;                                 // ROUTER, served by the control loop
+  zmq::socket_t alerts;                                // PUB, written by the AlertPublisher
   std::unique_ptr<monitoring::MetricsExporter> metrics;
 
   // What the source of events counts: the JetStream source's with --nats.

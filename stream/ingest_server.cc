@@ -38,7 +38,7 @@ IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, Queue
       types_(types),
       event_clock_(event_clock) {
   router_ = std::make_unique<BatchRouter>(queues, producer, groups, counters_, rejected_log_,
-                                         [this] { drain_done_tickets(); });
+                                          [this] { drain_done_tickets(); });
 }
 
 IngestServer::~IngestServer() = default;

@@ -94,15 +94,15 @@ Result<std::unique_ptr<JetStreamSource>> JetStreamSource::open(
   }
   const std::uint32_t partitions = stream_partition_count(**info, options.stream);
   if (partitions == 0) {
-    return Status::invalid_argument(fmt::format(
-        "stream {} has no subjects {}<p>: it was not made by `tally cluster init`", options.stream,
-        partition_subject_prefix(options.stream)));
+    return Status::invalid_argument(
+        fmt::format("stream {} has no subjects {}<p>: it was not made by `tally cluster init`",
+                    options.stream, partition_subject_prefix(options.stream)));
   }
   Result<PartitionSet> owned = PartitionSet::parse(options.partitions, partitions);
   if (!owned) return owned.status().with_context("--partitions");
   return std::unique_ptr<JetStreamSource>(new JetStreamSource(
-      std::move(options), std::move(connection).value(), std::move(owned).value(), queues,
-      producer, groups, types, event_clock, std::move(done_tickets)));
+      std::move(options), std::move(connection).value(), std::move(owned).value(), queues, producer,
+      groups, types, event_clock, std::move(done_tickets)));
 }
 
 JetStreamSource::JetStreamSource(JetStreamOptions options,
@@ -122,7 +122,7 @@ JetStreamSource::JetStreamSource(JetStreamOptions options,
       event_clock_(event_clock),
       jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {
   router_ = std::make_unique<BatchRouter>(queues, producer, groups, counters_, *rejected_log_,
-                                         [this] { drain_done_tickets(); });
+                                          [this] { drain_done_tickets(); });
 }
 
 JetStreamSource::~JetStreamSource() {
@@ -147,8 +147,9 @@ Status JetStreamSource::start(bool rebuild) {
     const std::string subject = partition_subject(options_.stream, p);
     jsErrCode error = jsErrCode(0);
     if (rebuild) {
-      const natsStatus deleted = js_DeleteConsumer(connection_->jetstream(), options_.stream.c_str(),
-                                                   partition.consumer.c_str(), &api, &error);
+      const natsStatus deleted =
+          js_DeleteConsumer(connection_->jetstream(), options_.stream.c_str(),
+                            partition.consumer.c_str(), &api, &error);
       if (deleted != NATS_OK && deleted != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
         return nats::status_of(deleted, "delete consumer " + partition.consumer, error);
       }
@@ -207,8 +208,8 @@ void JetStreamSource::run(const std::atomic<bool>& stop) {
     if (taken == 0) {
       // Nothing new (or everything in flight): wait a little, longer the
       // longer it stays quiet, acknowledging what finishes meanwhile.
-      const auto until = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds(in_flight_.empty() ? 20 : 1);
+      const auto until =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(in_flight_.empty() ? 20 : 1);
       while (std::chrono::steady_clock::now() < until && !stop.load(std::memory_order_relaxed)) {
         drain_done_tickets();
         idle.pause();

@@ -72,11 +72,11 @@ struct JetStreamOptions {
 
 // What the JetStream side counts, beyond IngestCounters.
 struct JetStreamCounters {
-  std::atomic<std::uint64_t> acked{0};          // messages acknowledged to JetStream
-  std::atomic<std::uint64_t> ack_failures{0};   // acks not sent (redelivered later)
-  std::atomic<std::uint64_t> redeliveries{0};   // messages delivered more than once
-  std::atomic<std::uint64_t> fetch_errors{0};   // fetches that failed (a server lost)
-  std::vector<std::atomic<std::int64_t>> lag;   // per partition of P; -1 not owned or unknown
+  std::atomic<std::uint64_t> acked{0};         // messages acknowledged to JetStream
+  std::atomic<std::uint64_t> ack_failures{0};  // acks not sent (redelivered later)
+  std::atomic<std::uint64_t> redeliveries{0};  // messages delivered more than once
+  std::atomic<std::uint64_t> fetch_errors{0};  // fetches that failed (a server lost)
+  std::vector<std::atomic<std::int64_t>> lag;  // per partition of P; -1 not owned or unknown
   explicit JetStreamCounters(std::uint32_t partitions) : lag(partitions) {
     for (auto& value : lag) value.store(-1, std::memory_order_relaxed);
   }

@@ -60,12 +60,12 @@ void print_stream(const client::StreamState& state, bool json_output) {
     fmt::print("{}\n", out);
     return;
   }
-  fmt::print("stream {}: {} partitions (subjects {}0 .. {}{}), {} replicas, max age {}, "
-             "duplicate window {}\n",
-             state.spec.stream, state.spec.partitions, partition_subject_prefix(state.spec.stream),
-             partition_subject_prefix(state.spec.stream), state.spec.partitions - 1,
-             state.spec.replicas, scorer::format_duration(max_age_ms),
-             scorer::format_duration(window_ms));
+  fmt::print(
+      "stream {}: {} partitions (subjects {}0 .. {}{}), {} replicas, max age {}, "
+      "duplicate window {}\n",
+      state.spec.stream, state.spec.partitions, partition_subject_prefix(state.spec.stream),
+      partition_subject_prefix(state.spec.stream), state.spec.partitions - 1, state.spec.replicas,
+      scorer::format_duration(max_age_ms), scorer::format_duration(window_ms));
   fmt::print("  {} messages, {} bytes{}\n", state.messages, state.bytes,
              state.leader.empty() ? "" : fmt::format(", leader {}", state.leader));
   for (const std::string& replica : state.replicas) fmt::print("  replica {}\n", replica);
@@ -86,8 +86,9 @@ ClusterCommand::ClusterCommand(CLI::App& app) {
         ->required();
     sub->add_option("--stream", stream_, "Stream name")->capture_default_str();
   }
-  init_->add_option("--partitions", partitions_,
-                    "Partitions (fixed for the stream's life; divides 4096)")
+  init_
+      ->add_option("--partitions", partitions_,
+                   "Partitions (fixed for the stream's life; divides 4096)")
       ->capture_default_str();
   init_->add_option("--replicas", replicas_, "Copies of every message, on different servers (1-5)")
       ->capture_default_str();
@@ -95,8 +96,9 @@ ClusterCommand::ClusterCommand(CLI::App& app) {
       ->capture_default_str();
   init_->add_option("--rules", rules_,
                     "Rules file: the max age is raised to its `retain` if that is longer");
-  init_->add_option("--duplicate-window", duplicate_window_,
-                    "A message id seen within this is stored once")
+  init_
+      ->add_option("--duplicate-window", duplicate_window_,
+                   "A message id seen within this is stored once")
       ->capture_default_str();
   init_->footer(
       "The stream has one subject per partition, <stream lower case>.events.<p>; an\n"
@@ -206,10 +208,10 @@ int ClusterCommand::status(const ClientOptions& options) const {
     std::string list;
     for (std::uint32_t p : view.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
     const Result<PartitionSet> owned = PartitionSet::parse(list, state->spec.partitions);
-    fmt::print("node {}: partitions {}, lag {} (pending), {} delivered unacknowledged, {} "
-               "redelivered\n",
-               name, owned ? owned->to_string() : list, view.pending, view.ack_pending,
-               view.redelivered);
+    fmt::print(
+        "node {}: partitions {}, lag {} (pending), {} delivered unacknowledged, {} "
+        "redelivered\n",
+        name, owned ? owned->to_string() : list, view.pending, view.ack_pending, view.redelivered);
     std::string lagging;
     for (const client::ConsumerState* consumer : view.consumers) {
       if (consumer->pending > 0) {
@@ -260,7 +262,8 @@ int send_to_jetstream(const std::vector<std::string>& files, const std::string& 
     JsonWriter json(out);
     json.begin_object().field("stream", stream).field("partitions", (*publisher)->partitions());
     json.field("events", s.events).field("batches", s.batches);
-    json.field("acknowledged", s.acknowledged_events).field("duplicate_batches", s.duplicate_batches);
+    json.field("acknowledged", s.acknowledged_events)
+        .field("duplicate_batches", s.duplicate_batches);
     json.field("retries", s.retries).field("unacknowledged", s.unacknowledged_events);
     if (!s.failure.empty()) json.field("failure", s.failure);
     json.end_object();
@@ -276,8 +279,7 @@ int send_to_jetstream(const std::vector<std::string>& files, const std::string& 
     return kExitError;
   }
   if (!s.complete()) {
-    std::fprintf(stderr,
-                 "tally: %llu events never got a PubAck; sending them again is safe\n",
+    std::fprintf(stderr, "tally: %llu events never got a PubAck; sending them again is safe\n",
                  static_cast<unsigned long long>(s.unacknowledged_events));
     return kExitError;
   }

@@ -76,7 +76,8 @@ void expect_agrees(DaemonProcess& daemon, const Load& load, const PartitionSet& 
   int checked = 0;
   for (const auto& [subject, score] : load.expected) {
     if (!owned.contains_subject(subject)) continue;
-    ASSERT_EQ(score_of(daemon, subject), std::min<std::int64_t>(score, 100)) << who << " " << subject;
+    ASSERT_EQ(score_of(daemon, subject), std::min<std::int64_t>(score, 100))
+        << who << " " << subject;
     ++checked;
   }
   EXPECT_GT(checked, 0) << who;
@@ -114,8 +115,8 @@ TEST(ClusterTest, ReplicasAndAnOwnerStayExactThroughAServerAndAReplicaKilled) {
   const PartitionSet all = PartitionSet::all(kPartitions);
   const PartitionSet half = *PartitionSet::parse("0-3", kPartitions);
   DaemonProcess a(dir / "rules.toml", dir / "a", node_args(nats.urls(), "a"));
-  auto b = std::make_unique<DaemonProcess>(dir / "rules.toml", dir / "b",
-                                           node_args(nats.urls(), "b"));
+  auto b =
+      std::make_unique<DaemonProcess>(dir / "rules.toml", dir / "b", node_args(nats.urls(), "b"));
   DaemonProcess owner(dir / "rules.toml", dir / "h", node_args(nats.urls(), "h", "0-3"));
 
   const Load load = make_load(30000, 700);

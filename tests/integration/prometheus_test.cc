@@ -142,16 +142,16 @@ class PrometheusTest : public ::testing::Test {
     const std::string target = rest.substr(0, rest.find('/'));
     const fs::path config = dir_ / "prometheus.yml";
     write_file(config, fmt::format("global:\n"
-                       "  scrape_interval: 1s\n"
-                       "  scrape_timeout: 1s\n"
-                       "  evaluation_interval: 1s\n"
-                       "rule_files:\n"
-                       "  - '{}'\n"
-                       "scrape_configs:\n"
-                       "  - job_name: tally\n"
-                       "    static_configs:\n"
-                       "      - targets: ['{}']\n",
-                       alerts_file_.string(), target));
+                                   "  scrape_interval: 1s\n"
+                                   "  scrape_timeout: 1s\n"
+                                   "  evaluation_interval: 1s\n"
+                                   "rule_files:\n"
+                                   "  - '{}'\n"
+                                   "scrape_configs:\n"
+                                   "  - job_name: tally\n"
+                                   "    static_configs:\n"
+                                   "      - targets: ['{}']\n",
+                                   alerts_file_.string(), target));
     return config;
   }
 
@@ -209,8 +209,8 @@ class PrometheusTest : public ::testing::Test {
         },
         kScrapedWithin, kPollEvery);
     for (const std::string& name : expected) {
-      EXPECT_EQ(health[name], "ok") << "alert rule " << name << " (after "
-                                    << (all_ok ? "an error" : "the deadline") << ")";
+      EXPECT_EQ(health[name], "ok")
+          << "alert rule " << name << " (after " << (all_ok ? "an error" : "the deadline") << ")";
     }
   }
 

@@ -95,9 +95,8 @@ NatsCluster::NatsCluster(const std::filesystem::path& dir, int servers) {
     const std::string block = fmt::format(
         "cluster {{\n  name: tally-test\n  listen: 127.0.0.1:{}\n  routes: [\n{}  ]\n}}\n",
         route_ports[i], routes);
-    servers_.push_back(std::make_unique<NatsServer>(fmt::format("n{}", i + 1),
-                                                    dir / fmt::format("n{}", i + 1),
-                                                    client_ports[i], block));
+    servers_.push_back(std::make_unique<NatsServer>(
+        fmt::format("n{}", i + 1), dir / fmt::format("n{}", i + 1), client_ports[i], block));
   }
 }
 

@@ -1,15 +1,11 @@
 #include "apps/tally/cluster_command.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <map>
 
-#include "adapters/line_reader.h"
+#include "apps/tally/input_lines.h"
 #include "client/jetstream_admin.h"
 #include "client/jetstream_publisher.h"
 #include "core/json_writer.h"
@@ -234,28 +230,9 @@ int send_to_jetstream(const std::vector<std::string>& files, const std::string& 
   publishing.ack_timeout = options.timeout();
   auto publisher = client::JetStreamPublisher::open(publishing);
   if (!publisher) return fail(publisher.status());
-  for (const std::string& name : files) {
-    const int fd = name == "-" ? STDIN_FILENO : ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(errno));
-      return kExitNoAnswer;
-    }
-    adapters::LineReader reader(fd);
-    bool sending = true;
-    while (const auto line = reader.next()) {
-      if (!(*publisher)->add(*line)) {
-        sending = false;
-        break;
-      }
-    }
-    const int error = reader.error();
-    if (fd != STDIN_FILENO) ::close(fd);
-    if (error != 0) {
-      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(error));
-      return kExitNoAnswer;
-    }
-    if (!sending) break;
-  }
+  const int read =
+      feed_lines(files, [&](std::string_view line) { return (*publisher)->add(line); });
+  if (read != kExitDone) return read;
   const client::JetStreamPublishSummary s = (*publisher)->finish();
   if (options.json) {
     std::string out;

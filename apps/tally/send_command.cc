@@ -1,15 +1,11 @@
 #include "apps/tally/send_command.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
-#include "adapters/line_reader.h"
 #include "apps/tally/cluster_command.h"
+#include "apps/tally/input_lines.h"
 #include "client/publisher.h"
 #include "core/json_writer.h"
 
@@ -136,30 +132,16 @@ int SendCommand::run(zmq::context_t& context, const ClientOptions& options) cons
 
   std::vector<InputFile> inputs;
   std::uint64_t lines = 0;
-  for (const std::string& name : files_) {
-    const int fd = name == "-" ? STDIN_FILENO : ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(errno));
-      return kExitNoAnswer;
-    }
-    inputs.push_back({name, lines + 1});
-    adapters::LineReader reader(fd);
-    bool sending = true;
-    while (const auto line = reader.next()) {
-      ++lines;
-      if (!publisher.add(*line)) {
-        sending = false;
-        break;
-      }
-    }
-    const int error = reader.error();
-    if (fd != STDIN_FILENO) ::close(fd);
-    if (error != 0) {
-      std::fprintf(stderr, "tally: cannot read %s: %s\n", name.c_str(), std::strerror(error));
-      return kExitNoAnswer;
-    }
-    if (!sending) break;
-  }
+  const int read = feed_lines(
+      files_,
+      [&](std::string_view line) {
+        ++lines;
+        return publisher.add(line);
+      },
+      [&](const std::string& name) {
+        inputs.push_back({name, lines + 1});
+      });
+  if (read != kExitDone) return read;
   const PublishSummary summary = publisher.finish();
   if (options.json) {
     print_send_json(summary, endpoint, ack_, inputs);

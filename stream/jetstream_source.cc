@@ -139,52 +139,71 @@ std::string JetStreamSource::describe() const {
 }
 
 Status JetStreamSource::start(bool rebuild) {
-  jsOptions api = connection_->api_options();
+  const auto deadline = std::chrono::steady_clock::now() + options_.start_patience;
   for (std::uint32_t p : owned_.list()) {
-    Partition partition;
-    partition.number = p;
-    partition.consumer = consumer_name(options_.node, p);
-    const std::string subject = partition_subject(options_.stream, p);
-    jsErrCode error = jsErrCode(0);
-    if (rebuild) {
-      const natsStatus deleted =
-          js_DeleteConsumer(connection_->jetstream(), options_.stream.c_str(),
-                            partition.consumer.c_str(), &api, &error);
-      if (deleted != NATS_OK && deleted != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
-        return nats::status_of(deleted, "delete consumer " + partition.consumer, error);
+    // Right after a server restarts, the stream's or the consumer's Raft
+    // group may have no leader for a few seconds: the servers then answer
+    // with errors that mean "not yet", not "never". Anything but a missing
+    // stream or consumer is tried again until the deadline.
+    while (true) {
+      const Status bound = bind_partition(p, rebuild);
+      if (bound.is_ok()) break;
+      if (bound.code() == Status::Code::kNotFound ||
+          std::chrono::steady_clock::now() + kStartRetryPause > deadline) {
+        return bound;
       }
+      std::this_thread::sleep_for(kStartRetryPause);
     }
-    jsConsumerConfig config;
-    jsConsumerConfig_Init(&config);
-    config.Durable = partition.consumer.c_str();
-    config.FilterSubject = subject.c_str();
-    config.AckPolicy = js_AckExplicit;
-    config.DeliverPolicy = js_DeliverAll;
-    config.AckWait = options_.ack_wait.count() * kNanosPerSecond;
-    config.MaxAckPending = static_cast<std::int64_t>(options_.max_in_flight) * 4;
-    config.MaxWaiting = 512;
-    jsConsumerInfo* info = nullptr;
-    error = jsErrCode(0);
-    // Made here, and bound below, so that the client library never owns
-    // (and so never deletes) a node's durable consumer.
-    natsStatus s = js_AddConsumer(&info, connection_->jetstream(), options_.stream.c_str(), &config,
-                                  &api, &error);
-    if (s != NATS_OK && error != JSConsumerNameExistErr && error != JSConsumerExistingActiveErr) {
-      return nats::status_of(s, "consumer " + partition.consumer, error);
-    }
-    jsConsumerInfo_Destroy(info);
-    jsSubOptions sub_options;
-    jsSubOptions_Init(&sub_options);
-    sub_options.Stream = options_.stream.c_str();
-    sub_options.Consumer = partition.consumer.c_str();
-    natsSubscription* subscription = nullptr;
-    error = jsErrCode(0);
-    s = js_PullSubscribe(&subscription, connection_->jetstream(), subject.c_str(),
-                         partition.consumer.c_str(), &api, &sub_options, &error);
-    if (s != NATS_OK) return nats::status_of(s, "subscribe " + partition.consumer, error);
-    partition.subscription.reset(subscription);
-    subscriptions_.push_back(std::move(partition));
   }
+  return Status::ok();
+}
+
+Status JetStreamSource::bind_partition(std::uint32_t p, bool rebuild) {
+  jsOptions api = connection_->api_options();
+  Partition partition;
+  partition.number = p;
+  partition.consumer = consumer_name(options_.node, p);
+  const std::string subject = partition_subject(options_.stream, p);
+  jsErrCode error = jsErrCode(0);
+  if (rebuild) {
+    const natsStatus deleted = js_DeleteConsumer(connection_->jetstream(), options_.stream.c_str(),
+                                                 partition.consumer.c_str(), &api, &error);
+    if (deleted != NATS_OK && deleted != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
+      return nats::status_of(deleted, "delete consumer " + partition.consumer, error);
+    }
+  }
+  jsConsumerConfig config;
+  jsConsumerConfig_Init(&config);
+  config.Durable = partition.consumer.c_str();
+  config.FilterSubject = subject.c_str();
+  config.AckPolicy = js_AckExplicit;
+  config.DeliverPolicy = js_DeliverAll;
+  config.AckWait = options_.ack_wait.count() * kNanosPerSecond;
+  config.MaxAckPending = static_cast<std::int64_t>(options_.max_in_flight) * 4;
+  config.MaxWaiting = 512;
+  jsConsumerInfo* info = nullptr;
+  error = jsErrCode(0);
+  // Made here, and bound below, so that the client library never owns
+  // (and so never deletes) a node's durable consumer.
+  natsStatus s = js_AddConsumer(&info, connection_->jetstream(), options_.stream.c_str(), &config,
+                                &api, &error);
+  if (s != NATS_OK && error != JSConsumerNameExistErr && error != JSConsumerExistingActiveErr) {
+    return nats::status_of(s, "consumer " + partition.consumer, error);
+  }
+  jsConsumerInfo_Destroy(info);
+  jsSubOptions sub_options;
+  jsSubOptions_Init(&sub_options);
+  sub_options.Stream = options_.stream.c_str();
+  sub_options.Consumer = partition.consumer.c_str();
+  natsSubscription* subscription = nullptr;
+  error = jsErrCode(0);
+  s = js_PullSubscribe(&subscription, connection_->jetstream(), subject.c_str(),
+                       partition.consumer.c_str(), &api, &sub_options, &error);
+  if (s != NATS_OK) {
+    return nats::status_of(s, "subscribe " + partition.consumer, error);
+  }
+  partition.subscription.reset(subscription);
+  subscriptions_.push_back(std::move(partition));
   return Status::ok();
 }
 

@@ -63,6 +63,10 @@ struct JetStreamOptions {
   // JetStream delivers a message again if it is not acknowledged within
   // this. Default 60 s.
   std::chrono::seconds ack_wait{60};
+  // How long start() keeps retrying a consumer the servers cannot make or
+  // bind yet (a restarted server's stream or consumer group still electing
+  // its leader). Default 30 s.
+  std::chrono::seconds start_patience{30};
   // Dead-letter file; set by the daemon to "<data dir>/rejected.ndjson".
   std::string rejected_path = "rejected.ndjson";
   DecoderOptions decoder;
@@ -98,6 +102,7 @@ class JetStreamSource {
 
   // Makes (or finds) this node's consumers and subscribes. With `rebuild`,
   // existing consumers are deleted first, so every message is read again.
+  // Errors other than not_found are retried for options.start_patience.
   Status start(bool rebuild);
   // Runs until `stop`; then fetches nothing more and acknowledges what the
   // workers finish (waiting at most 30 s; the rest is delivered again later).
@@ -116,6 +121,8 @@ class JetStreamSource {
                   PartitionSet owned, QueueMatrix& queues, std::uint32_t producer,
                   const KeyGroupMap& groups, const std::atomic<const EventTypeResolver*>& types,
                   std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets);
+  static constexpr std::chrono::milliseconds kStartRetryPause{250};
+  Status bind_partition(std::uint32_t partition, bool rebuild);
   std::size_t fetch(Partition& partition, int max_messages);
   void take(Partition& partition, void* message);  // a natsMsg*
   void drain_done_tickets();

@@ -122,7 +122,7 @@ TEST(ClusterTest, ReplicasAndAnOwnerStayExactThroughAServerAndAReplicaKilled) {
   const Load load = make_load(30000, 700);
   std::atomic<std::size_t> progress{0};
   client::JetStreamPublishSummary summary;
-  std::thread publisher(
+  std::jthread publisher(
       [&] { summary = publish(nats.urls(), load.lines, 0, load.lines.size(), &progress); });
   // A third of the way in: a NATS server and a replica crash; both restart
   // while the load goes on.

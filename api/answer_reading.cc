@@ -232,8 +232,26 @@ bool read(Fields& f, ReloadAnswer& a) {
   return f.ok();
 }
 
+void read_worker_load(Fields& f, WorkerLoad& w) {
+  f.read("worker", w.worker).read("utilisation", w.utilisation);
+  f.read("queue_depth", w.queue_depth).read("subjects", w.subjects);
+  f.read("key_groups", w.key_groups);
+}
+
 bool read(Fields& f, WorkersAnswer& a) {
   f.read("workers", a.workers);
+  if (f.has("per_worker")) f.list("per_worker", a.per_worker, read_worker_load);
+  object rescale;
+  if (f.raw()["rescale"].get_object().get(rescale) == simdjson::SUCCESS) {
+    Fields r(rescale);
+    RescaleStatus& status = a.rescale.emplace();
+    r.read("state", status.state).read("from", status.from).read("to", status.to);
+    r.read("groups_total", status.groups_total).read("groups_moved", status.groups_moved);
+    r.read("subjects_moved", status.subjects_moved).read("seconds", status.seconds);
+    r.read("longest_pause_seconds", status.longest_pause_seconds);
+    r.optional("error", status.error);
+    if (!r.ok()) f.fail();
+  }
   return f.ok();
 }
 

@@ -219,7 +219,27 @@ std::string to_json(const ReloadAnswer& answer) {
 }
 
 std::string to_json(const WorkersAnswer& answer) {
-  return json_object([&](JsonWriter& json) { json.field("workers", answer.workers); });
+  return json_object([&](JsonWriter& json) {
+    json.field("workers", answer.workers);
+    json.key("per_worker").begin_array();
+    for (const WorkerLoad& w : answer.per_worker) {
+      json.begin_object().field("worker", w.worker);
+      fixed_field(json, "utilisation", w.utilisation, 3);
+      json.field("queue_depth", w.queue_depth).field("subjects", w.subjects);
+      json.field("key_groups", w.key_groups).end_object();
+    }
+    json.end_array();
+    if (!answer.rescale) return;
+    const RescaleStatus& r = *answer.rescale;
+    json.key("rescale").begin_object().field("state", r.state);
+    json.field("from", r.from).field("to", r.to);
+    json.field("groups_total", r.groups_total).field("groups_moved", r.groups_moved);
+    json.field("subjects_moved", r.subjects_moved);
+    fixed_field(json, "seconds", r.seconds, 3);
+    fixed_field(json, "longest_pause_seconds", r.longest_pause_seconds, 3);
+    if (!r.error.empty()) json.field("error", r.error);
+    json.end_object();
+  });
 }
 
 std::string to_json(const SnapshotAnswer& answer) {

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -194,10 +195,39 @@ struct ReloadAnswer {
   static ReloadAnswer refused(Status why);
 };
 
-// {"workers":N}
+// One worker's line of the workers answer.
+struct WorkerLoad {
+  std::uint32_t worker = 0;
+  double utilisation = 0;  // busy share over the last second, 0..1 (3 decimals)
+  std::uint64_t queue_depth = 0;
+  std::uint64_t subjects = 0;
+  std::uint32_t key_groups = 0;
+};
+
+// The latest worker-count change: "state" is "running", "done" or "failed"
+// (then "error" says why); times in seconds with 3 decimals.
+struct RescaleStatus {
+  std::string state;
+  std::uint32_t from = 0;
+  std::uint32_t to = 0;
+  std::uint32_t groups_total = 0;
+  std::uint32_t groups_moved = 0;
+  std::uint64_t subjects_moved = 0;
+  double seconds = 0;
+  double longest_pause_seconds = 0;
+  std::string error;
+};
+
+// {"workers":N,"per_worker":[{"worker","utilisation","queue_depth","subjects",
+//  "key_groups"}...][,"rescale":{"state","from","to","groups_total","groups_moved",
+//  "subjects_moved","seconds","longest_pause_seconds"[,"error"]}]}: "rescale"
+// only once a change was asked since start. Asked with "set", the answer
+// comes at once, with the change "running": poll {"op":"workers"} to follow it.
 struct WorkersAnswer {
   static constexpr Op kOp = Op::kWorkers;  // the op it answers
   std::uint32_t workers = 0;
+  std::vector<WorkerLoad> per_worker;
+  std::optional<RescaleStatus> rescale;
 };
 
 // {"snapshot","records","bytes","seconds","longest_pause_seconds"}: the

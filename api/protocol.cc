@@ -10,7 +10,7 @@ namespace {
 
 static_assert(std::variant_size_v<Request> == kOpNames.size(), "one request type per op");
 static_assert(kOpNames.size() == static_cast<std::size_t>(Op::kSnapshot) + 1);
-static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kSnapshotFailed) + 1);
+static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kBusy) + 1);
 static_assert(kMaxTopN == 10'000 && kMaxWorkers == 4096, "the messages below name the limits");
 
 template <std::size_t N>

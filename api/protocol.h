@@ -64,13 +64,14 @@ enum class ErrorCode : std::uint8_t {
   kBadField,        // a field has the wrong type or is out of range
   kBadTime,         // `at` is neither RFC 3339 nor integer epoch milliseconds
   kRulesRefused,    // reload: the rules file breaks the rules (running rules kept)
-  kNotSupported,    // this daemon cannot do that (no journal; a live worker change)
+  kNotSupported,    // this daemon cannot do that (no journal to snapshot)
   kSnapshotFailed,  // a worker could not write its snapshot part
+  kBusy,            // a worker-count change is running: ask again when it ends
 };
 // Stable names, in the enum's order: what `"code"` carries.
-inline constexpr std::array<std::string_view, 8> kErrorCodeNames = {
-    "bad_request", "unknown_op",    "missing_field", "bad_field",
-    "bad_time",    "rules_refused", "not_supported", "snapshot_failed"};
+inline constexpr std::array<std::string_view, 9> kErrorCodeNames = {
+    "bad_request",   "unknown_op",    "missing_field",   "bad_field", "bad_time",
+    "rules_refused", "not_supported", "snapshot_failed", "busy"};
 std::string_view to_string(ErrorCode code) noexcept;
 std::optional<ErrorCode> error_code_named(std::string_view name) noexcept;
 

@@ -57,10 +57,10 @@ int main(int argc, char** argv) {
                  "Config file (TOML); keys are the flag names with "
                  "underscores, e.g. ingest_bind = \"tcp://...\"");
   auto* workers_flag =
-      app.add_option(
-             "--workers", workers,
-             fmt::format("Shard workers, each owning a share of the subjects (default: cores = {})",
-                         defaults.scorer.workers))
+      app.add_option("--workers", workers,
+                     fmt::format("Shard workers at start, each owning a share of the subjects; "
+                                 "`tally workers N` changes the count live (default: cores = {})",
+                                 defaults.scorer.workers))
           ->check(CLI::Range(1, 4096));
   auto* ingest_flag = app.add_option(
       "--ingest-bind", ingest_bind,
@@ -128,6 +128,20 @@ int main(int argc, char** argv) {
       "How often workers look for tier changes caused by points expiring (no event arriving) "
       "and alert them: the longest such an alert is late, e.g. 10s, 1m; 0 turns it off "
       "(default 10s)");
+  std::string autoscale, autoscale_high, autoscale_after;
+  auto* autoscale_flag = app.add_option(
+      "--autoscale", autoscale,
+      "MIN:MAX: let tallyd change its own worker count within MIN..MAX: one more when the "
+      "busiest worker stays over --autoscale-high with queues backing up for "
+      "--autoscale-after, one fewer when all stay under 30 % for ten times that (default off)");
+  auto* autoscale_high_flag = app.add_option(
+      "--autoscale-high", autoscale_high,
+      fmt::format("--autoscale: the utilisation that counts as saturated (default {})",
+                  defaults.autoscale.high));
+  auto* autoscale_after_flag = app.add_option(
+      "--autoscale-after", autoscale_after,
+      "--autoscale: how long saturation must last before a worker is added, e.g. 30s, 2m "
+      "(default 30s)");
   std::string nats, stream, partitions, node;
   auto* nats_flag = app.add_option(
       "--nats", nats,
@@ -190,6 +204,34 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.scorer.worker.expiry_sweep_interval_ms = *ms;
+  }
+  if (autoscale_flag->count() > 0) {
+    const auto range = tally::scorer::parse_autoscale_range(autoscale);
+    if (!range) {
+      std::fprintf(stderr, "tallyd: --autoscale: %s\n",
+                   std::string(range.status().message()).c_str());
+      return 2;
+    }
+    options.autoscale.min = range->min;
+    options.autoscale.max = range->max;
+  }
+  if (autoscale_high_flag->count() > 0) {
+    const auto high = tally::daemon::parse_autoscale_high(autoscale_high);
+    if (!high) {
+      std::fprintf(stderr, "tallyd: --autoscale-high `%s`: %s\n", autoscale_high.c_str(),
+                   std::string(high.status().message()).c_str());
+      return 2;
+    }
+    options.autoscale.high = *high;
+  }
+  if (autoscale_after_flag->count() > 0) {
+    const auto ms = tally::daemon::parse_autoscale_after_ms(autoscale_after);
+    if (!ms) {
+      std::fprintf(stderr, "tallyd: --autoscale-after `%s`: %s\n", autoscale_after.c_str(),
+                   std::string(ms.status().message()).c_str());
+      return 2;
+    }
+    options.autoscale.after = std::chrono::milliseconds(*ms);
   }
   if (snapshot_interval_flag->count() > 0) {
     const auto ms = tally::daemon::parse_snapshot_interval_ms(snapshot_interval);

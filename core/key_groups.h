@@ -7,10 +7,21 @@
 // hash is stable across processes and builds (it is part of the on-disk
 // story once snapshots exist), so it is not absl::Hash, which is seeded.
 //
-// Thread-safety: KeyGroupMap is immutable after construction.
+// Ownership changes at run time (a live worker-count change, route_wave.h):
+// the owner of each group is an atomic that only the event producer (the
+// ingest thread) writes, between batches, when it applies a RouteWave; so
+// the producer's own reads need no ordering, and any other reader (a query
+// routed by subject) may see the owner of just before a change, which the
+// worker it reaches detects (it no longer holds the group) and the query is
+// sent again.
+//
+// Thread-safety: reads from any thread; set_owner() and take_wave() from the
+// producer only; post_wave() from one rescaling thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -38,21 +49,51 @@ constexpr std::uint32_t key_group_of(std::uint64_t subject_hash) noexcept {
   return static_cast<std::uint32_t>(subject_hash % kKeyGroups);
 }
 
-// Assigns key groups to workers in contiguous ranges, so that a change of
-// worker count moves as few groups as a range split can.
+struct RouteWave;  // route_wave.h
+
 class KeyGroupMap {
  public:
+  // Contiguous ranges over `workers` (1..kKeyGroups), so that a restart with
+  // another count moves as few groups as a range split can.
   explicit KeyGroupMap(std::uint32_t workers);
+  ~KeyGroupMap();
+  KeyGroupMap(const KeyGroupMap&) = delete;
+  KeyGroupMap& operator=(const KeyGroupMap&) = delete;
 
-  std::uint32_t workers() const noexcept { return workers_; }
-  std::uint32_t worker_of_group(std::uint32_t group) const noexcept { return owner_[group]; }
-  std::uint32_t worker_of(std::uint64_t subject_hash) const noexcept {
-    return owner_[key_group_of(subject_hash)];
+  // The owner at start for `workers` workers (the contiguous ranges).
+  static std::uint32_t initial_owner(std::uint32_t group, std::uint32_t workers) noexcept {
+    return static_cast<std::uint32_t>(std::uint64_t{group} * workers / kKeyGroups);
   }
 
+  std::uint32_t worker_of_group(std::uint32_t group) const noexcept {
+    return owner_[group].load(std::memory_order_relaxed);
+  }
+  std::uint32_t worker_of(std::uint64_t subject_hash) const noexcept {
+    return worker_of_group(key_group_of(subject_hash));
+  }
+  // Every group's owner now (kKeyGroups entries).
+  std::vector<std::uint32_t> owners() const;
+  // How many groups each of workers 0..slots-1 owns now.
+  std::vector<std::uint32_t> groups_per_worker(std::uint32_t slots) const;
+
+  // The producer, applying a wave.
+  void set_owner(std::uint32_t group, std::uint32_t worker) noexcept {
+    owner_[group].store(static_cast<std::uint16_t>(worker), std::memory_order_relaxed);
+  }
+
+  // The mailbox between whoever changes the worker count and the producer:
+  // post_wave() leaves a wave (at most one at a time) and wakes the
+  // producer through wake_fd() (an eventfd a polling producer adds to its
+  // poll set); the producer takes it between batches with take_wave(), which
+  // also clears the eventfd. One atomic load per call when nothing waits.
+  void post_wave(RouteWave* wave) noexcept;
+  RouteWave* take_wave() noexcept;
+  int wake_fd() const noexcept { return wake_fd_; }
+
  private:
-  std::uint32_t workers_;
-  std::vector<std::uint16_t> owner_;  // kKeyGroups entries
+  std::unique_ptr<std::atomic<std::uint16_t>[]> owner_;  // kKeyGroups entries
+  std::atomic<RouteWave*> pending_{nullptr};
+  int wake_fd_ = -1;
 };
 
 }  // namespace tally

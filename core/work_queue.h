@@ -7,7 +7,7 @@
 // waits (backpressure); nothing is ever dropped.
 //
 // Thread-safety: a WorkQueue has exactly one producer thread and one consumer
-// thread; QueueMatrix itself is immutable after construction.
+// thread; QueueMatrix only grows (add_worker), from one thread at a time.
 #pragma once
 
 #include <atomic>
@@ -82,22 +82,29 @@ using WorkQueue =
 // Tickets finished by a worker, on their way back to the ingest thread.
 using TicketQueue = boost::lockfree::spsc_queue<BatchTicket*, boost::lockfree::capacity<4096>>;
 
-// queues[producer][worker].
+// Worker slots a QueueMatrix can hold: a worker owns at least one key group.
+inline constexpr std::uint32_t kMaxQueueWorkers = 4096;
+
+// queues[producer][worker]. Columns (a worker's queues) are made when the
+// worker is added and never freed or moved while the matrix lives, so a
+// producer that learnt of a worker (through a RouteWave, which publishes
+// it) may use its queues without further synchronisation.
 class QueueMatrix {
  public:
   QueueMatrix(std::uint32_t producers, std::uint32_t workers);
   WorkQueue& at(std::uint32_t producer, std::uint32_t worker) noexcept {
-    return *queues_[producer * workers_ + worker];
+    return *queues_[producer * kMaxQueueWorkers + worker];
   }
   std::uint32_t producers() const noexcept { return producers_; }
-  std::uint32_t workers() const noexcept { return workers_; }
+  // Makes worker `worker`'s queues if it has none yet (the engine, before
+  // anyone routes to it).
+  void add_worker(std::uint32_t worker);
   // Approximate number of items waiting for `worker` across all producers.
   std::size_t depth(std::uint32_t worker) const noexcept;
 
  private:
   std::uint32_t producers_;
-  std::uint32_t workers_;
-  std::vector<std::unique_ptr<WorkQueue>> queues_;
+  std::vector<std::unique_ptr<WorkQueue>> queues_;  // producers x kMaxQueueWorkers
 };
 
 // Pushes `count` items, waiting while the queue is full. `should_give_up` is

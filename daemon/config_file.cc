@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <limits>
 #include <optional>
 
 #include "core/nats_connection.h"
+#include "scorer/autoscaler.h"
 #include "scorer/rules.h"
 #include "storage/journal_writer.h"
 
@@ -58,6 +61,7 @@ class Value {
     if (value->get() > max) refuse(fmt::format("must be at most {}", max));
     return value->get();
   }
+  const toml::node& node() const { return node_; }
   // A duration through one of the parsers below; its refusal names the key.
   std::int64_t duration(Result<std::int64_t> (*parse)(std::string_view)) const {
     Result<std::int64_t> ms = parse(text());
@@ -84,6 +88,25 @@ constexpr Key kKeys[] = {
     {"workers",
      [](const Value& v, DaemonOptions& o) {
        o.scorer.workers = static_cast<std::uint32_t>(v.positive(4096));
+     }},
+    {"autoscale",
+     [](const Value& v, DaemonOptions& o) {
+       auto range = scorer::parse_autoscale_range(v.text());
+       if (!range) v.refuse(range.status().message());
+       o.autoscale.min = range->min;
+       o.autoscale.max = range->max;
+     }},
+    {"autoscale_high",
+     [](const Value& v, DaemonOptions& o) {
+       const auto* number = v.node().as_floating_point();
+       auto high =
+           parse_autoscale_high(number != nullptr ? fmt::format("{}", number->get()) : v.text());
+       if (!high) v.refuse(high.status().message());
+       o.autoscale.high = *high;
+     }},
+    {"autoscale_after",
+     [](const Value& v, DaemonOptions& o) {
+       o.autoscale.after = std::chrono::milliseconds(v.duration(parse_autoscale_after_ms));
      }},
     {"ingest_bind", [](const Value& v, DaemonOptions& o) { o.ingest.ingest_bind = v.text(); }},
     {"submit_bind", [](const Value& v, DaemonOptions& o) { o.ingest.submit_bind = v.text(); }},
@@ -159,6 +182,19 @@ Result<std::int64_t> parse_expiry_sweep_ms(std::string_view text) {
 Result<std::int64_t> parse_snapshot_interval_ms(std::string_view text) {
   if (const auto ms = duration_ms(text); ms && *ms > 0) return *ms;
   return Status::invalid_argument(fmt::format("must be {}", kDurationForm));
+}
+
+Result<std::int64_t> parse_autoscale_after_ms(std::string_view text) {
+  return parse_snapshot_interval_ms(text);
+}
+
+Result<double> parse_autoscale_high(std::string_view text) {
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !(value > 0 && value <= 1)) {
+    return Status::invalid_argument("must be a utilisation above 0 and at most 1, e.g. 0.8");
+  }
+  return value;
 }
 
 void apply_config_file(const std::string& path, DaemonOptions& options) {

@@ -30,5 +30,9 @@ void apply_config_file(const std::string& path, DaemonOptions& options);
 Result<std::int64_t> parse_expiry_sweep_ms(std::string_view text);
 // --snapshot-interval / snapshot_interval: a positive duration ("10m", "1h").
 Result<std::int64_t> parse_snapshot_interval_ms(std::string_view text);
+// --autoscale-after: a positive duration ("30s", "2m").
+Result<std::int64_t> parse_autoscale_after_ms(std::string_view text);
+// --autoscale-high: a utilisation above 0 and at most 1 ("0.8").
+Result<double> parse_autoscale_high(std::string_view text);
 
 }  // namespace tally::daemon

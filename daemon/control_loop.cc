@@ -11,8 +11,11 @@
 namespace tally::daemon {
 
 ControlLoop::ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, zmq::socket_t& query,
-                         AlertPublisher& alerts, std::optional<RulesWatcher> watcher)
-    : query_(query),
+                         AlertPublisher& alerts, std::optional<RulesWatcher> watcher,
+                         scorer::Autoscaler* autoscaler)
+    : engine_(engine),
+      autoscaler_(autoscaler),
+      query_(query),
       alerts_(alerts),
       watcher_(std::move(watcher)),
       handler_(engine, &ingest, [&alerts] { alerts.publish_pending(); }) {}
@@ -20,6 +23,10 @@ ControlLoop::ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, z
 void ControlLoop::run(SignalWatcher& signals) {
   while (!signals.stop_requested()) {
     alerts_.publish_pending();
+    if (const auto now = std::chrono::steady_clock::now(); now >= next_sample_) {
+      next_sample_ = now + kLoadSample;
+      sample_load(now);
+    }
     if (signals.take_reload()) reload_rules("signal");
     if (watcher_ && watcher_->changed(RulesWatcher::Clock::now())) {
       reload_rules("the rules file changed");
@@ -49,6 +56,24 @@ void ControlLoop::answer_ready_requests() {
     const std::string answer = handler_.handle(frames_.back().to_string_view());
     frames_.back() = zmq::message_t(answer.data(), answer.size());
     (void)zmq::send_multipart(query_, frames_, zmq::send_flags::dontwait);
+  }
+}
+
+void ControlLoop::sample_load(std::chrono::steady_clock::time_point now) {
+  engine_.sample_utilisation();
+  if (autoscaler_ == nullptr) return;
+  if (engine_.rescaling()) {
+    autoscaler_->pause();
+    return;
+  }
+  const auto decision = autoscaler_->observe(now, engine_.workers(), engine_.utilisation(),
+                                             engine_.load().queue_depth);
+  if (!decision) return;
+  const std::uint32_t from = engine_.workers();
+  spdlog::info("autoscale: {} -> {} workers: {}", from, decision->workers, decision->reason);
+  if (const Status started = engine_.rescale(decision->workers); !started.is_ok()) {
+    spdlog::warn("autoscale: {} -> {} workers not started: {}", from, decision->workers,
+                 started.to_string());
   }
 }
 

@@ -2,13 +2,13 @@
 // reloads asked for by a signal or by a change of the rules file.
 //
 // Runs on the thread that calls Daemon::run, until a stop signal. Each turn:
-// publish pending alerts; reload if a reload signal came (SIGHUP) or the
-// RulesWatcher saw the file change; wait up to kTurn for a request; answer
-// every request ready (at most kRequestsPerTurn, so alerts never wait long).
-// A request is one JSON object in the last frame; the answer goes back with
-// the same envelope (the routing id, and a REQ client's empty delimiter).
-// A query that waits on the workers publishes alerts meanwhile, so a worker
-// is never stuck on a full alert queue while the control thread waits for it.
+// publish pending alerts; once a second, sample the workers' utilisation and
+// let the autoscaler (if on) start a worker-count change; reload if a reload signal came (SIGHUP)
+// or the RulesWatcher saw the file change; wait up to kTurn for a request; answer every request
+// ready (at most kRequestsPerTurn, so alerts never wait long). A request is one JSON object in the
+// last frame; the answer goes back with the same envelope (the routing id, and a REQ client's empty
+// delimiter). A query that waits on the workers publishes alerts meanwhile, so a worker is never
+// stuck on a full alert queue while the control thread waits for it.
 //
 // Owns the query handler (scorer::QueryHandler, one QueueRow: this
 // thread's). Not thread-safe: one thread runs it.
@@ -25,6 +25,7 @@
 #include "core/signal_watcher.h"
 #include "daemon/alert_publisher.h"
 #include "daemon/rules_watcher.h"
+#include "scorer/autoscaler.h"
 #include "scorer/engine.h"
 #include "scorer/query_handler.h"
 
@@ -37,9 +38,13 @@ class ControlLoop {
   static constexpr std::chrono::milliseconds kTurn{5};
   static constexpr int kRequestsPerTurn = 256;
 
-  // `watcher` empty: the rules file is not watched.
+  // How often the workers' utilisation is sampled (and the autoscaler asked).
+  static constexpr std::chrono::seconds kLoadSample{1};
+
+  // `watcher` empty: the rules file is not watched. `autoscaler` null: off.
   ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, zmq::socket_t& query,
-              AlertPublisher& alerts, std::optional<RulesWatcher> watcher);
+              AlertPublisher& alerts, std::optional<RulesWatcher> watcher,
+              scorer::Autoscaler* autoscaler);
 
   void run(SignalWatcher& signals);
 
@@ -48,7 +53,12 @@ class ControlLoop {
   bool wait_for_request(std::chrono::milliseconds timeout);
   void answer_ready_requests();
   void reload_rules(std::string_view why);
+  // Once a kLoadSample: utilisation for `tally workers`, then the autoscaler.
+  void sample_load(std::chrono::steady_clock::time_point now);
 
+  scorer::Engine& engine_;
+  scorer::Autoscaler* autoscaler_;
+  std::chrono::steady_clock::time_point next_sample_{};
   zmq::socket_t& query_;
   AlertPublisher& alerts_;
   std::optional<RulesWatcher> watcher_;

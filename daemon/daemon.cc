@@ -22,7 +22,8 @@ int Daemon::run(SignalWatcher& signals) {
   AlertPublisher alerts(engine, parts->alerts);
   std::optional<RulesWatcher> watcher;
   if (options_.watch_rules) watcher.emplace(options_.rules_path);
-  ControlLoop control(engine, parts->ingest_counters(), parts->query, alerts, std::move(watcher));
+  ControlLoop control(engine, parts->ingest_counters(), parts->query, alerts, std::move(watcher),
+                      parts->autoscaler.get());
   print_ready_lines(*parts, options_);
 
   std::optional<SnapshotScheduler> snapshots;

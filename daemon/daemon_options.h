@@ -10,6 +10,7 @@
 
 #include "api/endpoints.h"
 #include "monitoring/metrics_exporter.h"
+#include "scorer/autoscaler.h"
 #include "scorer/engine.h"
 #include "stream/ingest_server.h"
 #include "stream/jetstream_source.h"
@@ -43,6 +44,10 @@ struct DaemonOptions {
   // default (no URLs).
   stream::JetStreamOptions jetstream;
   scorer::ScorerOptions scorer;
+  // --autoscale MIN:MAX (and --autoscale-high, --autoscale-after): tallyd
+  // changes its own worker count within MIN..MAX (scorer/autoscaler.h). Off
+  // by default.
+  scorer::AutoscaleOptions autoscale;
   monitoring::MetricsOptions metrics;
 };
 

@@ -29,6 +29,9 @@ void publish_alerts_during(AlertPublisher& alerts, const std::function<void()>& 
 void shut_down(DaemonParts& parts, IngestThread& ingest, SnapshotScheduler* snapshots,
                AlertPublisher& alerts) {
   spdlog::info("stopping: no new events; draining queues");
+  // A worker-count change needs the ingest thread to apply its waves: end
+  // it (at the next safe point) first.
+  publish_alerts_during(alerts, [&] { parts.engine->stop_rescale(); });
   publish_alerts_during(alerts, [&] { ingest.stop_and_join(); });
   parts.metrics.reset();
   if (snapshots != nullptr) {

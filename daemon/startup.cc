@@ -78,10 +78,13 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   // mark; a deep queue makes that a slow consumer's problem only under
   // sustained overload.
   parts.alerts.set(zmq::sockopt::sndhwm, 100000);
+  if (options.autoscale.enabled()) {
+    parts.autoscaler = std::make_unique<scorer::Autoscaler>(options.autoscale);
+  }
   options.metrics.version = TALLY_VERSION;
   try {
-    parts.metrics = std::make_unique<monitoring::MetricsExporter>(options.metrics, engine,
-                                                                  parts.ingest_counters());
+    parts.metrics = std::make_unique<monitoring::MetricsExporter>(
+        options.metrics, engine, parts.ingest_counters(), parts.autoscaler.get());
   } catch (const std::runtime_error& listen_error) {
     throw ConfigError(listen_error.what());
   }

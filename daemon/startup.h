@@ -23,6 +23,7 @@
 
 #include "daemon/daemon_options.h"
 #include "monitoring/metrics_exporter.h"
+#include "scorer/autoscaler.h"
 #include "scorer/engine.h"
 #include "storage/state_dir.h"
 #include "stream/ingest_server.h"
@@ -40,6 +41,7 @@ struct DaemonParts {
   std::unique_ptr<stream::JetStreamSource> jetstream;  // with --nats; then ingest is not bound
   zmq::socket_t query;                                 // ROUTER, served by the control loop
   zmq::socket_t alerts;                                // PUB, written by the AlertPublisher
+  std::unique_ptr<scorer::Autoscaler> autoscaler;      // with --autoscale
   std::unique_ptr<monitoring::MetricsExporter> metrics;
 
   // What the source of events counts: the JetStream source's with --nats.

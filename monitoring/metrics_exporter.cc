@@ -64,8 +64,9 @@ void knock(const std::string& host, int port) {
 
 class MetricsExporter::Collector final : public prometheus::Collectable {
  public:
-  Collector(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest)
-      : options_(std::move(options)), engine_(engine), ingest_(ingest) {}
+  Collector(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,
+            const scorer::Autoscaler* autoscaler)
+      : options_(std::move(options)), engine_(engine), ingest_(ingest), autoscaler_(autoscaler) {}
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
@@ -110,12 +111,54 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
                          "Version of the live rule set (continues across restarts)",
                          MetricType::Gauge, engine_.rules().version()));
     out.push_back(single("tally_workers", "Shard workers", MetricType::Gauge, engine_.workers()));
+    append_rescale_families(out);
 
     append_shard_families(out);
     return out;
   }
 
  private:
+  // Live worker-count changes and the autoscaler's decisions.
+  void append_rescale_families(std::vector<MetricFamily>& out) const {
+    const scorer::RescaleTotals totals = engine_.rescale_totals();
+    auto rescales = family("tally_rescales_total",
+                           "Worker-count changes, by result (busy: refused while one ran)",
+                           MetricType::Counter);
+    add(rescales, static_cast<double>(totals.ok), {{"result", "ok"}});
+    add(rescales, static_cast<double>(totals.failed), {{"result", "failed"}});
+    add(rescales, static_cast<double>(totals.busy), {{"result", "busy"}});
+    out.push_back(std::move(rescales));
+    out.push_back(single("tally_key_group_moves_total",
+                         "Key groups moved from one worker to another by worker-count changes",
+                         MetricType::Counter, static_cast<double>(totals.group_moves)));
+    auto seconds = family("tally_rescale_seconds", "How long each worker-count change took",
+                          MetricType::Histogram);
+    static constexpr std::array<double, 10> kBounds = {0.01, 0.05, 0.1, 0.25, 0.5,
+                                                       1,    2.5,  5,   10,   30};
+    ClientMetric metric;
+    double sum = 0;
+    for (const double bound : kBounds) {
+      const auto within = std::count_if(totals.seconds.begin(), totals.seconds.end(),
+                                        [&](double s) { return s <= bound; });
+      metric.histogram.bucket.push_back({static_cast<std::uint64_t>(within), bound});
+    }
+    for (const double s : totals.seconds) sum += s;
+    metric.histogram.bucket.push_back(
+        {totals.seconds.size(), std::numeric_limits<double>::infinity()});
+    metric.histogram.sample_count = totals.seconds.size();
+    metric.histogram.sample_sum = sum;
+    seconds.metric.push_back(std::move(metric));
+    out.push_back(std::move(seconds));
+    auto decisions =
+        family("tally_autoscale_decisions_total",
+               "Worker-count changes the autoscaler decided, by direction", MetricType::Counter);
+    add(decisions, autoscaler_ != nullptr ? static_cast<double>(autoscaler_->ups()) : 0.0,
+        {{"direction", "up"}});
+    add(decisions, autoscaler_ != nullptr ? static_cast<double>(autoscaler_->downs()) : 0.0,
+        {{"direction", "down"}});
+    out.push_back(std::move(decisions));
+  }
+
   void append_shard_families(std::vector<MetricFamily>& out) const {
     const std::vector<scorer::ShardStats> shards = engine_.stats(scorer::QueueRow::kMetrics);
 
@@ -158,6 +201,14 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     std::map<std::string, double> tier_changes;
     scorer::LatencyHistogram latency;
     for (const auto& shard : shards) {
+      // Removed workers count in the totals only: their own series end with them.
+      const bool retired = shard.worker == scorer::Engine::kRetiredWorkers;
+      for (const auto& [type, count] : shard.hits_by_type)
+        hits_by_type[type] += static_cast<double>(count);
+      for (const auto& [tier, count] : shard.tier_changes)
+        tier_changes[tier] += static_cast<double>(count);
+      latency.merge(shard.latency);
+      if (retired) continue;
       const std::vector<ClientMetric::Label> worker{{"worker", std::to_string(shard.worker)}};
       add(accepted, static_cast<double>(shard.accepted), worker);
       add(duplicates, static_cast<double>(shard.duplicates), worker);
@@ -172,11 +223,6 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
       add(journal_errors, static_cast<double>(shard.journal_errors), worker);
       add(journal_pending, static_cast<double>(shard.journal_pending_bytes), worker);
       add(recovered, static_cast<double>(shard.recovered), worker);
-      for (const auto& [type, count] : shard.hits_by_type)
-        hits_by_type[type] += static_cast<double>(count);
-      for (const auto& [tier, count] : shard.tier_changes)
-        tier_changes[tier] += static_cast<double>(count);
-      latency.merge(shard.latency);
     }
     for (auto* moved :
          {&accepted, &duplicates, &subjects, &memory, &depth, &busy, &purged, &journal_records,
@@ -215,10 +261,12 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
   MetricsOptions options_;
   scorer::Engine& engine_;
   const IngestCounters& ingest_;
+  const scorer::Autoscaler* autoscaler_;
 };
 
 MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
-                                 const IngestCounters& ingest) {
+                                 const IngestCounters& ingest,
+                                 const scorer::Autoscaler* autoscaler) {
   const std::string listen = options.listen;
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -230,7 +278,7 @@ MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
     throw std::runtime_error(
         fmt::format("cannot listen for metrics on {}: {}", listen, error.what()));
   }
-  collector_ = std::make_shared<Collector>(std::move(options), engine, ingest);
+  collector_ = std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler);
   exposer_->RegisterCollectable(collector_);
   const auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();

@@ -19,6 +19,7 @@
 
 #include "api/endpoints.h"
 #include "core/ingest_counters.h"
+#include "scorer/autoscaler.h"
 #include "scorer/engine.h"
 
 namespace prometheus {
@@ -37,7 +38,9 @@ struct MetricsOptions {
 class MetricsExporter {
  public:
   // Starts listening; throws std::runtime_error naming the address on failure.
-  MetricsExporter(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest);
+  // `autoscaler` null: tallyd runs without one (its decisions count 0).
+  MetricsExporter(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,
+                  const scorer::Autoscaler* autoscaler = nullptr);
   ~MetricsExporter();
 
   // "http://HOST:PORT/metrics" with the port actually bound.

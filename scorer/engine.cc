@@ -48,35 +48,61 @@ Engine::Engine(ScorerOptions options, std::shared_ptr<const RuleSet> rules)
       groups_(options_.workers),
       queues_(kQueueRows, options_.workers),
       rules_(rules.get()),
-      types_(rules.get()) {
+      types_(rules.get()),
+      done_tickets_(kMaxQueueWorkers),
+      workers_(kMaxQueueWorkers),
+      threads_(kMaxQueueWorkers) {
   rule_history_.push_back(std::move(rules));
-  ShardContext context{&rules_, &event_clock_, &interns_};
-  for (std::uint32_t id = 0; id < options_.workers; ++id) {
-    done_tickets_.push_back(std::make_unique<TicketQueue>());
-    workers_.push_back(std::make_unique<ShardWorker>(id, options_.worker, context, queues_,
-                                                     *done_tickets_.back()));
-  }
+  for (std::uint32_t id = 0; id < options_.workers; ++id) add_worker(id, groups_of(id));
 }
 
 Engine::~Engine() { stop(); }
 
+std::bitset<kKeyGroups> Engine::groups_of(std::uint32_t worker) const {
+  std::bitset<kKeyGroups> held;
+  for (std::uint32_t group = 0; group < kKeyGroups; ++group) {
+    if (groups_.worker_of_group(group) == worker) held.set(group);
+  }
+  return held;
+}
+
+void Engine::add_worker(std::uint32_t id, std::bitset<kKeyGroups> held) {
+  queues_.add_worker(id);
+  if (!done_tickets_[id]) done_tickets_[id] = std::make_unique<TicketQueue>();
+  ShardContext context{&rules_, &event_clock_, &interns_};
+  workers_[id] = std::make_unique<ShardWorker>(id, options_.worker, context, queues_,
+                                               *done_tickets_[id], held);
+  {
+    const std::lock_guard lock(alert_sources_mutex_);
+    alert_sources_.push_back(workers_[id].get());
+  }
+  if (started_.load(std::memory_order_acquire)) {
+    threads_[id] = std::thread([this, w = workers_[id].get()] { w->run(stop_); });
+  }
+  active_.store(id + 1, std::memory_order_release);
+}
+
 std::vector<TicketQueue*> Engine::done_ticket_queues() {
   std::vector<TicketQueue*> queues;
-  for (auto& queue : done_tickets_) queues.push_back(queue.get());
+  for (std::uint32_t id = 0; id < workers(); ++id) queues.push_back(done_tickets_[id].get());
   return queues;
 }
 
 void Engine::start() {
   stop_.store(false);
-  for (auto& worker : workers_) {
-    threads_.emplace_back([this, w = worker.get()] { w->run(stop_); });
+  started_.store(true, std::memory_order_release);
+  for (std::uint32_t id = 0; id < workers(); ++id) {
+    threads_[id] = std::thread([this, w = workers_[id].get()] { w->run(stop_); });
   }
 }
 
 void Engine::stop() {
+  stop_rescale();
   stop_.store(true, std::memory_order_release);
-  for (auto& thread : threads_) thread.join();
-  threads_.clear();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  started_.store(false, std::memory_order_release);
 }
 
 Result<std::shared_ptr<const RuleSet>> Engine::reload() {
@@ -137,7 +163,7 @@ Result<storage::RecoveryReport> Engine::recover() {
   const std::uint32_t ingest_row = static_cast<std::uint32_t>(QueueRow::kIngest);
   // Staged per worker and pushed in runs, as the ingest thread does.
   constexpr std::size_t kRun = 256;
-  std::vector<std::vector<WorkItem>> staged(workers_.size());
+  std::vector<std::vector<WorkItem>> staged(workers());
   for (auto& items : staged) items.reserve(kRun);
   const auto push = [&](std::uint32_t worker) {
     push_blocking(queues_.at(ingest_row, worker), staged[worker].data(), staged[worker].size(),
@@ -163,10 +189,8 @@ Result<storage::RecoveryReport> Engine::recover() {
   if (!read.is_ok()) return read.status();
   storage::RecoveryReport& report = *read;
   for (std::uint32_t worker = 0; worker < staged.size(); ++worker) push(worker);
-  std::vector<BarrierCommand> barriers(workers_.size());
-  std::vector<ShardCommand*> pointers;
-  for (auto& barrier : barriers) pointers.push_back(&barrier);
-  run_on_all(QueueRow::kIngest, pointers);
+  std::deque<BarrierCommand> barriers;  // not movable: they hold atomics
+  run_on_all(QueueRow::kIngest, [&](std::uint32_t) { return &barriers.emplace_back(); });
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::int64_t clock = event_clock_.load();
@@ -186,40 +210,50 @@ Result<storage::RecoveryReport> Engine::recover() {
     }
   }
 
-  next_generation_ = files.next_generation;
-  std::deque<OpenJournalCommand> opens;  // not movable: they hold atomics
-  pointers.clear();
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    pointers.push_back(&opens.emplace_back(next_generation_));
-  }
-  run_on_all(QueueRow::kIngest, pointers);
+  const std::uint64_t generation = files.next_generation;
+  next_generation_.store(generation + 1);
+  std::deque<OpenJournalCommand> opens;
+  run_on_all(QueueRow::kIngest, [&](std::uint32_t) { return &opens.emplace_back(generation); });
   for (const OpenJournalCommand& opened : opens) {
     if (!opened.result.is_ok()) return opened.result.with_context("cannot start the journal");
   }
-  ++next_generation_;
   return std::move(report);
 }
 
 std::uint64_t Engine::journal_records() const noexcept {
+  // A plain read of each running worker's atomic; a worker removed
+  // meanwhile keeps its object (retired_), so a stale count is still safe.
   std::uint64_t total = 0;
-  for (const auto& worker : workers_) total += worker->journaled_records();
+  const std::shared_lock lock(topology_);
+  for (std::uint32_t id = 0; id < workers(); ++id) total += workers_[id]->journaled_records();
+  for (const auto& worker : retired_) total += worker->journaled_records();
   return total;
 }
 
 SnapshotReport Engine::snapshot(const std::function<void()>& while_waiting) {
-  const std::lock_guard lock(snapshot_mutex_);
   SnapshotReport report;
   if (!journaled()) {
     report.error = "no journal (the daemon runs with --no-journal): nothing to snapshot";
     return report;
   }
+  // Waits for another snapshot (draining alerts meanwhile); refuses during
+  // a worker-count change rather than waiting for all of it.
+  std::unique_lock lock(snapshot_mutex_, std::defer_lock);
+  Backoff backoff;
+  while (!lock.try_lock()) {
+    if (rescaling()) {
+      report.error = "busy: a worker-count change is running; a snapshot waits until it ends";
+      return report;
+    }
+    if (while_waiting) while_waiting();
+    backoff.pause();
+  }
   const auto start = std::chrono::steady_clock::now();
-  report.generation = next_generation_++;
+  report.generation = next_generation_.fetch_add(1);
   std::deque<SnapshotCommand> commands;  // not movable: they hold atomics
-  for (std::size_t i = 0; i < workers_.size(); ++i) commands.emplace_back(report.generation);
-  std::vector<ShardCommand*> pointers;
-  for (auto& command : commands) pointers.push_back(&command);
-  run_on_all(QueueRow::kSnapshot, pointers, while_waiting);
+  const std::uint32_t parts = run_on_all(
+      QueueRow::kSnapshot, [&](std::uint32_t) { return &commands.emplace_back(report.generation); },
+      while_waiting);
   for (const SnapshotCommand& command : commands) {
     const SnapshotPartOutcome& part = command.result;
     if (!part.status.is_ok() && report.error.empty()) report.error = part.status.to_string();
@@ -229,7 +263,7 @@ SnapshotReport Engine::snapshot(const std::function<void()>& while_waiting) {
   }
   if (report.error.empty()) {
     const Status completed = storage::complete_snapshot(
-        options_.worker.env, options_.worker.journal.dir, report.generation, workers());
+        options_.worker.env, options_.worker.journal.dir, report.generation, parts);
     if (completed.is_ok()) {
       report.ok = true;
       snapshots_taken_.fetch_add(1, std::memory_order_relaxed);
@@ -256,10 +290,39 @@ void Engine::send(QueueRow from, std::uint32_t worker, ShardCommand& command) {
                 [] { return false; });
 }
 
+std::shared_lock<std::shared_mutex> Engine::lock_shared(
+    std::shared_mutex& mutex, const std::function<void()>& while_waiting) {
+  std::shared_lock lock(mutex, std::try_to_lock);
+  Backoff backoff;
+  while (!lock.owns_lock()) {
+    if (while_waiting) while_waiting();
+    backoff.pause();
+    lock = std::shared_lock(mutex, std::try_to_lock);
+  }
+  return lock;
+}
+
 void Engine::run_on(QueueRow from, std::uint32_t worker, ShardCommand& command,
                     const std::function<void()>& while_waiting) {
+  const auto lock = lock_shared(topology_, while_waiting);
   send(from, worker, command);
   wait_for(command, while_waiting);
+}
+
+void Engine::run_on_subject(QueueRow from, std::uint64_t subject_hash, SubjectCommand& command,
+                            const std::function<void()>& while_waiting) {
+  Backoff backoff;
+  while (true) {
+    {
+      const auto lock = lock_shared(topology_, while_waiting);
+      send(from, groups_.worker_of(subject_hash), command);
+      wait_for(command, while_waiting);
+    }
+    if (!command.misrouted()) return;
+    // The group is moving: its new owner installs it within a wave.
+    command.rearm();
+    backoff.pause();
+  }
 }
 
 void Engine::wait_for(const ShardCommand& command, const std::function<void()>& while_waiting) {
@@ -270,28 +333,70 @@ void Engine::wait_for(const ShardCommand& command, const std::function<void()>& 
   }
 }
 
-void Engine::run_on_all(QueueRow from, const std::vector<ShardCommand*>& commands,
-                        const std::function<void()>& while_waiting) {
-  for (std::uint32_t worker = 0; worker < commands.size(); ++worker) {
-    send(from, worker, *commands[worker]);
+std::uint32_t Engine::run_on_all(
+    QueueRow from, const std::function<ShardCommand*(std::uint32_t worker)>& command_for,
+    const std::function<void()>& while_waiting) {
+  const auto topology = lock_shared(topology_, while_waiting);
+  const auto still = lock_shared(moving_, while_waiting);
+  const std::uint32_t count = workers();
+  std::vector<ShardCommand*> commands;
+  commands.reserve(count);
+  for (std::uint32_t worker = 0; worker < count; ++worker) {
+    commands.push_back(command_for(worker));
+    send(from, worker, *commands.back());
   }
   for (ShardCommand* command : commands) wait_for(*command, while_waiting);
+  return count;
 }
 
 std::vector<ShardStats> Engine::stats(QueueRow from, const std::function<void()>& while_waiting) {
   std::unique_lock<std::mutex> lock(metrics_mutex_, std::defer_lock);
   if (from == QueueRow::kMetrics) lock.lock();
-  std::vector<StatsCommand> commands(workers_.size());
-  std::vector<ShardCommand*> pointers;
-  for (auto& command : commands) pointers.push_back(&command);
-  run_on_all(from, pointers, while_waiting);
+  std::deque<StatsCommand> commands;
+  run_on_all(
+      from, [&](std::uint32_t) { return &commands.emplace_back(); }, while_waiting);
   std::vector<ShardStats> result;
   for (auto& command : commands) result.push_back(std::move(command.result));
+  const auto topology = lock_shared(topology_, while_waiting);
+  if (retired_any_) result.push_back(retired_stats_);
   return result;
 }
 
+Engine::Load Engine::load() const {
+  Load load;
+  const std::shared_lock lock(topology_);
+  for (std::uint32_t id = 0; id < workers(); ++id) {
+    load.busy_ns.push_back(workers_[id]->busy_ns());
+    load.queue_depth.push_back(queues_.depth(id));
+    load.key_groups.push_back(workers_[id]->groups_held());
+  }
+  return load;
+}
+
+void Engine::sample_utilisation() {
+  const Load now = load();
+  const auto at = std::chrono::steady_clock::now();
+  const std::lock_guard lock(utilisation_mutex_);
+  const double elapsed_ns = std::chrono::duration<double, std::nano>(at - sampled_at_).count();
+  utilisation_.assign(now.busy_ns.size(), 0.0);
+  for (std::size_t w = 0; w < now.busy_ns.size() && w < sampled_busy_ns_.size(); ++w) {
+    // A slot re-used by a new worker starts again from 0: no negative share.
+    const auto busy =
+        static_cast<double>(std::max<std::int64_t>(0, now.busy_ns[w] - sampled_busy_ns_[w]));
+    if (elapsed_ns > 0) utilisation_[w] = std::min(1.0, busy / elapsed_ns);
+  }
+  sampled_busy_ns_ = now.busy_ns;
+  sampled_at_ = at;
+}
+
+std::vector<double> Engine::utilisation() const {
+  const std::lock_guard lock(utilisation_mutex_);
+  return utilisation_;
+}
+
 void Engine::drain_alerts(const std::function<void(const Alert&)>& sink) {
-  for (auto& worker : workers_) worker->alerts().consume_all(sink);
+  const std::lock_guard lock(alert_sources_mutex_);
+  for (ShardWorker* worker : alert_sources_) worker->alerts().consume_all(sink);
 }
 
 ApplyOutcome Engine::apply_directly(const Event& event) {

@@ -39,12 +39,14 @@ api::Contribution contribution_of(const ContributionView& c) {
 }
 
 // score / explain for one subject, on its owning worker.
-class SubjectCommand final : public ShardCommand {
+class ScoreCommand final : public SubjectCommand {
  public:
-  SubjectCommand(const std::string& subject, std::optional<std::int64_t> at, bool explain)
-      : subject_(subject), at_(at), explain_(explain) {}
+  ScoreCommand(const std::string& subject, std::optional<std::int64_t> at, bool explain)
+      : SubjectCommand(stable_hash64(subject)), subject_(subject), at_(at), explain_(explain) {}
 
-  void run(ShardWorker& worker) override {
+ protected:
+  void run_held(ShardWorker& worker) override {
+    answer = {};
     const std::int64_t at = at_.value_or(worker.now_ms());
     const SubjectTable& table = worker.table();
     const SubjectState* state = table.find(subject_);
@@ -63,6 +65,7 @@ class SubjectCommand final : public ShardCommand {
     });
   }
 
+ public:
   api::ExplainAnswer answer;
 
  private:
@@ -74,11 +77,15 @@ class SubjectCommand final : public ShardCommand {
 // A subject's whole record in time order: events accepted (with their terms),
 // expiries (past or to come), revocations, revokes still waiting for their
 // target, and tier changes, each with the score just after it.
-class HistoryCommand final : public ShardCommand {
+class HistoryCommand final : public SubjectCommand {
  public:
-  explicit HistoryCommand(const std::string& subject) : subject_(subject) {}
+  explicit HistoryCommand(const std::string& subject)
+      : SubjectCommand(stable_hash64(subject)), subject_(subject) {}
+  api::HistoryAnswer answer;
 
-  void run(ShardWorker& worker) override {
+ protected:
+  void run_held(ShardWorker& worker) override {
+    answer = {};
     const std::int64_t now = worker.now_ms();
     const SubjectTable& table = worker.table();
     const SubjectState* state = table.find(subject_);
@@ -86,8 +93,6 @@ class HistoryCommand final : public ShardCommand {
     answer.score = score_answer(worker.rules(), subject_, sum, now);
     if (state != nullptr) add_timeline(table, *state, worker.rules(), now);
   }
-
-  api::HistoryAnswer answer;
 
  private:
   using What = api::TimelineEntry::What;
@@ -253,9 +258,8 @@ std::string QueryHandler::handle(const api::Request& request) {
 
 api::ExplainAnswer QueryHandler::subject_answer(const std::string& subject,
                                                 std::optional<std::int64_t> at_ms, bool explain) {
-  SubjectCommand command(subject, at_ms, explain);
-  engine_.run_on(QueueRow::kControl, engine_.groups().worker_of(stable_hash64(subject)), command,
-                 while_waiting_);
+  ScoreCommand command(subject, at_ms, explain);
+  engine_.run_on_subject(QueueRow::kControl, stable_hash64(subject), command, while_waiting_);
   return std::move(command.answer);
 }
 
@@ -269,8 +273,8 @@ api::ExplainAnswer QueryHandler::explain(const api::ExplainRequest& request) {
 
 api::HistoryAnswer QueryHandler::history(const api::HistoryRequest& request) {
   HistoryCommand command(request.subject);
-  engine_.run_on(QueueRow::kControl, engine_.groups().worker_of(stable_hash64(request.subject)),
-                 command, while_waiting_);
+  engine_.run_on_subject(QueueRow::kControl, stable_hash64(request.subject), command,
+                         while_waiting_);
   return std::move(command.answer);
 }
 
@@ -278,12 +282,10 @@ api::TopAnswer QueryHandler::top(const api::TopRequest& request) {
   const bool highest = request.order == api::Order::kHighest;
   const std::int64_t at = engine_.now_ms();
   std::deque<TopCommand> commands;  // deque: commands are not movable
-  for (std::uint32_t w = 0; w < engine_.workers(); ++w) {
-    commands.emplace_back(request.n, highest, at);
-  }
-  std::vector<ShardCommand*> pointers;
-  for (auto& command : commands) pointers.push_back(&command);
-  engine_.run_on_all(QueueRow::kControl, pointers, while_waiting_);
+  engine_.run_on_all(
+      QueueRow::kControl,
+      [&](std::uint32_t) { return &commands.emplace_back(request.n, highest, at); },
+      while_waiting_);
 
   std::vector<Ranked> merged;
   for (auto& command : commands) {
@@ -318,6 +320,7 @@ api::StatsAnswer QueryHandler::stats() {
     answer.accepted += shard.accepted;
     answer.duplicates += shard.duplicates;
     answer.subjects += shard.subjects;
+    if (shard.worker == Engine::kRetiredWorkers) continue;  // in the totals only
     api::WorkerStats& worker = answer.workers.emplace_back();
     worker.worker = shard.worker;
     worker.accepted = shard.accepted;
@@ -356,15 +359,47 @@ Result<api::SnapshotAnswer> QueryHandler::snapshot() {
 }
 
 Result<api::WorkersAnswer> QueryHandler::workers(const api::WorkersRequest& request) {
-  if (request.set && *request.set != engine_.workers()) {
-    return api::refusal(api::ErrorCode::kNotSupported,
-                        fmt::format("changing the worker count of a running daemon is not "
-                                    "supported yet (running {}, asked {}); restart it with "
-                                    "--workers: recovery spreads the journaled state over the "
-                                    "new count",
-                                    engine_.workers(), *request.set));
+  if (request.set) {
+    const Status started = engine_.rescale(*request.set);
+    if (started.code() == Status::Code::kBusy) {
+      return api::refusal(api::ErrorCode::kBusy, std::string(started.message()));
+    }
+    if (started.code() == Status::Code::kOutOfRange) {
+      return api::refusal(api::ErrorCode::kBadField, std::string(started.message()));
+    }
+    if (!started.is_ok()) {
+      return api::refusal(api::ErrorCode::kNotSupported, std::string(started.message()));
+    }
   }
-  return api::WorkersAnswer{engine_.workers()};
+  api::WorkersAnswer answer;
+  const std::vector<ShardStats> shards = engine_.stats(QueueRow::kControl, while_waiting_);
+  const std::vector<double> utilisation = engine_.utilisation();
+  for (const ShardStats& shard : shards) {
+    if (shard.worker == Engine::kRetiredWorkers) continue;
+    api::WorkerLoad& load = answer.per_worker.emplace_back();
+    load.worker = shard.worker;
+    load.utilisation = shard.worker < utilisation.size() ? utilisation[shard.worker] : 0.0;
+    load.queue_depth = shard.queue_depth;
+    load.subjects = shard.subjects;
+    load.key_groups = shard.key_groups;
+  }
+  answer.workers = static_cast<std::uint32_t>(answer.per_worker.size());
+  const RescaleProgress progress = engine_.rescale_progress();
+  if (progress.state != RescaleProgress::State::kNone) {
+    api::RescaleStatus& status = answer.rescale.emplace();
+    status.state = progress.state == RescaleProgress::State::kRunning ? "running"
+                   : progress.state == RescaleProgress::State::kDone  ? "done"
+                                                                      : "failed";
+    status.from = progress.from;
+    status.to = progress.to;
+    status.groups_total = progress.groups_total;
+    status.groups_moved = progress.groups_moved;
+    status.subjects_moved = progress.subjects_moved;
+    status.seconds = progress.seconds;
+    status.longest_pause_seconds = progress.longest_pause_seconds;
+    status.error = progress.error;
+  }
+  return answer;
 }
 
 }  // namespace tally::scorer

@@ -22,4 +22,43 @@ void LatencyHistogram::merge(const LatencyHistogram& other) noexcept {
   sum_seconds += other.sum_seconds;
 }
 
+namespace {
+
+void add_counts(std::vector<std::pair<std::string, std::uint64_t>>& into,
+                const std::vector<std::pair<std::string, std::uint64_t>>& from) {
+  for (const auto& [name, count] : from) {
+    const auto it = std::find_if(into.begin(), into.end(),
+                                 [&](const auto& entry) { return entry.first == name; });
+    if (it == into.end()) {
+      into.emplace_back(name, count);
+    } else {
+      it->second += count;
+    }
+  }
+}
+
+}  // namespace
+
+void accumulate(ShardStats& into, const ShardStats& from) {
+  into.applied += from.applied;
+  into.accepted += from.accepted;
+  into.duplicates += from.duplicates;
+  into.revokes += from.revokes;
+  into.subjects += from.subjects;
+  into.memory_bytes += from.memory_bytes;
+  into.queue_depth += from.queue_depth;
+  into.purged_subjects += from.purged_subjects;
+  into.busy_seconds += from.busy_seconds;
+  into.expiry_alerts += from.expiry_alerts;
+  into.recovered += from.recovered;
+  into.journal_records += from.journal_records;
+  into.journal_bytes += from.journal_bytes;
+  into.journal_syncs += from.journal_syncs;
+  into.journal_errors += from.journal_errors;
+  into.journal_pending_bytes += from.journal_pending_bytes;
+  add_counts(into.hits_by_type, from.hits_by_type);
+  add_counts(into.tier_changes, from.tier_changes);
+  into.latency.merge(from.latency);
+}
+
 }  // namespace tally::scorer

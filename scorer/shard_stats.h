@@ -33,6 +33,8 @@ struct ShardStats {
   std::uint64_t duplicates = 0;
   std::uint64_t revokes = 0;  // accepted revoke events
   std::uint64_t subjects = 0;
+  std::uint32_t key_groups = 0;        // key groups held
+  std::uint64_t held_back_events = 0;  // events waiting for their group's state to arrive
   std::uint64_t memory_bytes = 0;
   std::uint64_t queue_depth = 0;
   std::uint64_t purged_subjects = 0;
@@ -52,5 +54,8 @@ struct ShardStats {
   std::vector<std::pair<std::string, std::uint64_t>> tier_changes;  // by tier entered
   LatencyHistogram latency;
 };
+
+// Adds `from`'s counts (and gauges) to `into`'s; `into.worker` is kept.
+void accumulate(ShardStats& into, const ShardStats& from);
 
 }  // namespace tally::scorer

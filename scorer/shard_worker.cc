@@ -36,9 +36,17 @@ std::int64_t clamped_score(const RuleSet& rules, const SubjectTable& table,
 
 }  // namespace
 
+void SubjectCommand::run(ShardWorker& worker) {
+  misrouted_ = !worker.holds(group_);
+  if (!misrouted_) run_held(worker);
+}
+
 ShardWorker::ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context,
-                         QueueMatrix& queues, TicketQueue& done_tickets)
+                         QueueMatrix& queues, TicketQueue& done_tickets,
+                         const std::bitset<kKeyGroups>& held)
     : id_(id),
+      held_(held),
+      held_groups_(static_cast<std::uint32_t>(held.count())),
       options_(options),
       context_(context),
       queues_(queues),
@@ -76,6 +84,10 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
     maybe_sweep_expiries(chunk_wall_ms_);
     since_clock_read_ = 0;
     std::size_t handled = 0;
+    if (inbox_pending_.load(std::memory_order_acquire)) {
+      install_arrivals();
+      ++handled;
+    }
     // While the disk refuses the journal and its buffer is full, events wait
     // in their queue (backpressure) but commands still run. Row 0 is the
     // ingest thread's (scorer::QueueRow::kIngest), the only one with events
@@ -87,12 +99,15 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
     commit(chunk_wall_ms_);
     if (handled > 0) {
       busy_ns_ += steady_now_ns() - start_ns;
+      busy_published_ns_.store(busy_ns_, std::memory_order_relaxed);
       backoff.reset();
       continue;
     }
     // Idle. `stop` is checked only when every queue was found empty, so a
-    // stop drains everything queued before it.
+    // stop drains everything queued before it. A retiring worker also waits
+    // for the batches it applied to be answered.
     if (stop.load(std::memory_order_acquire)) break;
+    if (retire_.load(std::memory_order_acquire) && awaiting_journal_.empty()) break;
     backoff.pause();
   }
   if (journal_ == nullptr) return;
@@ -184,22 +199,14 @@ std::size_t ShardWorker::drain(WorkQueue& queue) {
 void ShardWorker::handle(const WorkItem& item) {
   switch (item.kind) {
     case WorkKind::kEvent: {
-      if (++since_clock_read_ == kClockStride) {
-        since_clock_read_ = 0;
-        chunk_steady_ns_ = steady_now_ns();
+      if (!held_.test(key_group_of(item.event.subject_hash))) {
+        hold_back(item);  // its group's state is on its way here
+        break;
       }
-      const RuleSet& current = rules();
-      const std::int64_t now =
-          current.score().clock == Clock::kEvent
-              ? std::max(context_.event_clock->load(std::memory_order_relaxed), item.event.time_ms)
-              : chunk_wall_ms_;
-      const ApplyOutcome outcome = apply(item.event, now);
-      if (journal_ != nullptr && outcome == ApplyOutcome::kAccepted)
-        journal_->append(record_of(item.event));
+      const ApplyOutcome outcome = apply_item(item);
       if (item.ticket != nullptr) {
         (outcome == ApplyOutcome::kAccepted ? ticket_accepted_ : ticket_duplicates_) += 1;
       }
-      latency_.record(std::max<std::int64_t>(0, chunk_steady_ns_ - item.received_ns));
       break;
     }
     case WorkKind::kBatchEnd: {
@@ -208,12 +215,10 @@ void ShardWorker::handle(const WorkItem& item) {
       ticket->duplicates.fetch_add(ticket_duplicates_, std::memory_order_relaxed);
       ticket_accepted_ = 0;
       ticket_duplicates_ = 0;
-      // With a journal, the answer waits for the pass's commit: even a
-      // batch of duplicates, whose originals may not be synced yet.
-      if (journal_ != nullptr) {
-        awaiting_journal_.push_back(ticket);
+      if (!held_back_per_ticket_.empty() && held_back_per_ticket_.contains(ticket)) {
+        ends_waiting_.push_back(ticket);  // answered once its held-back events are applied
       } else {
-        release(ticket);
+        end_batch(ticket);
       }
       break;
     }
@@ -229,6 +234,142 @@ void ShardWorker::handle(const WorkItem& item) {
       break;
     }
   }
+}
+
+ApplyOutcome ShardWorker::apply_item(const WorkItem& item) {
+  if (++since_clock_read_ == kClockStride) {
+    since_clock_read_ = 0;
+    chunk_steady_ns_ = steady_now_ns();
+  }
+  const RuleSet& current = rules();
+  const std::int64_t now =
+      current.score().clock == Clock::kEvent
+          ? std::max(context_.event_clock->load(std::memory_order_relaxed), item.event.time_ms)
+          : chunk_wall_ms_;
+  const ApplyOutcome outcome = apply(item.event, now);
+  if (journal_ != nullptr && outcome == ApplyOutcome::kAccepted) {
+    journal_->append(record_of(item.event));
+  }
+  latency_.record(std::max<std::int64_t>(0, chunk_steady_ns_ - item.received_ns));
+  return outcome;
+}
+
+void ShardWorker::end_batch(BatchTicket* ticket) {
+  // With a journal, the answer waits for the pass's commit: even a batch of
+  // duplicates, whose originals may not be synced yet.
+  if (journal_ != nullptr) {
+    awaiting_journal_.push_back(ticket);
+  } else {
+    release(ticket);
+  }
+}
+
+void ShardWorker::hold_back(const WorkItem& item) {
+  held_back_.push_back(item);
+  if (item.ticket != nullptr) ++held_back_per_ticket_[item.ticket];
+}
+
+std::vector<std::unique_ptr<GroupTransfer>> ShardWorker::hand_over(
+    const std::vector<GroupMove>& moves) {
+  const std::int64_t start = steady_now_ns();
+  std::bitset<kKeyGroups> leaving;
+  std::vector<std::unique_ptr<GroupTransfer>> transfers;
+  std::vector<GroupTransfer*> by_group(kKeyGroups, nullptr);
+  for (const GroupMove& move : moves) {
+    GroupTransfer* transfer = nullptr;
+    for (auto& made : transfers) {
+      if (made->to == move.to) transfer = made.get();
+    }
+    if (transfer == nullptr) {
+      transfer = transfers.emplace_back(std::make_unique<GroupTransfer>()).get();
+      transfer->from = id_;
+      transfer->to = move.to;
+      transfer->swept_until_ms = swept_until_ms_;
+    }
+    transfer->groups.push_back(move.group);
+    by_group[move.group] = transfer;
+    leaving.set(move.group);
+  }
+  table_.extract_groups(leaving, [&](std::uint32_t group, std::string_view blob) {
+    GroupTransfer& transfer = *by_group[group];
+    transfer.blobs.append(blob);
+    ++transfer.subjects;
+  });
+  held_ &= ~leaving;
+  held_groups_.store(static_cast<std::uint32_t>(held_.count()), std::memory_order_relaxed);
+  busy_ns_ += steady_now_ns() - start;
+  return transfers;
+}
+
+void ShardWorker::receive(GroupTransfer* transfer) {
+  const std::lock_guard lock(inbox_mutex_);
+  inbox_.push_back(transfer);
+  inbox_pending_.store(true, std::memory_order_release);
+}
+
+void ShardWorker::install_arrivals() {
+  std::vector<GroupTransfer*> arrivals;
+  {
+    const std::lock_guard lock(inbox_mutex_);
+    arrivals.swap(inbox_);
+    inbox_pending_.store(false, std::memory_order_relaxed);
+  }
+  const RuleSet& current = rules();
+  const bool sweeping = options_.expiry_sweep_interval_ms > 0 && !current.tiers().empty() &&
+                        swept_until_ms_ != std::numeric_limits<std::int64_t>::min();
+  for (GroupTransfer* transfer : arrivals) {
+    // Expiries the giver had not looked at yet but this worker has: look
+    // now, or their alerts would be lost in the move.
+    const std::int64_t from = transfer->swept_until_ms;
+    const bool catch_up =
+        sweeping && from != std::numeric_limits<std::int64_t>::min() && from < swept_until_ms_;
+    table_.insert_blobs(transfer->blobs, [&](const SubjectState& state) {
+      if (!catch_up) return;
+      tier_changes_finder_.find(
+          table_, state, current, from, swept_until_ms_, TierChangeFinder::Causes::kExpiriesOnly,
+          [&](const TierChange& change) {
+            ++expiry_alerts_;
+            publish_alert(SubjectTable::subject_of(state), change.cause_id, change.from, change.to,
+                          change.score, change.time_ms, /*by_expiry=*/true);
+          });
+    });
+    for (const std::uint16_t group : transfer->groups) held_.set(group);
+  }
+  held_groups_.store(static_cast<std::uint32_t>(held_.count()), std::memory_order_relaxed);
+  apply_held_back();
+  const std::int64_t now = steady_now_ns();
+  for (GroupTransfer* transfer : arrivals) {
+    transfer->installed_ns = now;
+    transfer->installed.store(true, std::memory_order_release);
+  }
+}
+
+void ShardWorker::apply_held_back() {
+  std::size_t kept = 0;
+  for (WorkItem& item : held_back_) {
+    if (!held_.test(key_group_of(item.event.subject_hash))) {
+      if (&held_back_[kept] != &item) held_back_[kept] = item;
+      ++kept;
+      continue;
+    }
+    const ApplyOutcome outcome = apply_item(item);
+    BatchTicket* ticket = item.ticket;
+    if (ticket == nullptr) continue;
+    (outcome == ApplyOutcome::kAccepted ? ticket->accepted : ticket->duplicates)
+        .fetch_add(1, std::memory_order_relaxed);
+    const auto it = held_back_per_ticket_.find(ticket);
+    if (--it->second == 0) held_back_per_ticket_.erase(it);
+  }
+  held_back_.resize(kept);
+  std::size_t still = 0;
+  for (BatchTicket* ticket : ends_waiting_) {
+    if (held_back_per_ticket_.contains(ticket)) {
+      ends_waiting_[still++] = ticket;
+    } else {
+      end_batch(ticket);
+    }
+  }
+  ends_waiting_.resize(still);
 }
 
 ApplyOutcome ShardWorker::apply(const Event& event, std::int64_t now_ms) {
@@ -324,6 +465,8 @@ ShardStats ShardWorker::stats() const {
   stats.duplicates = duplicates_;
   stats.revokes = revokes_;
   stats.subjects = table_.subjects();
+  stats.key_groups = static_cast<std::uint32_t>(held_.count());
+  stats.held_back_events = held_back_.size();
   stats.memory_bytes = table_.memory_bytes();
   stats.queue_depth = queues_.depth(id_);
   stats.purged_subjects = purged_subjects_;

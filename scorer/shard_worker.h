@@ -7,22 +7,33 @@
 // single-producer queue. So the scoring path takes no lock and touches no
 // shared atomic per event (the event clock is read once per drained chunk).
 //
-// Thread-safety: run() on the worker's own thread; the rest is set up before.
+// Key groups: a worker applies events of the key groups it holds. During a
+// live worker-count change (core/route_wave.h) events of a group on its way
+// here are held back, in order, and applied once the group's state has
+// arrived; a batch with such events is answered only after them.
+//
+// Thread-safety: run() on the worker's own thread; the rest is set up
+// before, except retire(), receive() and the atomics' readers (any thread).
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
 
 #include <atomic>
+#include <bitset>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/event.h"
+#include "core/key_groups.h"
+#include "core/route_wave.h"
 #include "core/work_queue.h"
+#include "scorer/group_transfer.h"
 #include "scorer/intern_table.h"
 #include "scorer/rules.h"
 #include "scorer/shard_persistence.h"
@@ -42,6 +53,8 @@ class ShardCommand : public WorkerCommand {
   virtual void run(ShardWorker& worker) = 0;
   void mark_done() noexcept { done_.store(true, std::memory_order_release); }
   bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+  // Before sending the same command again.
+  void rearm() noexcept { done_.store(false, std::memory_order_relaxed); }
 
  private:
   std::atomic<bool> done_{false};
@@ -59,6 +72,25 @@ struct Alert {
 };
 
 using AlertQueue = boost::lockfree::spsc_queue<Alert, boost::lockfree::capacity<16384>>;
+
+// A command about one subject (score, explain, history). It runs only on
+// the worker that holds the subject's key group; any other worker (the
+// group moved, or is still moving, during a live worker-count change)
+// leaves it `misrouted`, and Engine::run_on_subject sends it again to the
+// group's owner.
+class SubjectCommand : public ShardCommand {
+ public:
+  explicit SubjectCommand(std::uint64_t subject_hash) : group_(key_group_of(subject_hash)) {}
+  void run(ShardWorker& worker) final;
+  bool misrouted() const noexcept { return misrouted_; }
+
+ protected:
+  virtual void run_held(ShardWorker& worker) = 0;
+
+ private:
+  std::uint32_t group_;
+  bool misrouted_ = false;
+};
 
 // Shared, engine-owned state that workers read. All three must outlive the
 // worker.
@@ -96,17 +128,39 @@ struct SnapshotPartOutcome {
 
 class ShardWorker {
  public:
+  // `held`: the key groups whose state this worker starts with.
   ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext context, QueueMatrix& queues,
-              TicketQueue& done_tickets);
+              TicketQueue& done_tickets, const std::bitset<kKeyGroups>& held);
 
   // Starts the journal in `generation` (no-op without a journal); on this
   // worker's thread (a command) once run() has begun. The failure names the
   // file.
   Status open_journal(std::uint64_t generation);
 
-  // Applies work until `stop` is set and every input queue is empty; then
-  // writes and syncs the journal.
+  // Applies work until `stop` (or retire()) is set and every input queue is
+  // empty; then writes and syncs the journal.
   void run(const std::atomic<bool>& stop);
+  // Makes run() return once it has nothing left to do (queues empty, no
+  // batch waiting on the journal): a worker removed by a live change, which
+  // holds no key group any more. Any thread.
+  void retire() noexcept { retire_.store(true, std::memory_order_release); }
+
+  // Key groups. A worker holds the groups whose state it has: those given
+  // at construction, then what transfers bring and take away.
+  bool holds(std::uint32_t group) const noexcept { return held_.test(group); }
+  std::uint32_t groups_held() const noexcept {
+    return held_groups_.load(std::memory_order_relaxed);
+  }
+  // On this worker's thread (a handover command): removes the state of
+  // every group in `moves` (all of which it holds) from its table, one
+  // transfer per receiving worker.
+  std::vector<std::unique_ptr<GroupTransfer>> hand_over(const std::vector<GroupMove>& moves);
+  // Any thread (the giver's): queues `transfer` for this worker to install.
+  void receive(GroupTransfer* transfer);
+  // Nanoseconds spent applying and running commands; any thread.
+  std::int64_t busy_ns() const noexcept {
+    return busy_published_ns_.load(std::memory_order_relaxed);
+  }
 
   std::uint32_t id() const noexcept { return id_; }
   AlertQueue& alerts() noexcept { return alerts_; }
@@ -133,6 +187,15 @@ class ShardWorker {
  private:
   std::size_t drain(WorkQueue& queue);
   void handle(const WorkItem& item);
+  // Applies an event (journal, latency); counts it for its ticket into the
+  // running counts or, for one held back, straight into the ticket.
+  ApplyOutcome apply_item(const WorkItem& item);
+  void hold_back(const WorkItem& item);
+  void install_arrivals();
+  void apply_held_back();
+  // A batch's end once all its events here are applied: answered after the
+  // journal commit (or at once without a journal).
+  void end_batch(BatchTicket* ticket);
   void maybe_purge(std::int64_t now_ms);
   // Group commit: writes (and syncs, per mode) what the pass journaled, then
   // answers the batches that waited on it.
@@ -144,6 +207,18 @@ class ShardWorker {
                      bool by_expiry = false);
 
   std::uint32_t id_;
+  std::atomic<bool> retire_{false};
+  std::bitset<kKeyGroups> held_;
+  std::atomic<std::uint32_t> held_groups_{0};
+  // Transfers posted by givers, waiting for this thread.
+  std::mutex inbox_mutex_;
+  std::vector<GroupTransfer*> inbox_;
+  std::atomic<bool> inbox_pending_{false};
+  // Events of groups on their way here, in arrival order, and what waits on
+  // them: how many each ticket has held back, and batch ends that must wait.
+  std::vector<WorkItem> held_back_;
+  absl::flat_hash_map<BatchTicket*, std::uint32_t> held_back_per_ticket_;
+  std::vector<BatchTicket*> ends_waiting_;
   WorkerOptions options_;
   ShardContext context_;
   QueueMatrix& queues_;
@@ -178,6 +253,7 @@ class ShardWorker {
   std::uint64_t purged_subjects_ = 0;
   std::uint64_t recovered_ = 0;  // records replayed at start
   std::int64_t busy_ns_ = 0;
+  std::atomic<std::int64_t> busy_published_ns_{0};
   std::int64_t last_purge_ms_ = 0;
   std::int64_t last_sweep_wall_ms_ = 0;
   std::int64_t swept_until_ms_ = std::numeric_limits<std::int64_t>::min();  // rules' clock

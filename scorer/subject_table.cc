@@ -438,6 +438,46 @@ void SubjectTable::for_each_subject(const std::function<void(const SubjectState&
   for (const Handle handle : impl_->subjects) visit(*state_of(impl_->arena.resolve(handle)));
 }
 
+std::size_t SubjectTable::extract_groups(
+    const std::bitset<kKeyGroups>& groups,
+    const std::function<void(std::uint32_t group, std::string_view blob)>& take) {
+  Impl& impl = *impl_;
+  std::size_t removed = 0;
+  for (auto it = impl.subjects.begin(); it != impl.subjects.end();) {
+    const Handle handle = *it;
+    const char* bytes = impl.arena.resolve(handle);
+    const std::uint32_t group = key_group_of(stable_hash64(blob::subject_in(bytes)));
+    if (!groups.test(group)) {
+      ++it;
+      continue;
+    }
+    const std::uint32_t size = blob::blob_size(bytes);
+    take(group, std::string_view(bytes, size));
+    impl.arena.release(handle, BlobArena::capacity_for(size));
+    impl.subjects.erase(it++);  // absl: erasing does not move other elements
+    ++removed;
+  }
+  return removed;
+}
+
+std::size_t SubjectTable::insert_blobs(std::string_view blobs,
+                                       const std::function<void(const SubjectState&)>& added) {
+  Impl& impl = *impl_;
+  std::size_t inserted = 0;
+  while (!blobs.empty()) {
+    const std::uint32_t size = blob::blob_size(blobs.data());
+    const Handle handle = impl.arena.allocate(BlobArena::capacity_for(size));
+    char* out = impl.arena.resolve(handle);
+    std::memcpy(out, blobs.data(), size);
+    const bool fresh = impl.subjects.insert(handle).second;
+    if (!fresh) throw std::logic_error("subject table: a moved subject was already here");
+    added(*state_of(out));
+    blobs.remove_prefix(size);
+    ++inserted;
+  }
+  return inserted;
+}
+
 std::size_t SubjectTable::purge(std::int64_t now_ms, std::int64_t retain_ms) {
   Impl& impl = *impl_;
   std::size_t removed = 0;

@@ -24,6 +24,7 @@
 // table it came from, and only until that table's next apply or purge.
 #pragma once
 
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -33,6 +34,7 @@
 #include <string_view>
 
 #include "core/event.h"
+#include "core/key_groups.h"
 #include "scorer/intern_table.h"
 #include "scorer/rules.h"
 
@@ -133,6 +135,19 @@ class SubjectTable {
                        const std::function<void(const RevokeView&)>& visit) const;
   // Visits every subject (not on the hot path: top, stats).
   void for_each_subject(const std::function<void(const SubjectState&)>& visit) const;
+
+  // Moving key groups between tables (a live worker-count change): removes
+  // every subject whose key group is in `groups`, handing its blob (the
+  // subject's whole state, subject_blob.h) to `take` just before. Returns
+  // how many went. The blobs mean the same in any table that shares this
+  // one's InternTable.
+  std::size_t extract_groups(
+      const std::bitset<kKeyGroups>& groups,
+      const std::function<void(std::uint32_t group, std::string_view blob)>& take);
+  // Adds the subjects of blobs taken by extract_groups (back to back in
+  // `blobs`), none of which may be here already; `added` sees each one.
+  std::size_t insert_blobs(std::string_view blobs,
+                           const std::function<void(const SubjectState&)>& added);
 
   // Drops what is older than retention (see header comment). Returns how many
   // subjects were removed entirely.

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <limits>
 
+#include "core/route_wave.h"
+
 namespace tally::stream {
 namespace {
 
@@ -22,18 +24,36 @@ void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
 
 }  // namespace
 
-BatchRouter::BatchRouter(QueueMatrix& queues, std::uint32_t producer, const KeyGroupMap& groups,
-                         IngestCounters& counters, RejectedLog& rejected_log,
-                         std::function<void()> while_full)
+BatchRouter::BatchRouter(QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
+                         std::vector<TicketQueue*> done_tickets, IngestCounters& counters,
+                         RejectedLog& rejected_log, std::function<void()> while_full)
     : queues_(queues),
       producer_(producer),
       groups_(groups),
+      done_(std::move(done_tickets)),
       counters_(counters),
       rejected_log_(rejected_log),
       while_full_(std::move(while_full)),
-      staging_(queues.workers()),
-      touched_(queues.workers(), false) {
+      staging_(done_.size()),
+      touched_(done_.size(), false) {
   for (auto& stage : staging_) stage.reserve(kStagingItems);
+}
+
+bool BatchRouter::apply_route_changes() {
+  RouteWave* wave = groups_.take_wave();
+  if (wave == nullptr) return false;
+  // New workers first: the wave may route to them.
+  if (wave->worker_slots > staging_.size()) {
+    const std::size_t before = staging_.size();
+    staging_.resize(wave->worker_slots);
+    touched_.resize(wave->worker_slots, false);
+    for (std::size_t worker = before; worker < staging_.size(); ++worker) {
+      staging_[worker].reserve(kStagingItems);
+    }
+  }
+  if (wave->done_queues.size() > done_.size()) done_ = wave->done_queues;
+  apply_wave(*wave, groups_, queues_, producer_, while_full_);
+  return true;
 }
 
 void BatchRouter::begin(std::string_view channel, BatchTicket* ticket) {

@@ -9,6 +9,11 @@
 // finish() pushes what is staged and advances the event clock; end_ticket()
 // sends the end-of-batch marker to every worker that got one of its events.
 //
+// Key groups change owners at run time (core/route_wave.h): the source calls
+// apply_route_changes() between batches, never inside one, so every event
+// of a batch is routed under one map and its end marker reaches every
+// worker that got one of its events.
+//
 // Guarantees: a full queue blocks (backpressure); while it does,
 // `while_full` runs (the source answers finished batches there, so a worker
 // waiting to hand a ticket back never deadlocks with it). Nothing is dropped.
@@ -34,9 +39,19 @@ class BatchRouter final : public DecodeSink {
  public:
   // `producer` is the caller's row in `queues`. Everything passed outlives
   // the router.
-  BatchRouter(QueueMatrix& queues, std::uint32_t producer, const KeyGroupMap& groups,
-              IngestCounters& counters, RejectedLog& rejected_log,
-              std::function<void()> while_full);
+  // `done_tickets`: each worker's queue of finished tickets (the engine's).
+  BatchRouter(QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
+              std::vector<TicketQueue*> done_tickets, IngestCounters& counters,
+              RejectedLog& rejected_log, std::function<void()> while_full);
+
+  // Between batches: applies the route wave waiting in the key group map,
+  // if any (new owners, handovers queued, new workers' queues). True if one
+  // was applied.
+  bool apply_route_changes();
+  // Where finished tickets come back from, one queue per worker slot.
+  const std::vector<TicketQueue*>& done_queues() const noexcept { return done_; }
+  // Readable when a route wave waits (a polling source adds it to its poll set).
+  int wake_fd() const noexcept { return groups_.wake_fd(); }
 
   // A new batch from `channel` (named in the dead-letter file); `ticket`
   // null for a fire-and-forget batch.
@@ -55,7 +70,8 @@ class BatchRouter final : public DecodeSink {
 
   QueueMatrix& queues_;
   std::uint32_t producer_;
-  const KeyGroupMap& groups_;
+  KeyGroupMap& groups_;
+  std::vector<TicketQueue*> done_;
   IngestCounters& counters_;
   RejectedLog& rejected_log_;
   std::function<void()> while_full_;

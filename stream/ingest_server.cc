@@ -25,20 +25,20 @@ std::string last_endpoint(zmq::socket_t& socket) { return socket.get(zmq::sockop
 }  // namespace
 
 IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, QueueMatrix& queues,
-                           std::uint32_t producer, const KeyGroupMap& groups,
+                           std::uint32_t producer, KeyGroupMap& groups,
                            const std::atomic<const EventTypeResolver*>& types,
                            std::atomic<std::int64_t>& event_clock,
                            std::vector<TicketQueue*> done_tickets)
     : options_(std::move(options)),
       pull_(context, zmq::socket_type::pull),
       submit_(context, zmq::socket_type::router),
-      done_(std::move(done_tickets)),
       decoder_(options_.decoder),
       rejected_log_(options_.rejected_path),
       types_(types),
       event_clock_(event_clock) {
-  router_ = std::make_unique<BatchRouter>(queues, producer, groups, counters_, rejected_log_,
-                                          [this] { drain_done_tickets(); });
+  router_ =
+      std::make_unique<BatchRouter>(queues, producer, groups, std::move(done_tickets), counters_,
+                                    rejected_log_, [this] { drain_done_tickets(); });
 }
 
 IngestServer::~IngestServer() = default;
@@ -64,13 +64,17 @@ void IngestServer::bind() {
 }
 
 void IngestServer::run(const std::atomic<bool>& stop) {
+  // The third item wakes the loop when a worker-count change has a route
+  // wave for it (core/key_groups.h), so a change never waits for traffic.
   zmq::pollitem_t items[] = {
       {pull_.handle(), 0, ZMQ_POLLIN, 0},
       {submit_.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, router_->wake_fd(), ZMQ_POLLIN, 0},
   };
   std::vector<zmq::message_t> frames;
   while (!stop.load(std::memory_order_relaxed)) {
     drain_done_tickets();
+    router_->apply_route_changes();
     // Short timeout while acknowledgements are pending, so they go out
     // promptly; long otherwise, so an idle daemon is idle.
     const auto timeout = std::chrono::milliseconds(tickets_outstanding_ > 0 ? 1 : 50);
@@ -159,7 +163,7 @@ void IngestServer::handle_submit_message(std::vector<zmq::message_t>& frames) {
 }
 
 void IngestServer::drain_done_tickets() {
-  for (TicketQueue* queue : done_) {
+  for (TicketQueue* queue : router_->done_queues()) {
     queue->consume_all([this](BatchTicket* ticket) { answer(*ticket); });
   }
 }

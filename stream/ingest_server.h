@@ -65,7 +65,7 @@ class IngestServer {
   // server; `types` is re-read once per batch, so a rules reload applies from
   // the next batch on.
   IngestServer(IngestOptions options, zmq::context_t& context, QueueMatrix& queues,
-               std::uint32_t producer, const KeyGroupMap& groups,
+               std::uint32_t producer, KeyGroupMap& groups,
                const std::atomic<const EventTypeResolver*>& types,
                std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets);
   ~IngestServer();
@@ -96,7 +96,6 @@ class IngestServer {
   zmq::socket_t submit_;
   std::string ingest_endpoint_;
   std::string submit_endpoint_;
-  std::vector<TicketQueue*> done_;  // one per worker: finished tickets come back here
   std::unique_ptr<BatchRouter> router_;
   EventDecoder decoder_;
   RejectedLog rejected_log_;

@@ -61,9 +61,9 @@ struct JetStreamSource::InFlight {
 };
 
 Result<std::unique_ptr<JetStreamSource>> JetStreamSource::open(
-    JetStreamOptions options, QueueMatrix& queues, std::uint32_t producer,
-    const KeyGroupMap& groups, const std::atomic<const EventTypeResolver*>& types,
-    std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets) {
+    JetStreamOptions options, QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
+    const std::atomic<const EventTypeResolver*>& types, std::atomic<std::int64_t>& event_clock,
+    std::vector<TicketQueue*> done_tickets) {
   if (options.node.empty()) options.node = default_node_name();
   nats::ConnectOptions connect;
   connect.urls = options.urls;
@@ -107,22 +107,21 @@ Result<std::unique_ptr<JetStreamSource>> JetStreamSource::open(
 
 JetStreamSource::JetStreamSource(JetStreamOptions options,
                                  std::unique_ptr<nats::Connection> connection, PartitionSet owned,
-                                 QueueMatrix& queues, std::uint32_t producer,
-                                 const KeyGroupMap& groups,
+                                 QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
                                  const std::atomic<const EventTypeResolver*>& types,
                                  std::atomic<std::int64_t>& event_clock,
                                  std::vector<TicketQueue*> done_tickets)
     : options_(std::move(options)),
       connection_(std::move(connection)),
       owned_(std::move(owned)),
-      done_(std::move(done_tickets)),
       decoder_(options_.decoder),
       rejected_log_(std::make_unique<RejectedLog>(options_.rejected_path)),
       types_(types),
       event_clock_(event_clock),
       jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {
-  router_ = std::make_unique<BatchRouter>(queues, producer, groups, counters_, *rejected_log_,
-                                          [this] { drain_done_tickets(); });
+  router_ =
+      std::make_unique<BatchRouter>(queues, producer, groups, std::move(done_tickets), counters_,
+                                    *rejected_log_, [this] { drain_done_tickets(); });
 }
 
 JetStreamSource::~JetStreamSource() {
@@ -212,6 +211,7 @@ void JetStreamSource::run(const std::atomic<bool>& stop) {
   std::size_t next = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     drain_done_tickets();
+    router_->apply_route_changes();  // between messages, so between batches
     std::size_t taken = 0;
     // One sweep over the partitions, starting where the last one stopped,
     // as long as there is room in flight.
@@ -231,6 +231,7 @@ void JetStreamSource::run(const std::atomic<bool>& stop) {
           std::chrono::steady_clock::now() + std::chrono::milliseconds(in_flight_.empty() ? 20 : 1);
       while (std::chrono::steady_clock::now() < until && !stop.load(std::memory_order_relaxed)) {
         drain_done_tickets();
+        if (router_->apply_route_changes()) break;
         idle.pause();
       }
     } else {
@@ -301,7 +302,7 @@ void JetStreamSource::take(Partition& partition, void* raw) {
 }
 
 void JetStreamSource::drain_done_tickets() {
-  for (TicketQueue* queue : done_) {
+  for (TicketQueue* queue : router_->done_queues()) {
     queue->consume_all([this](BatchTicket* ticket) { finish(*ticket); });
   }
 }

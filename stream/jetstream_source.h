@@ -93,9 +93,9 @@ class JetStreamSource {
   // Connects, reads the stream's partition count and checks --partitions;
   // the consumers are made by start(). Fails: no server, no stream, a bad set.
   static Result<std::unique_ptr<JetStreamSource>> open(
-      JetStreamOptions options, QueueMatrix& queues, std::uint32_t producer,
-      const KeyGroupMap& groups, const std::atomic<const EventTypeResolver*>& types,
-      std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets);
+      JetStreamOptions options, QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
+      const std::atomic<const EventTypeResolver*>& types, std::atomic<std::int64_t>& event_clock,
+      std::vector<TicketQueue*> done_tickets);
   ~JetStreamSource();
   JetStreamSource(const JetStreamSource&) = delete;
   JetStreamSource& operator=(const JetStreamSource&) = delete;
@@ -119,7 +119,7 @@ class JetStreamSource {
   struct InFlight;
   JetStreamSource(JetStreamOptions options, std::unique_ptr<nats::Connection> connection,
                   PartitionSet owned, QueueMatrix& queues, std::uint32_t producer,
-                  const KeyGroupMap& groups, const std::atomic<const EventTypeResolver*>& types,
+                  KeyGroupMap& groups, const std::atomic<const EventTypeResolver*>& types,
                   std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets);
   static constexpr std::chrono::milliseconds kStartRetryPause{250};
   Status bind_partition(std::uint32_t partition, bool rebuild);
@@ -133,7 +133,6 @@ class JetStreamSource {
   std::unique_ptr<nats::Connection> connection_;
   PartitionSet owned_;
   std::vector<Partition> subscriptions_;
-  std::vector<TicketQueue*> done_;
   std::unique_ptr<BatchRouter> router_;
   EventDecoder decoder_;
   std::unique_ptr<RejectedLog> rejected_log_;

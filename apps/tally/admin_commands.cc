@@ -19,11 +19,17 @@ AdminCommands::AdminCommands(CLI::App& app) {
       "Example:\n"
       "  tally snapshot");
 
-  workers_ =
-      add_query_subcommand(app, "workers", "The worker count; with N, ask for N workers",
-                           "Examples:\n"
-                           "  tally workers         how many now\n"
-                           "  tally workers 8       ask tallyd to run 8 (every score is kept)");
+  workers_ = add_query_subcommand(
+      app, "workers", "The workers, each one's load; with N, change the worker count live to N",
+      "Without N: per worker, its utilisation (busy share over the last second), queue\n"
+      "depth, subjects and key groups. With N: tallyd moves key groups, with their\n"
+      "subjects, to N workers while ingest goes on (every score is kept; only a moving\n"
+      "group's events wait); this prints progress, then the time it took and the longest\n"
+      "pause any group saw. One change at a time: another while one runs is refused\n"
+      "with `busy`. The count lasts until tallyd stops: put it in --workers too.\n\n"
+      "Examples:\n"
+      "  tally workers         the workers now\n"
+      "  tally workers 4       change to 4 workers and follow the change to its end");
   workers_n_ = workers_->add_option("n", set_workers_, "The worker count to set, 1 to 4096")
                    ->check(CLI::Range(std::uint32_t{1}, api::kMaxWorkers));
 }

@@ -147,7 +147,42 @@ void print_reload(const api::ReloadAnswer& answer) {
              answer.rules);
 }
 
-void print_workers(const api::WorkersAnswer& answer) { fmt::print("{} workers\n", answer.workers); }
+void print_workers(const api::WorkersAnswer& answer) {
+  fmt::print("{} workers\n", answer.workers);
+  if (!answer.per_worker.empty()) {
+    std::vector<Row> table = {{"worker", "utilisation", "queue", "subjects", "key groups"}};
+    for (const api::WorkerLoad& w : answer.per_worker) {
+      table.push_back({std::to_string(w.worker), fmt::format("{:.0f} %", w.utilisation * 100),
+                       std::to_string(w.queue_depth), std::to_string(w.subjects),
+                       std::to_string(w.key_groups)});
+    }
+    print_table(table, std::vector<bool>(5, true));
+  }
+  if (answer.rescale && answer.rescale->state == "running") print_rescale_progress(*answer.rescale);
+}
+
+void print_rescale_progress(const api::RescaleStatus& rescale) {
+  const double share = rescale.groups_total == 0 ? 1.0
+                                                 : static_cast<double>(rescale.groups_moved) /
+                                                       static_cast<double>(rescale.groups_total);
+  fmt::print("changing {} -> {} workers: {} of {} key groups moved ({:.0f} %), {:.1f} s\n",
+             rescale.from, rescale.to, rescale.groups_moved, rescale.groups_total, share * 100,
+             rescale.seconds);
+}
+
+void print_rescale_outcome(const api::RescaleStatus& rescale) {
+  if (rescale.state == "failed") {
+    fmt::print("change {} -> {} workers failed after {:.3f} s ({} of {} key groups moved): {}\n",
+               rescale.from, rescale.to, rescale.seconds, rescale.groups_moved,
+               rescale.groups_total, rescale.error);
+    return;
+  }
+  fmt::print(
+      "{} -> {} workers in {:.3f} s: {} key groups ({} subjects) moved; the longest pause of "
+      "any group was {:.1f} ms\n",
+      rescale.from, rescale.to, rescale.seconds, rescale.groups_moved, rescale.subjects_moved,
+      rescale.longest_pause_seconds * 1e3);
+}
 
 void print_snapshot(const api::SnapshotAnswer& answer) {
   fmt::print("snapshot {}: {} records, {} bytes in {:g} s (longest worker pause {:g} s)\n",

@@ -13,6 +13,10 @@ void print_top(const api::TopAnswer& answer);
 void print_stats(const api::StatsAnswer& answer);
 void print_reload(const api::ReloadAnswer& answer);
 void print_workers(const api::WorkersAnswer& answer);
+// A worker-count change under way: "changing 2 -> 4 workers: 512 of 2048 ...".
+void print_rescale_progress(const api::RescaleStatus& rescale);
+// How it ended: the time, what moved and the longest pause, or why it failed.
+void print_rescale_outcome(const api::RescaleStatus& rescale);
 void print_snapshot(const api::SnapshotAnswer& answer);
 
 }  // namespace tally::cli

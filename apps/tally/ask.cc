@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
+#include <limits>
 #include <string>
+#include <thread>
 
 #include "api/answers.h"
 #include "apps/tally/answer_printing.h"
@@ -36,6 +39,39 @@ int show(api::Op op, const std::string& text, bool json, void (*print)(const Ans
   if (!answer) return report_failure(op, answer.status());
   print(*answer);
   return kExitDone;
+}
+
+// `tally workers N`: the change runs in tallyd; follow it to its end,
+// printing progress when it changes, then the outcome and the workers.
+int follow_rescale(client::QueryClient& client, const ClientOptions& options,
+                   const std::string& first) {
+  Result<api::WorkersAnswer> answer = api::parse_answer<api::WorkersAnswer>(first);
+  if (!answer) return report_failure(api::Op::kWorkers, answer.status());
+  std::uint32_t shown = std::numeric_limits<std::uint32_t>::max();
+  std::string text = first;
+  while (answer->rescale && answer->rescale->state == "running") {
+    if (!options.json && answer->rescale->groups_moved != shown) {
+      shown = answer->rescale->groups_moved;
+      print_rescale_progress(*answer->rescale);
+      std::fflush(stdout);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto next = client.request(api::to_json(api::Request(api::WorkersRequest{})));
+    if (!next) {
+      std::fprintf(stderr, "tally: %s\n", next.status().to_string().c_str());
+      return kExitNoAnswer;
+    }
+    text = *next;
+    answer = api::parse_answer<api::WorkersAnswer>(text);
+    if (!answer) return report_failure(api::Op::kWorkers, answer.status());
+  }
+  if (options.json) {
+    fmt::print("{}\n", text);
+  } else {
+    if (answer->rescale) print_rescale_outcome(*answer->rescale);
+    print_workers(*answer);
+  }
+  return answer->rescale && answer->rescale->state == "failed" ? kExitError : kExitDone;
 }
 
 }  // namespace
@@ -71,6 +107,7 @@ int ask(zmq::context_t& context, const ClientOptions& options, const api::Reques
     case api::Op::kReload:
       return show<api::ReloadAnswer>(op, *text, options.json, print_reload);
     case api::Op::kWorkers:
+      if (std::get<api::WorkersRequest>(request).set) return follow_rescale(client, options, *text);
       return show<api::WorkersAnswer>(op, *text, options.json, print_workers);
     case api::Op::kSnapshot:
       return show<api::SnapshotAnswer>(op, *text, options.json, print_snapshot);

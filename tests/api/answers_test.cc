@@ -153,7 +153,21 @@ TEST(AnswersTest, TopStatsWorkersAndSnapshotRoundTrip) {
   EXPECT_EQ(to_json(*back), json);
   EXPECT_EQ(back->totals().processed(), 12u);
 
-  EXPECT_EQ(to_json(WorkersAnswer{3}), R"({"workers":3})");
+  WorkersAnswer workers;
+  workers.workers = 1;
+  workers.per_worker.push_back({0, 0.4567, 12, 300, 4096});
+  EXPECT_EQ(to_json(workers), R"({"workers":1,"per_worker":[{"worker":0,"utilisation":0.457,)"
+                              R"("queue_depth":12,"subjects":300,"key_groups":4096}]})");
+  workers.rescale = RescaleStatus{"failed", 1, 3, 2730, 256, 1000, 0.25, 0.0071, "stopped"};
+  const std::string rescaling = to_json(workers);
+  EXPECT_NE(rescaling.find(R"("rescale":{"state":"failed","from":1,"to":3,"groups_total":2730,)"
+                           R"("groups_moved":256,"subjects_moved":1000,"seconds":0.250,)"
+                           R"("longest_pause_seconds":0.007,"error":"stopped"})"),
+            std::string::npos)
+      << rescaling;
+  const auto workers_back = parse_answer<WorkersAnswer>(rescaling);
+  ASSERT_TRUE(workers_back) << workers_back.status().to_string();
+  EXPECT_EQ(to_json(*workers_back), rescaling);
   EXPECT_EQ(parse_answer<WorkersAnswer>(R"({"workers":3})")->workers, 3u);
   const SnapshotAnswer snapshot{7, 100, 2048, 0.5, 0.0125};
   EXPECT_EQ(to_json(snapshot), R"({"snapshot":7,"records":100,"bytes":2048,"seconds":0.500,)"

@@ -52,9 +52,14 @@ TEST_F(ClientTest, SendsAcknowledgedBatchesAndAnswersQueries) {
   auto json = run_program({tally_path(), "--query", daemon.query(), "--json", "stats"});
   EXPECT_NE(json.output.find("\"accepted\":2500"), std::string::npos) << json.output;
 
-  auto refused = run_program({tally_path(), "--query", daemon.query(), "workers", "9"});
-  EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_NE(refused.output.find("not_supported"), std::string::npos) << refused.output;
+  auto changed = run_program({tally_path(), "--query", daemon.query(), "workers", "3"});
+  EXPECT_EQ(changed.exit_code, 0) << changed.output;
+  EXPECT_NE(changed.output.find("2 -> 3 workers in"), std::string::npos) << changed.output;
+  auto listed = run_program({tally_path(), "--query", daemon.query(), "workers"});
+  EXPECT_NE(listed.output.find("3 workers"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("key groups"), std::string::npos) << listed.output;
+  auto after = run_program({tally_path(), "--query", daemon.query(), "top", "3"});
+  EXPECT_EQ(after.output, top.output);  // every score kept
 }
 
 TEST_F(ClientTest, FireAndForgetSendReachesTheDaemon) {

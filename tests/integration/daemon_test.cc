@@ -193,7 +193,7 @@ TEST_F(DaemonTest, QueryErrorsAreNamedNeverSilent) {
       {R"({"op":"score","subject":"x","at":"soon"})", "bad_time"},
       {R"({"op":"top","n":0})", "bad_field"},
       {R"({"op":"top","order":"sideways"})", "bad_field"},
-      {R"({"op":"workers","set":8})", "not_supported"},
+      {R"({"op":"workers","set":5000})", "bad_field"},
   };
   for (const auto& [request, code] : cases) {
     auto answer = parse_json(parser_, daemon.ask(request));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -273,10 +274,9 @@ class EngineCrashTest : public ::testing::Test {
   }
 
   StateView observe() {
-    std::vector<ReadTableCommand> commands(engine_->workers());
-    std::vector<ShardCommand*> pointers;
-    for (auto& command : commands) pointers.push_back(&command);
-    engine_->run_on_all(QueueRow::kControl, pointers);
+    std::deque<ReadTableCommand> commands;  // not movable: they hold atomics
+    engine_->run_on_all(QueueRow::kControl,
+                        [&](std::uint32_t) { return &commands.emplace_back(); });
     StateView state;
     for (auto& command : commands) state.merge(command.seen);
     return state;

@@ -2,12 +2,15 @@
 // queues and workers; queries through QueryHandler.
 #include "scorer/engine.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include "core/work_queue.h"
 #include "scorer/query_handler.h"
+#include "stream/batch_router.h"
 #include "stream/event_decoder.h"
+#include "stream/rejected_log.h"
 #include "tests/scorer/engine_feeder.h"
 
 namespace tally::scorer {
@@ -92,10 +95,103 @@ TEST_F(EngineTest, ExplainListsActiveInactiveAndRevoked) {
   EXPECT_EQ(explain["revoked"].at(0)["expires"].is_null(), true);
 }
 
-TEST_F(EngineTest, WorkersAnswersCountAndRefusesLiveChange) {
-  EXPECT_EQ(ask(R"({"op":"workers"})")["workers"].get_int64().value(), 3);
-  EXPECT_EQ(ask(R"({"op":"workers","set":5})")["error"]["code"].get_string().value(),
-            "not_supported");
+// The test thread is the producer, as the ingest thread is in tallyd: it
+// routes batches through a BatchRouter and applies route waves between them.
+class EngineRescaleTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    router_ = std::make_unique<stream::BatchRouter>(engine_->queues(), 0, engine_->groups(),
+                                                    engine_->done_ticket_queues(), counters_,
+                                                    rejected_, [] {});
+  }
+  void route(int batch) {
+    std::string ndjson;
+    for (int s = 0; s < kSubjects; ++s) {
+      ndjson += fmt::format(
+          R"({{"id":"e{}-{}","subject":"s{}","type":"fine","time":"2024-01-01T00:00:00Z"}})"
+          "\n",
+          batch, s, s);
+    }
+    router_->begin("test", nullptr);
+    decoder_.decode_batch(ndjson, *engine_->types().load(), *router_);
+    router_->finish(engine_->event_clock());
+    events_ += kSubjects;
+  }
+
+  // Routes batches (up to 20 more), applying waves between them, until the
+  // change ends.
+  int route_until_changed(int batch) {
+    const int last = batch + 20;
+    while (engine_->rescaling()) {
+      router_->apply_route_changes();
+      if (batch < last) route(batch++);
+    }
+    return batch;
+  }
+
+  // Every event applied once: each subject lists one contribution a batch.
+  void expect_every_event_once(int batches) {
+    for (int i = 0; i < 10000; ++i) {
+      if (ask(R"({"op":"stats"})")["accepted"].get_uint64().value() == events_) break;
+    }
+    EXPECT_EQ(ask(R"({"op":"stats"})")["accepted"].get_uint64().value(), events_);
+    for (int s = 0; s < kSubjects; s += 7) {
+      auto explain = ask(fmt::format(R"({{"op":"explain","subject":"s{}"}})", s));
+      EXPECT_EQ(explain["contributions"].get_array().value().size() +
+                    explain["inactive"].get_array().value().size(),
+                static_cast<std::size_t>(batches))
+          << s;
+    }
+  }
+
+  static constexpr int kSubjects = 500;
+  IngestCounters counters_;
+  stream::RejectedLog rejected_{"/dev/null"};
+  std::unique_ptr<stream::BatchRouter> router_;
+  std::uint64_t events_ = 0;
+};
+
+TEST_F(EngineRescaleTest, AChangeRunsWhileTheProducerRoutesAndEveryEventCountsOnce) {
+  int batch = 0;
+  route(batch++);
+  ASSERT_TRUE(engine_->rescale(5).is_ok());
+  // The producer has not taken the first wave yet: a second change is busy.
+  const auto busy = ask(R"({"op":"workers","set":4})");
+  EXPECT_EQ(busy["error"]["code"].get_string().value(), "busy");
+  EXPECT_NE(std::string(busy["error"]["message"].get_string().value()).find("3 to 5"),
+            std::string::npos);
+  batch = route_until_changed(batch);
+  expect_every_event_once(batch);
+  auto workers = ask(R"({"op":"workers"})");
+  EXPECT_EQ(workers["workers"].get_int64().value(), 5);
+  EXPECT_EQ(workers["rescale"]["state"].get_string().value(), "done");
+  for (auto worker : workers["per_worker"].get_array()) {
+    EXPECT_NEAR(static_cast<double>(worker["key_groups"].get_int64().value()), 4096.0 / 5, 1);
+  }
+
+  ASSERT_TRUE(engine_->rescale(2).is_ok());
+  batch = route_until_changed(batch);
+  route(batch++);
+  expect_every_event_once(batch);
+  EXPECT_EQ(ask(R"({"op":"workers"})")["workers"].get_int64().value(), 2);
+  // The removed workers' counts stay in the totals.
+  EXPECT_EQ(ask(R"({"op":"stats"})")["workers"].get_array().value().size(), 2u);
+  const RescaleTotals totals = engine_->rescale_totals();
+  EXPECT_EQ(totals.ok, 2u);
+  EXPECT_EQ(totals.busy, 1u);
+  EXPECT_GT(totals.group_moves, 0u);
+}
+
+TEST_F(EngineRescaleTest, AStopWithdrawsAWaveNoProducerTookAndKeepsTheCount) {
+  route(0);
+  ASSERT_TRUE(engine_->rescale(1).is_ok());
+  engine_->stop_rescale();
+  const RescaleProgress progress = engine_->rescale_progress();
+  EXPECT_EQ(progress.state, RescaleProgress::State::kFailed);
+  EXPECT_NE(progress.error.find("stopped"), std::string::npos) << progress.error;
+  EXPECT_EQ(engine_->workers(), 3u);
+  expect_every_event_once(1);
 }
 
 }  // namespace

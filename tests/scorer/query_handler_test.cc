@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "core/event_time.h"
 #include "core/work_queue.h"
@@ -196,11 +198,34 @@ TEST_F(QueryHandlerTest, ReloadTakesAGoodFileAndKeepsTheRulesOnABadOne) {
 }
 
 TEST_F(QueryHandlerTest, WorkersAndSnapshotRefuseWhatThisDaemonCannotDo) {
-  EXPECT_EQ(handler_->workers({std::nullopt})->workers, 3u);
-  EXPECT_EQ(handler_->workers({3})->workers, 3u);
+  const auto now = handler_->workers({std::nullopt});
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->workers, 3u);
+  ASSERT_EQ(now->per_worker.size(), 3u);
+  EXPECT_EQ(now->per_worker[1].key_groups, 1365u);
+  EXPECT_FALSE(now->rescale);
+  ASSERT_TRUE(handler_->workers({3}));  // nothing to move: it ends at once
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (engine_->rescaling() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(handler_->workers({std::nullopt})->rescale->state, "done");
+  const auto out_of_range = handler_->workers({0});
+  ASSERT_FALSE(out_of_range);
+  EXPECT_EQ(api::error_code_of(out_of_range.status()), api::ErrorCode::kBadField);
+  // No ingest thread here applies route waves: the change to 5 waits for
+  // one, so a second change is refused, deterministically.
   const auto change = handler_->workers({5});
-  ASSERT_FALSE(change);
-  EXPECT_EQ(api::error_code_of(change.status()), api::ErrorCode::kNotSupported);
+  ASSERT_TRUE(change);
+  EXPECT_EQ(change->rescale->state, "running");
+  const auto second = handler_->workers({4});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(api::error_code_of(second.status()), api::ErrorCode::kBusy);
+  EXPECT_NE(second.status().message().find("a change from 3 to 5 workers is running"),
+            std::string::npos)
+      << second.status().message();
+  engine_->stop_rescale();
+  EXPECT_EQ(handler_->workers({std::nullopt})->rescale->state, "failed");
   const auto snapshot = handler_->snapshot();  // no journal
   ASSERT_FALSE(snapshot);
   EXPECT_EQ(api::error_code_of(snapshot.status()), api::ErrorCode::kNotSupported);
@@ -210,7 +235,7 @@ TEST_F(QueryHandlerTest, TextInTextOutWithNamedErrors) {
   send(kTraffic);
   EXPECT_EQ(handler_->handle(R"({"op":"score","subject":"b","at":"2024-01-02T00:00:00Z"})"),
             R"({"subject":"b","score":7,"tier":"low","events":1,"at":"2024-01-02T00:00:00Z"})");
-  EXPECT_EQ(handler_->handle(R"({"op":"workers"})"), R"({"workers":3})");
+  EXPECT_EQ(handler_->handle(R"({"op":"workers"})").rfind(R"({"workers":3,"per_worker":[)", 0), 0u);
   EXPECT_EQ(handler_->handle(R"({"op":"top","n":1,"order":"lowest"})"),
             R"({"order":"lowest","n":1,"at":"2024-01-20T00:00:00Z",)"
             R"("subjects":[{"subject":"b","score":7,"tier":"low"}]})");
@@ -219,7 +244,7 @@ TEST_F(QueryHandlerTest, TextInTextOutWithNamedErrors) {
             R"(integer of epoch milliseconds"}})");
   EXPECT_EQ(handler_->handle("{"),
             R"({"error":{"code":"bad_request","message":"the request is not valid JSON"}})");
-  EXPECT_NE(handler_->handle(R"({"op":"workers","set":4})").find(R"("code":"not_supported")"),
+  EXPECT_NE(handler_->handle(R"({"op":"workers","set":4097})").find(R"("code":"bad_field")"),
             std::string::npos);
   // A typed request answers as its text would.
   EXPECT_EQ(handler_->handle(api::Request(api::HistoryRequest{"b"})),

@@ -74,8 +74,9 @@ class ShardWorkerTest : public ::testing::Test {
 
   void make_worker() { make_worker(WorkerOptions()); }
   void make_worker(const WorkerOptions& options) {
-    worker_ = std::make_unique<ShardWorker>(0, options, ShardContext{&current_, &clock_, &interns_},
-                                            queues_, done_tickets_);
+    worker_ =
+        std::make_unique<ShardWorker>(0, options, ShardContext{&current_, &clock_, &interns_},
+                                      queues_, done_tickets_, std::bitset<kKeyGroups>().set());
   }
   void start() {
     thread_ = std::thread([this] { worker_->run(stop_); });

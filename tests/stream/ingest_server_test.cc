@@ -65,7 +65,7 @@ class TestWorkers {
   };
 
   TestWorkers(QueueMatrix& queues, std::vector<std::unique_ptr<TicketQueue>>& done)
-      : queues_(queues), done_(done), counts_(queues.workers()) {
+      : queues_(queues), done_(done), counts_(done.size()) {
     thread_ = std::thread([this] { run(); });
   }
   ~TestWorkers() {
@@ -122,7 +122,7 @@ class TestWorkers {
         if (stop_) return;
       }
       bool any = false;
-      for (std::uint32_t worker = 0; worker < queues_.workers(); ++worker) {
+      for (std::uint32_t worker = 0; worker < done_.size(); ++worker) {
         const std::size_t n = queues_.at(0, worker).pop(items.data(), items.size());
         for (std::size_t i = 0; i < n; ++i) take(worker, items[i]);
         any = any || n > 0;

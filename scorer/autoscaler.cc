@@ -19,8 +19,10 @@ std::optional<std::uint32_t> parse_count(std::string_view text) {
 
 Result<AutoscaleOptions> parse_autoscale_range(std::string_view text) {
   const std::size_t colon = text.find(':');
-  const auto min = colon == std::string_view::npos ? std::nullopt : parse_count(text.substr(0, colon));
-  const auto max = colon == std::string_view::npos ? std::nullopt : parse_count(text.substr(colon + 1));
+  const auto min =
+      colon == std::string_view::npos ? std::nullopt : parse_count(text.substr(0, colon));
+  const auto max =
+      colon == std::string_view::npos ? std::nullopt : parse_count(text.substr(colon + 1));
   if (!min || !max || *min < 1 || *min > *max || *max > 4096) {
     return Status::invalid_argument(fmt::format(
         "\"{}\": expected MIN:MAX worker counts with 1 <= MIN <= MAX <= 4096, e.g. \"1:8\"", text));
@@ -68,11 +70,11 @@ std::optional<Autoscaler::Decision> Autoscaler::observe(
   if (cold && !cold_since_) cold_since_ = now;
   const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
   if (hot && now - *hot_since_ >= options_.after && workers < options_.max) {
-    return decide(workers + 1,
-                  fmt::format("the busiest worker has been over {:.0f} % busy for {:.0f} s with "
-                              "queues backing up ({:.0f} % now, {} items waiting)",
-                              options_.high * 100, seconds(now - *hot_since_), busiest * 100,
-                              deepest));
+    return decide(
+        workers + 1,
+        fmt::format("the busiest worker has been over {:.0f} % busy for {:.0f} s with "
+                    "queues backing up ({:.0f} % now, {} items waiting)",
+                    options_.high * 100, seconds(now - *hot_since_), busiest * 100, deepest));
   }
   if (cold && now - *cold_since_ >= options_.after * 10 && workers > options_.min) {
     return decide(workers - 1,

@@ -169,7 +169,8 @@ void Engine::run_rescale(std::uint32_t target) {
 
 Status Engine::move_groups(std::uint32_t slots, std::uint32_t target) {
   const std::vector<GroupMove> moves = plan_rescale(groups_.owners(), target);
-  update_progress([&](RescaleProgress& p) { p.groups_total = static_cast<std::uint32_t>(moves.size()); });
+  update_progress(
+      [&](RescaleProgress& p) { p.groups_total = static_cast<std::uint32_t>(moves.size()); });
   std::vector<ShardWorker*> receivers(slots);
   std::vector<TicketQueue*> done_queues(slots);
   for (std::uint32_t id = 0; id < slots; ++id) {
@@ -182,8 +183,9 @@ Status Engine::move_groups(std::uint32_t slots, std::uint32_t target) {
       return Status::interrupted("stopped before its end (tallyd is stopping)");
     }
     RouteWave wave;
-    wave.moves.assign(moves.begin() + static_cast<std::ptrdiff_t>(offset),
-                      moves.begin() + static_cast<std::ptrdiff_t>(std::min(moves.size(), offset + per_wave)));
+    wave.moves.assign(
+        moves.begin() + static_cast<std::ptrdiff_t>(offset),
+        moves.begin() + static_cast<std::ptrdiff_t>(std::min(moves.size(), offset + per_wave)));
     wave.worker_slots = slots;
     wave.done_queues = done_queues;
     std::map<std::uint32_t, std::vector<GroupMove>> by_giver;

@@ -229,6 +229,31 @@ TEST_F(PrometheusTest, EveryDashboardQueryHasDataAndEveryAlertRuleEvaluatesUnder
   // A reload and a snapshot, so that their panels have something to show.
   daemon.ask(R"({"op":"reload"})");
   daemon.ask(R"({"op":"snapshot"})");
+  // The number of worker series Prometheus has for `metric` now.
+  const auto series = [&](const std::string& metric) -> std::size_t {
+    const auto result = prometheus.instant_query("count(" + metric + ")");
+    if (!result || result->size() == 0) return 0;
+    std::string_view value;
+    if ((*result).at(0)["value"].at(1).get(value) != simdjson::SUCCESS) return 0;
+    return std::stoul(std::string(value));
+  };
+  EXPECT_TRUE(eventually([&] { return series("tally_queue_depth") == 2; }, kScrapedWithin));
+
+  // A live change to 3 workers and back to 2, under the load: the third
+  // worker's series appear, then leave the exposition (no stale values).
+  for (const int workers : {3, 2}) {
+    const ProgramResult changed =
+        run_program({tally_path(), "--query", daemon.query(), "workers", std::to_string(workers)},
+                    std::chrono::minutes(1));
+    EXPECT_EQ(changed.exit_code, 0) << changed.output;
+    EXPECT_TRUE(eventually(
+        [&] {
+          return series("tally_queue_depth") == static_cast<std::size_t>(workers) &&
+                 series("tally_worker_busy_seconds_total") == static_cast<std::size_t>(workers);
+        },
+        kScrapedWithin))
+        << workers << " workers";
+  }
 
   expect_every_query_has_data(prometheus, queries);
   expect_every_rule_healthy(prometheus);

@@ -176,9 +176,8 @@ TEST_F(RescaleTest, ChangesUnderAcknowledgedLoadKeepEveryScoreExactAndSurviveAKi
 
   // Every batch again: the moved dedup ids make all of them duplicates.
   for (std::size_t b = 0; b < workload.batches.size(); b += 50) {
-    const std::string body =
-        submit_until_answered(context, daemon->submit(), fmt::format("again-{}", b),
-                              workload.batches[b]);
+    const std::string body = submit_until_answered(context, daemon->submit(),
+                                                   fmt::format("again-{}", b), workload.batches[b]);
     EXPECT_EQ(parse_json(parser_, body)["accepted"].get_int64().value(), 0) << body;
   }
 
@@ -202,8 +201,7 @@ TEST_F(RescaleTest, AKillInTheMiddleOfAChangeLosesNothing) {
       daemon->submit_batch(fmt::format("b{}", b), workload.batches[b]);
     }
     const int target = round % 2 == 0 ? 4 : 2;
-    const std::string started =
-        daemon->ask(fmt::format(R"({{"op":"workers","set":{}}})", target));
+    const std::string started = daemon->ask(fmt::format(R"({{"op":"workers","set":{}}})", target));
     EXPECT_NE(started.find(R"("state":"running")"), std::string::npos) << started;
     std::this_thread::sleep_for(std::chrono::microseconds(random() % 20000));  // a random moment
     daemon->kill_hard();
@@ -239,8 +237,9 @@ TEST_F(RescaleTest, TheAutoscalerGrowsASaturatedSingleWorker) {
         for (int i = 0; i < 20; ++i, ++sent) {
           batch.clear();
           for (int e = 0; e < 2000; ++e) {
-            batch += event_line(fmt::format("a{}-{}", sent, e), fmt::format("plate:A:{}", e * 7 + sent),
-                                "small", "2026-01-01T00:00:00Z");
+            batch +=
+                event_line(fmt::format("a{}-{}", sent, e), fmt::format("plate:A:{}", e * 7 + sent),
+                           "small", "2026-01-01T00:00:00Z");
           }
           daemon->push(batch);
         }
@@ -253,8 +252,8 @@ TEST_F(RescaleTest, TheAutoscalerGrowsASaturatedSingleWorker) {
       << daemon->output();
   EXPECT_TRUE(eventually(
       [&] {
-        return daemon->scrape_metrics().find("tally_autoscale_decisions_total{direction=\"up\"} 1") !=
-               std::string::npos;
+        return daemon->scrape_metrics().find(
+                   "tally_autoscale_decisions_total{direction=\"up\"} 1") != std::string::npos;
       },
       std::chrono::seconds(30)));
 }

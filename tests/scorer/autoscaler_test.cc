@@ -38,9 +38,11 @@ TEST(AutoscalerTest, BusyWithoutABacklogOrABreakInTheMiddleStartsAgain) {
   for (int s = 0; s <= 60; ++s) {  // busy, but the queues keep up
     EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.95, 0.5}, {10, 0}));
   }
-  for (int s = 61; s <= 80; ++s) EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.9, 0.9}, {3000, 0}));
+  for (int s = 61; s <= 80; ++s)
+    EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.9, 0.9}, {3000, 0}));
   EXPECT_FALSE(autoscaler.observe(t0 + seconds(81), 2, {0.5, 0.5}, {3000, 0}));  // a break
-  for (int s = 82; s < 112; ++s) EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.9, 0.9}, {3000, 0}));
+  for (int s = 82; s < 112; ++s)
+    EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.9, 0.9}, {3000, 0}));
   EXPECT_TRUE(autoscaler.observe(t0 + seconds(112), 2, {0.9, 0.9}, {3000, 0}));
 }
 
@@ -65,13 +67,15 @@ TEST(AutoscalerTest, NeverLeavesTheRangeAndBringsACountBackIntoIt) {
   for (int s = 1; s < 400; ++s) {  // saturated at the maximum, idle at the minimum: nothing
     EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 3, {0.99, 0.99, 0.99}, {4000, 0, 0}));
   }
-  for (int s = 400; s < 800; ++s) EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.0, 0.0}, {0, 0}));
+  for (int s = 400; s < 800; ++s)
+    EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.0, 0.0}, {0, 0}));
 }
 
 TEST(AutoscalerTest, AChangeByHandStartsTheClocksAgain) {
   Autoscaler autoscaler(range(1, 8));
   const Clock::time_point t0{};
-  for (int s = 0; s < 29; ++s) EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.9, 0.9}, {3000, 3000}));
+  for (int s = 0; s < 29; ++s)
+    EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 2, {0.9, 0.9}, {3000, 3000}));
   // An operator went to 4: 30 more seconds of saturation at 4 before a 5th.
   for (int s = 29; s < 59; ++s) EXPECT_FALSE(autoscaler.observe(t0 + seconds(s), 4, {0.9}, {3000}));
   const auto decision = autoscaler.observe(t0 + seconds(59), 4, {0.9}, {3000});

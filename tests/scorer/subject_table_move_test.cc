@@ -90,10 +90,8 @@ TEST_F(SubjectTableMoveTest, WhatLeavesArrivesWholeAndTheRestStays) {
     SubjectTable& holder = moving.test(key_group_of(stable_hash64(subject))) ? receiver : table_;
     EXPECT_EQ(holder.apply(make_event(fmt::format("f{}", s), subject, fine_, 10)).outcome,
               ApplyOutcome::kDuplicate);
-    EXPECT_EQ(holder.apply(make_event("gone", subject, big_, 50)).outcome,
-              ApplyOutcome::kAccepted);
-    EXPECT_EQ(holder.score_at(*holder.find(subject), 60).raw, (s % 3 == 0 ? 0 : 3) - 2)
-        << subject;
+    EXPECT_EQ(holder.apply(make_event("gone", subject, big_, 50)).outcome, ApplyOutcome::kAccepted);
+    EXPECT_EQ(holder.score_at(*holder.find(subject), 60).raw, (s % 3 == 0 ? 0 : 3) - 2) << subject;
   }
 }
 
@@ -108,7 +106,8 @@ TEST_F(SubjectTableMoveTest, NoGroupsMovesNothingAndAllGroupsMovesEverything) {
   EXPECT_EQ(table_.subjects(), 0u);
   SubjectTable receiver(interns_);
   EXPECT_EQ(receiver.insert_blobs(blobs, [](const SubjectState&) {}), subjects);
-  EXPECT_EQ(receiver.score_at(*receiver.find("plate:M:busy"), 1298).raw, 10);  // the last one counts
+  EXPECT_EQ(receiver.score_at(*receiver.find("plate:M:busy"), 1298).raw,
+            10);  // the last one counts
 }
 
 }  // namespace

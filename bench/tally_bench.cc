@@ -10,6 +10,15 @@
 //            swaps its rules file), and the load's latency meanwhile. Start
 //            tallyd on a big file: `tally-bench --write-rules FILE` writes one
 //            (--rule-count rules, default 10,000, plus the --types).
+//   rescale  the latency load (--rate, default 200k/s), while the worker
+//            count is changed live through --rescale (default 4,2: to 4,
+//            then back to 2), 2 s apart. For each change: its time, the key
+//            groups and subjects moved, the longest pause of a group, the
+//            longest an acknowledged one-event probe batch (sent one after
+//            another throughout) waited for its answer, and p99
+//            receive-to-applied during the change against the 2 s before.
+//            Fill tallyd first (`--workload batched,rescale`) for a figure
+//            at a given number of subjects.
 //
 // Each workload pre-builds its NDJSON (ids unique per run), then --threads
 // senders publish it through the adapters' Publisher: PUSH to --ingest, or
@@ -27,12 +36,14 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "api/answers.h"
 #include "api/endpoints.h"
@@ -65,9 +76,10 @@ struct Settings {
   std::string submit = tally::api::kDefaultSubmitEndpoint;
   std::string query = tally::api::kDefaultQueryEndpoint;
   std::string metrics = tally::api::kDefaultMetricsAddress;
-  double stall_s = 30;      // give up when tallyd's count stops moving this long
-  unsigned reloads = 10;    // reload: requests sent during the load
-  std::string write_rules;  // write a generated rules file here and exit
+  double stall_s = 30;          // give up when tallyd's count stops moving this long
+  unsigned reloads = 10;        // reload: requests sent during the load
+  std::string rescale = "4,2";  // rescale: the worker counts to change to, in order
+  std::string write_rules;      // write a generated rules file here and exit
   std::size_t rule_count = 10'000;
 };
 
@@ -182,6 +194,60 @@ ReloadTimes reload_while(zmq::context_t& context, const Settings& settings, unsi
   return times;
 }
 
+// An acknowledged one-event batch after another, each timed from send to
+// answer: how long acknowledgements wait while the worker count changes.
+class AckProbe {
+ public:
+  AckProbe(zmq::context_t& context, const Settings& settings, const std::string& type)
+      : thread_(
+            [this, &context, endpoint = settings.submit, type] { run(context, endpoint, type); }) {}
+  ~AckProbe() {
+    stop_.store(true);
+    thread_.join();
+  }
+  // The longest wait of a probe that was in flight at any time in [from, to].
+  double longest_ms(Clock::time_point from, Clock::time_point to) {
+    const std::lock_guard lock(mutex_);
+    double longest = 0;
+    for (const auto& [sent, answered] : probes_) {
+      if (answered >= from && sent <= to) {
+        longest =
+            std::max(longest, std::chrono::duration<double, std::milli>(answered - sent).count());
+      }
+    }
+    return longest;
+  }
+
+ private:
+  void run(zmq::context_t& context, const std::string& endpoint, const std::string& type) {
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(endpoint);
+    for (std::uint64_t n = 0; !stop_.load(); ++n) {
+      const std::string id = fmt::format("probe-{}-{}", Clock::now().time_since_epoch().count(), n);
+      const std::string event = fmt::format(
+          R"({{"id":"{}","subject":"probe:{}","type":"{}","time":"{}"}})", id, n % 100, type,
+          tally::format_rfc3339_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()));
+      const auto sent = Clock::now();
+      dealer.send(zmq::buffer(id), zmq::send_flags::sndmore);
+      dealer.send(zmq::buffer(event));
+      zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(10'000)) <= 0) break;
+      std::vector<zmq::message_t> answer;
+      (void)zmq::recv_multipart(dealer, std::back_inserter(answer));
+      const std::lock_guard lock(mutex_);
+      probes_.emplace_back(sent, Clock::now());
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::vector<std::pair<Clock::time_point, Clock::time_point>> probes_;  // sent, answered
+  std::thread thread_;
+};
+
 // tallyd's receive-to-applied histogram; empty if /metrics cannot be read.
 HistogramBuckets latency_buckets(const std::string& address) {
   const auto colon = address.rfind(':');
@@ -195,6 +261,59 @@ HistogramBuckets latency_buckets(const std::string& address) {
 std::string milliseconds(const HistogramBuckets& buckets, double q) {
   const double seconds = tally::client::histogram_quantile(buckets, q);
   return std::isnan(seconds) ? "n/a" : fmt::format("{:.3f} ms", seconds * 1e3);
+}
+
+// rescale: while the load runs, each change of --rescale, measured (see the
+// header); one line each. Empty failure: all went through.
+std::string rescale_while(zmq::context_t& context, const Settings& settings,
+                          const std::atomic<bool>& load_running) {
+  using tally::api::WorkersAnswer;
+  tally::client::QueryClient client(context, settings.query, std::chrono::seconds(30));
+  AckProbe probe(context, settings, split(settings.types, ',').front());
+  const auto pause = [&](std::chrono::seconds length) {
+    const auto until = Clock::now() + length;
+    while (Clock::now() < until && load_running.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  for (const std::string& target : split(settings.rescale, ',')) {
+    const HistogramBuckets calm_start = latency_buckets(settings.metrics);
+    const auto calm_from = Clock::now();
+    pause(std::chrono::seconds(2));
+    if (!load_running.load()) return "the load ended before the changes did; raise --events";
+    const HistogramBuckets calm =
+        tally::client::histogram_difference(latency_buckets(settings.metrics), calm_start);
+    const double calm_ack_ms = probe.longest_ms(calm_from, Clock::now());
+
+    const HistogramBuckets change_start = latency_buckets(settings.metrics);
+    const auto from = Clock::now();
+    auto answer = client.request(fmt::format(R"({{"op":"workers","set":{}}})", target));
+    std::optional<WorkersAnswer> workers;
+    while (answer) {
+      auto parsed = tally::api::parse_answer<WorkersAnswer>(*answer);
+      if (!parsed) return "workers " + target + ": " + parsed.status().to_string();
+      workers = std::move(parsed).value();
+      if (!workers->rescale || workers->rescale->state != "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      answer =
+          client.request(tally::api::to_json(tally::api::Request(tally::api::WorkersRequest{})));
+    }
+    if (!answer) return answer.status().to_string();
+    const auto to = Clock::now();
+    const HistogramBuckets during =
+        tally::client::histogram_difference(latency_buckets(settings.metrics), change_start);
+    const tally::api::RescaleStatus& r = *workers->rescale;
+    fmt::print(
+        "rescale {} -> {}: {} in {:.3f} s, {} key groups ({} subjects) moved, longest "
+        "group pause {:.1f} ms; longest ack wait {:.1f} ms (before {:.1f} ms); p99 {} "
+        "(before {})\n",
+        r.from, r.to, r.state, r.seconds, r.groups_moved, r.subjects_moved,
+        r.longest_pause_seconds * 1e3, probe.longest_ms(from, to), calm_ack_ms,
+        milliseconds(during, 0.99), milliseconds(calm, 0.99));
+    std::fflush(stdout);
+    if (r.state != "done") return "the change " + r.state + ": " + r.error;
+  }
+  return {};
 }
 
 // Runs one workload; prints its line; false if tallyd did not process it all.
@@ -226,10 +345,14 @@ bool run(zmq::context_t& context, tally::client::QueryClient& client, const Sett
   }
   std::atomic<bool> load_running{true};
   ReloadTimes reloads;
+  std::string rescale_failure;
   std::thread reloader;
   if (workload.name == "reload") {
     reloader = std::thread(
         [&] { reloads = reload_while(context, settings, settings.reloads, load_running); });
+  } else if (workload.name == "rescale") {
+    reloader =
+        std::thread([&] { rescale_failure = rescale_while(context, settings, load_running); });
   }
   for (auto& sender : senders) sender.join();
   load_running.store(false);
@@ -298,6 +421,10 @@ bool run(zmq::context_t& context, tally::client::QueryClient& client, const Sett
                                          : reloads.failure.c_str());
     complete = false;
   }
+  if (!rescale_failure.empty()) {
+    std::fprintf(stderr, "tally-bench: %s: %s\n", name.c_str(), rescale_failure.c_str());
+    complete = false;
+  }
   if (latency.empty()) {
     std::fprintf(stderr, "tally-bench: no tally_event_latency_seconds at http://%s/metrics\n",
                  settings.metrics.c_str());
@@ -313,17 +440,20 @@ int main(int argc, char** argv) {
       "tally-bench - end-to-end load against a running tallyd, one line per workload.\n\n"
       "Workloads: batched (--batch default 1000, unpaced), single (one event a message,\n"
       "unpaced), latency (--rate default 100000 events/s, --batch default 10), reload\n"
-      "(the latency load while --reloads reloads are timed).\n"
+      "(the latency load while --reloads reloads are timed), rescale (the latency load at\n"
+      "200k/s while the worker count changes to each of --rescale; each change measured).\n"
       "Throughput: first send until tallyd's stats count every event. Latency: tallyd's\n"
       "tally_event_latency_seconds histogram (receive to applied) over the run.\n\n"
       "Example:\n"
       "  tallyd --rules config/rules/demerit-ny.toml --workers 2 &\n"
       "  tally-bench --workload batched,single,latency --subjects 1000000\n"
       "  tally-bench --write-rules /tmp/10k.toml && tallyd --rules /tmp/10k.toml &\n"
-      "  tally-bench --workload reload",
+      "  tally-bench --workload reload\n"
+      "  tally-bench --workload batched,rescale --subjects 1000000 --events 2000000 --ack",
       "tally-bench"};
   app.add_option("--workload", settings.workloads,
-                 "Comma-separated workloads, run in order: batched, single, latency, reload")
+                 "Comma-separated workloads, run in order: batched, single, latency, reload, "
+                 "rescale")
       ->capture_default_str();
   app.add_option("--events", settings.events, "Events per workload")
       ->check(CLI::PositiveNumber)
@@ -359,6 +489,9 @@ int main(int argc, char** argv) {
   app.add_option("--reloads", settings.reloads, "reload: reload requests to time")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--rescale", settings.rescale,
+                 "rescale: the worker counts to change to, in order, e.g. 4,2")
+      ->capture_default_str();
   app.add_option("--write-rules", settings.write_rules,
                  "Write a generated rules file (--rule-count rules plus the --types) and exit");
   app.add_option("--rule-count", settings.rule_count, "--write-rules: generated rules")
@@ -389,9 +522,13 @@ int main(int argc, char** argv) {
     } else if (name == "latency" || name == "reload") {
       if (workload.batch == 0) workload.batch = 10;
       if (!rate_given) workload.rate = 100'000;
+    } else if (name == "rescale") {
+      if (workload.batch == 0) workload.batch = 10;
+      if (!rate_given) workload.rate = 200'000;
     } else {
       std::fprintf(stderr,
-                   "tally-bench: unknown workload `%s` (batched, single, latency, reload)\n",
+                   "tally-bench: unknown workload `%s` (batched, single, latency, reload, "
+                   "rescale)\n",
                    name.c_str());
       return 2;
     }

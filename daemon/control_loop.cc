@@ -66,8 +66,10 @@ void ControlLoop::sample_load(std::chrono::steady_clock::time_point now) {
     autoscaler_->pause();
     return;
   }
-  const auto decision = autoscaler_->observe(now, engine_.workers(), engine_.utilisation(),
-                                             engine_.load().queue_depth);
+  const scorer::Engine::Load load = engine_.load();
+  if (load.queue_depth.empty()) return;  // the workers are changing
+  const auto decision =
+      autoscaler_->observe(now, engine_.workers(), engine_.utilisation(), load.queue_depth);
   if (!decision) return;
   const std::uint32_t from = engine_.workers();
   spdlog::info("autoscale: {} -> {} workers: {}", from, decision->workers, decision->reason);

@@ -364,7 +364,10 @@ std::vector<ShardStats> Engine::stats(QueueRow from, const std::function<void()>
 
 Engine::Load Engine::load() const {
   Load load;
-  const std::shared_lock lock(topology_);
+  // Never waits: its caller (the control thread) must keep draining alerts
+  // while a worker is being removed.
+  const std::shared_lock lock(topology_, std::try_to_lock);
+  if (!lock.owns_lock()) return load;
   for (std::uint32_t id = 0; id < workers(); ++id) {
     load.busy_ns.push_back(workers_[id]->busy_ns());
     load.queue_depth.push_back(queues_.depth(id));
@@ -375,6 +378,7 @@ Engine::Load Engine::load() const {
 
 void Engine::sample_utilisation() {
   const Load now = load();
+  if (now.busy_ns.empty()) return;  // the workers are changing: the next sample
   const auto at = std::chrono::steady_clock::now();
   const std::lock_guard lock(utilisation_mutex_);
   const double elapsed_ns = std::chrono::duration<double, std::nano>(at - sampled_at_).count();

@@ -177,6 +177,7 @@ class Engine {
   void stop_rescale();
   // Per worker, the busy time so far (ns), and the queue depths: the
   // autoscaler's and `workers`' utilisation figures come from differences.
+  // Empty while a worker is being added or removed (it never waits).
   struct Load {
     std::vector<std::int64_t> busy_ns;
     std::vector<std::size_t> queue_depth;

@@ -183,7 +183,10 @@ std::size_t ShardWorker::drain(WorkQueue& queue) {
   constexpr std::size_t kPrefetchAhead = 8;
   std::size_t handled = 0;
   std::size_t count;
-  while ((count = queue.pop(chunk_.data(), chunk_.size())) > 0) {
+  // At most one queue's worth per pass: a producer that keeps its queue
+  // full must not starve the other rows (queries, stats, a snapshot), nor
+  // the journal's group commit between passes.
+  while (handled < kWorkQueueCapacity && (count = queue.pop(chunk_.data(), chunk_.size())) > 0) {
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t ahead = i + kPrefetchAhead;
       if (ahead < count && chunk_[ahead].kind == WorkKind::kEvent) {

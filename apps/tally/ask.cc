@@ -50,7 +50,8 @@ int follow_rescale(client::QueryClient& client, const ClientOptions& options,
   std::uint32_t shown = std::numeric_limits<std::uint32_t>::max();
   std::string text = first;
   while (answer->rescale && answer->rescale->state == "running") {
-    if (!options.json && answer->rescale->groups_moved != shown) {
+    if (!options.json && answer->rescale->groups_total > 0 &&
+        answer->rescale->groups_moved != shown) {
       shown = answer->rescale->groups_moved;
       print_rescale_progress(*answer->rescale);
       std::fflush(stdout);

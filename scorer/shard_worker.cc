@@ -327,14 +327,7 @@ void ShardWorker::install_arrivals() {
     const bool catch_up =
         sweeping && from != std::numeric_limits<std::int64_t>::min() && from < swept_until_ms_;
     table_.insert_blobs(transfer->blobs, [&](const SubjectState& state) {
-      if (!catch_up) return;
-      tier_changes_finder_.find(
-          table_, state, current, from, swept_until_ms_, TierChangeFinder::Causes::kExpiriesOnly,
-          [&](const TierChange& change) {
-            ++expiry_alerts_;
-            publish_alert(SubjectTable::subject_of(state), change.cause_id, change.from, change.to,
-                          change.score, change.time_ms, /*by_expiry=*/true);
-          });
+      if (catch_up) alert_expiries(state, current, from, swept_until_ms_);
     });
     for (const std::uint16_t group : transfer->groups) held_.set(group);
   }
@@ -416,17 +409,21 @@ void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {
   }
   if (now <= swept_until_ms_) return;
   const std::int64_t start = steady_now_ns();
-  table_.for_each_subject([&](const SubjectState& state) {
-    tier_changes_finder_.find(
-        table_, state, current, swept_until_ms_, now, TierChangeFinder::Causes::kExpiriesOnly,
-        [&](const TierChange& change) {
-          ++expiry_alerts_;
-          publish_alert(SubjectTable::subject_of(state), change.cause_id, change.from, change.to,
-                        change.score, change.time_ms, /*by_expiry=*/true);
-        });
-  });
+  table_.for_each_subject(
+      [&](const SubjectState& state) { alert_expiries(state, current, swept_until_ms_, now); });
   swept_until_ms_ = now;
   busy_ns_ += steady_now_ns() - start;
+}
+
+void ShardWorker::alert_expiries(const SubjectState& state, const RuleSet& rules,
+                                 std::int64_t after_ms, std::int64_t until_ms) {
+  tier_changes_finder_.find(table_, state, rules, after_ms, until_ms,
+                            TierChangeFinder::Causes::kExpiriesOnly, [&](const TierChange& change) {
+                              ++expiry_alerts_;
+                              publish_alert(SubjectTable::subject_of(state), change.cause_id,
+                                            change.from, change.to, change.score, change.time_ms,
+                                            /*by_expiry=*/true);
+                            });
 }
 
 void ShardWorker::publish_alert(std::string_view subject, std::string_view cause_id,

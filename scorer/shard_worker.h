@@ -202,6 +202,9 @@ class ShardWorker {
   void commit(std::int64_t wall_ms);
   void release(BatchTicket* ticket);
   void maybe_sweep_expiries(std::int64_t wall_ms);
+  // Alerts the subject's tier changes caused by expiries in (after, until].
+  void alert_expiries(const SubjectState& state, const RuleSet& rules, std::int64_t after_ms,
+                      std::int64_t until_ms);
   void publish_alert(std::string_view subject, std::string_view cause_id, std::string_view from,
                      std::string_view to, std::int64_t score, std::int64_t time_ms,
                      bool by_expiry = false);

@@ -22,27 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Workload {
-  std::vector<std::string> batches;
-  std::map<std::string, std::int64_t> expected;  // subject -> score
-};
+using Workload = PlainSumWorkload;
 
 Workload make_workload(int batches, int per_batch, int subjects, std::uint32_t seed) {
-  static constexpr std::pair<const char*, int> kTypes[] = {
-      {"small", 1}, {"medium", 3}, {"large", 7}};
-  std::mt19937 random(seed);
-  Workload workload;
-  for (int b = 0; b < batches; ++b) {
-    std::string batch;
-    for (int i = 0; i < per_batch; ++i) {
-      const auto& [type, points] = kTypes[random() % 3];
-      const std::string subject = fmt::format("plate:T:{}", random() % subjects);
-      batch += event_line(fmt::format("b{}-{}", b, i), subject, type, "2026-01-01T00:00:00Z");
-      workload.expected[subject] += points;
-    }
-    workload.batches.push_back(std::move(batch));
-  }
-  return workload;
+  return make_plain_sum_workload(batches, per_batch, subjects, seed, "T");
 }
 
 // Wall clock, nothing expires (kPlainSumRules): a subject's score is the

@@ -28,29 +28,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // Plain sums (kPlainSumRules): losing an event or counting one twice shows.
-struct Workload {
-  std::vector<std::string> batches;
-  std::map<std::string, std::int64_t> expected;  // subject -> score
-  std::uint64_t events = 0;
-};
+using Workload = PlainSumWorkload;
 
 Workload make_workload(int batches, int per_batch, int subjects, std::uint32_t seed) {
-  static constexpr std::pair<const char*, int> kTypes[] = {
-      {"small", 1}, {"medium", 3}, {"large", 7}};
-  std::mt19937 random(seed);
-  Workload workload;
-  for (int b = 0; b < batches; ++b) {
-    std::string batch;
-    for (int i = 0; i < per_batch; ++i) {
-      const auto& [type, points] = kTypes[random() % 3];
-      const std::string subject = fmt::format("plate:R:{}", random() % subjects);
-      batch += event_line(fmt::format("r{}-{}", b, i), subject, type, "2026-01-01T00:00:00Z");
-      workload.expected[subject] += points;
-      ++workload.events;
-    }
-    workload.batches.push_back(std::move(batch));
-  }
-  return workload;
+  return make_plain_sum_workload(batches, per_batch, subjects, seed, "R");
 }
 
 class RescaleTest : public ::testing::Test {

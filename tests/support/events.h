@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tally::testing {
 
@@ -21,5 +23,18 @@ std::string event_line(std::string_view id, std::string_view subject, std::strin
                        std::string_view time, const EventExtras& extras = {});
 std::string event_line(std::string_view id, std::string_view subject, std::string_view type,
                        std::int64_t time_ms, const EventExtras& extras = {});
+
+// Batches of random events under kPlainSumRules (types small 1, medium 3,
+// large 7, nothing expires), so a subject's score is the plain sum of its
+// events' points and losing or doubling one always shows. Ids are
+// "<prefix>B-I"; subjects "plate:<prefix>:N". The same seed gives the same
+// batches, and the first k batches of a longer workload are those of k.
+struct PlainSumWorkload {
+  std::vector<std::string> batches;
+  std::map<std::string, std::int64_t> expected;  // subject -> score
+  std::uint64_t events = 0;
+};
+PlainSumWorkload make_plain_sum_workload(int batches, int per_batch, int subjects,
+                                         std::uint32_t seed, std::string_view prefix);
 
 }  // namespace tally::testing

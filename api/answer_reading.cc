@@ -102,6 +102,14 @@ class Fields {
   static bool convert(element value, bool& out) {
     return value.get_bool().get(out) == simdjson::SUCCESS;
   }
+  static bool convert(element value, std::vector<std::string>& out) {
+    simdjson::dom::array items;
+    if (value.get_array().get(items) != simdjson::SUCCESS) return false;
+    for (element item : items) {
+      if (!convert(item, out.emplace_back())) return false;
+    }
+    return true;
+  }
 
   object object_;
   bool ok_ = true;
@@ -261,6 +269,41 @@ bool read(Fields& f, SnapshotAnswer& a) {
   return f.ok();
 }
 
+void read_impact_row(Fields& f, ImpactRow& row) {
+  f.read("subject", row.subject).read("score_now", row.score_now);
+  f.read("score_proposed", row.score_proposed).read("tier_now", row.tier_now);
+  f.read("tier_proposed", row.tier_proposed);
+}
+
+bool read(Fields& f, ImpactAnswer& a) {
+  f.read("file", a.file).time("at", a.at_ms).read("seconds", a.seconds);
+  f.read("subjects", a.subjects).read("changed_score", a.changed_score);
+  f.read("changed_tier", a.changed_tier);
+  f.read("tiers_now", a.tiers_now).read("tiers_proposed", a.tiers_proposed);
+  f.list("transitions", a.transitions, [](Fields& t, ImpactTransition& out) {
+    t.read("from", out.from).read("to", out.to).read("count", out.count);
+  });
+  object delta;
+  if (f.raw()["delta"].get_object().get(delta) != simdjson::SUCCESS) return false;
+  Fields d(delta);
+  d.read("min", a.delta.min).read("p25", a.delta.p25).read("median", a.delta.median);
+  d.read("p75", a.delta.p75).read("max", a.delta.max).read("up", a.delta.up);
+  d.read("down", a.delta.down);
+  if (!d.ok()) return false;
+  f.list("top", a.top, [](Fields& t, ImpactSubject& out) {
+    read_impact_row(t, out);
+    t.read("types", out.types);
+  });
+  f.list("types", a.types, [](Fields& t, ImpactType& out) {
+    t.read("type", out.type).read("events_now", out.events_now);
+    t.read("events_proposed", out.events_proposed).read("points_now", out.points_now);
+    t.read("points_proposed", out.points_proposed).read("in_proposal", out.in_proposal);
+    t.read("stored", out.stored).read("in_current", out.in_current);
+  });
+  if (f.has("rows")) f.list("rows", a.rows.emplace(), read_impact_row);
+  return f.ok();
+}
+
 // {"error":{"code","message"}} as its refusal.
 Status read_error(element error) {
   std::string_view code, message;
@@ -303,5 +346,6 @@ template Result<StatsAnswer> parse_answer(std::string_view);
 template Result<ReloadAnswer> parse_answer(std::string_view);
 template Result<WorkersAnswer> parse_answer(std::string_view);
 template Result<SnapshotAnswer> parse_answer(std::string_view);
+template Result<ImpactAnswer> parse_answer(std::string_view);
 
 }  // namespace tally::api

@@ -242,6 +242,68 @@ std::string to_json(const WorkersAnswer& answer) {
   });
 }
 
+namespace {
+
+void impact_row_fields(JsonWriter& json, const ImpactRow& row) {
+  json.field("subject", row.subject).field("score_now", row.score_now);
+  json.field("score_proposed", row.score_proposed).field("tier_now", row.tier_now);
+  json.field("tier_proposed", row.tier_proposed);
+}
+
+void names(JsonWriter& json, std::string_view key, const std::vector<std::string>& list) {
+  json.key(key).begin_array();
+  for (const std::string& name : list) json.value(name);
+  json.end_array();
+}
+
+}  // namespace
+
+std::string to_json(const ImpactAnswer& answer) {
+  return json_object([&](JsonWriter& json) {
+    json.field("file", answer.file);
+    time_field(json, "at", answer.at_ms);
+    fixed_field(json, "seconds", answer.seconds, 3);
+    json.field("subjects", answer.subjects).field("changed_score", answer.changed_score);
+    json.field("changed_tier", answer.changed_tier);
+    names(json, "tiers_now", answer.tiers_now);
+    names(json, "tiers_proposed", answer.tiers_proposed);
+    json.key("transitions").begin_array();
+    for (const ImpactTransition& t : answer.transitions) {
+      json.begin_object().field("from", t.from).field("to", t.to).field("count", t.count);
+      json.end_object();
+    }
+    json.end_array();
+    const ImpactDelta& d = answer.delta;
+    json.key("delta").begin_object().field("min", d.min).field("p25", d.p25);
+    json.field("median", d.median).field("p75", d.p75).field("max", d.max);
+    json.field("up", d.up).field("down", d.down).end_object();
+    json.key("top").begin_array();
+    for (const ImpactSubject& subject : answer.top) {
+      json.begin_object();
+      impact_row_fields(json, subject);
+      names(json, "types", subject.types);
+      json.end_object();
+    }
+    json.end_array();
+    json.key("types").begin_array();
+    for (const ImpactType& t : answer.types) {
+      json.begin_object().field("type", t.type).field("events_now", t.events_now);
+      json.field("events_proposed", t.events_proposed).field("points_now", t.points_now);
+      json.field("points_proposed", t.points_proposed).field("in_proposal", t.in_proposal);
+      json.field("stored", t.stored).field("in_current", t.in_current).end_object();
+    }
+    json.end_array();
+    if (!answer.rows) return;
+    json.key("rows").begin_array();
+    for (const ImpactRow& row : *answer.rows) {
+      json.begin_object();
+      impact_row_fields(json, row);
+      json.end_object();
+    }
+    json.end_array();
+  });
+}
+
 std::string to_json(const SnapshotAnswer& answer) {
   return json_object([&](JsonWriter& json) {
     json.field("snapshot", answer.snapshot).field("records", answer.records);

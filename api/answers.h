@@ -241,6 +241,72 @@ struct SnapshotAnswer {
   double longest_pause_seconds = 0;
 };
 
+// The impact of a proposed rules file (op "impact"): every subject scored
+// now and under the proposal, at `at`.
+//   {"file","at","seconds","subjects","changed_score","changed_tier",
+//    "tiers_now":[names],"tiers_proposed":[names],
+//    "transitions":[{"from","to","count"}...],      tier now -> tier proposed, count > 0
+//    "delta":{"min","p25","median","p75","max","up","down"},   proposed - now
+//    "top":[{"subject","score_now","score_proposed","tier_now","tier_proposed","types":[...]}],
+//    "types":[{"type","events_now","events_proposed","points_now","points_proposed",
+//              "in_proposal","stored","in_current"}...],
+//    "rows":[{"subject","score_now","score_proposed","tier_now","tier_proposed"}...]}
+// "" is the tier of a score below every tier. "rows" only when asked for
+// (each subject of the key groups asked whose score or tier changes).
+// "in_proposal": false for a stored type the proposal does not name (it
+// counts 0 there); "stored": false for a proposed type no stored event has;
+// "in_current": false for a type the live rules do not name.
+struct ImpactTransition {
+  std::string from;
+  std::string to;
+  std::uint64_t count = 0;
+};
+struct ImpactRow {
+  std::string subject;
+  std::int64_t score_now = 0;
+  std::int64_t score_proposed = 0;
+  std::string tier_now;
+  std::string tier_proposed;
+};
+struct ImpactSubject : ImpactRow {
+  std::vector<std::string> types;  // the event types whose terms moved it
+};
+struct ImpactType {
+  std::string type;
+  std::uint64_t events_now = 0;  // contributions counting at `at`
+  std::uint64_t events_proposed = 0;
+  std::int64_t points_now = 0;
+  std::int64_t points_proposed = 0;
+  bool in_proposal = true;
+  bool stored = true;
+  bool in_current = true;  // the live rules name it
+};
+struct ImpactDelta {
+  std::int64_t min = 0;
+  std::int64_t p25 = 0;
+  std::int64_t median = 0;
+  std::int64_t p75 = 0;
+  std::int64_t max = 0;
+  std::uint64_t up = 0;
+  std::uint64_t down = 0;
+};
+struct ImpactAnswer {
+  static constexpr Op kOp = Op::kImpact;  // the op it answers
+  std::string file;
+  std::int64_t at_ms = 0;
+  double seconds = 0;  // written with 3 decimals
+  std::uint64_t subjects = 0;
+  std::uint64_t changed_score = 0;
+  std::uint64_t changed_tier = 0;
+  std::vector<std::string> tiers_now;
+  std::vector<std::string> tiers_proposed;
+  std::vector<ImpactTransition> transitions;
+  ImpactDelta delta;
+  std::vector<ImpactSubject> top;
+  std::vector<ImpactType> types;
+  std::optional<std::vector<ImpactRow>> rows;
+};
+
 // {"error":{"code","message"}}: a refusal (error_code_of) as tallyd answers
 // it. Any other failure is a bug and is answered as bad_request.
 std::string error_json(const Status& refusal);
@@ -253,6 +319,7 @@ std::string to_json(const StatsAnswer& answer);
 std::string to_json(const ReloadAnswer& answer);
 std::string to_json(const WorkersAnswer& answer);
 std::string to_json(const SnapshotAnswer& answer);
+std::string to_json(const ImpactAnswer& answer);
 
 // Reads an answer back (Answer: any of the above). An {"error":...} answer
 // (a refused reload too) comes back as its refusal: error_code_of gives the

@@ -9,7 +9,7 @@ namespace tally::api {
 namespace {
 
 static_assert(std::variant_size_v<Request> == kOpNames.size(), "one request type per op");
-static_assert(kOpNames.size() == static_cast<std::size_t>(Op::kSnapshot) + 1);
+static_assert(kOpNames.size() == static_cast<std::size_t>(Op::kImpact) + 1);
 static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kBusy) + 1);
 static_assert(kMaxTopN == 10'000 && kMaxWorkers == 4096, "the messages below name the limits");
 
@@ -104,6 +104,50 @@ Result<Request> workers_request(Object object) {
   return Request(request);
 }
 
+Result<Request> impact_request(Object object) {
+  ImpactRequest request;
+  std::string_view text;
+  auto rules = object["rules"];
+  if (rules.error() == simdjson::NO_SUCH_FIELD) {
+    return refusal(ErrorCode::kMissingField, "`rules` (the proposed file's text) is required");
+  }
+  if (rules.get_string().get(text) != simdjson::SUCCESS || text.size() > kMaxImpactRulesBytes) {
+    return refusal(ErrorCode::kBadField, "`rules` must be the rules file's text, at most 16 MiB");
+  }
+  request.rules = std::string(text);
+  request.file = "proposal.toml";
+  auto file = object["file"];
+  if (file.error() == simdjson::SUCCESS) {
+    if (file.get_string().get(text) != simdjson::SUCCESS || text.empty() || text.size() > 4096) {
+      return refusal(ErrorCode::kBadField, "`file` must be a file name (1 to 4096 bytes)");
+    }
+    request.file = std::string(text);
+  }
+  Result<std::optional<std::int64_t>> at = at_of(object);
+  if (!at) return at.status();
+  request.at_ms = *at;
+  auto top = object["top"];
+  if (top.error() == simdjson::SUCCESS && (top.get_uint64().get(request.top) != simdjson::SUCCESS ||
+                                           request.top == 0 || request.top > kMaxTopN)) {
+    return refusal(ErrorCode::kBadField, "`top` must be an integer from 1 to 10000");
+  }
+  auto rows = object["rows"];
+  if (rows.error() == simdjson::SUCCESS) {
+    simdjson::dom::array range;
+    std::uint64_t first = 0, second = 0;
+    if (rows.get_array().get(range) != simdjson::SUCCESS || range.size() != 2 ||
+        range.at(0).get_uint64().get(first) != simdjson::SUCCESS ||
+        range.at(1).get_uint64().get(second) != simdjson::SUCCESS || first >= second ||
+        second > kKeyGroups) {
+      return refusal(ErrorCode::kBadField,
+                     "`rows` must be [FROM, TO], key groups with 0 <= FROM < TO <= 4096");
+    }
+    request.rows =
+        std::make_pair(static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(second));
+  }
+  return Request(std::move(request));
+}
+
 std::string unknown_op_message(std::string_view op) {
   std::string message = "unknown op `";
   message.append(op);
@@ -186,6 +230,8 @@ Result<Request> parse_request(std::string_view json, simdjson::dom::parser& pars
       return workers_request(object);
     case Op::kSnapshot:
       return Request(SnapshotRequest{});
+    case Op::kImpact:
+      return impact_request(object);
   }
   return Status::internal("an op without a parser");
 }
@@ -211,6 +257,13 @@ std::string to_json(const Request& request) {
           json.field("n", r.n).field("order", to_string(r.order));
         } else if constexpr (std::is_same_v<R, WorkersRequest>) {
           if (r.set) json.field("set", *r.set);
+        } else if constexpr (std::is_same_v<R, ImpactRequest>) {
+          json.field("rules", r.rules).field("file", r.file);
+          if (r.at_ms) json.field("at", *r.at_ms);
+          json.field("top", r.top);
+          if (r.rows) {
+            json.key("rows").begin_array().value(r.rows->first).value(r.rows->second).end_array();
+          }
         }
       },
       request);

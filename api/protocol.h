@@ -13,6 +13,8 @@
 //   {"op":"top"[,"n":1..10000 (10)][,"order":"highest"|"lowest"]}
 //   {"op":"stats"}  {"op":"reload"}  {"op":"snapshot"}
 //   {"op":"workers"[,"set":1..4096]}
+//   {"op":"impact","rules":TOML_TEXT[,"file":NAME][,"at":TIME][,"top":1..10000 (10)]
+//                  [,"rows":[FROM_GROUP,TO_GROUP]]}
 //
 // A request that cannot be answered gets {"error":{"code":C,"message":M}}
 // with C an ErrorCode's name, never silence.
@@ -26,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 #include "core/key_groups.h"
@@ -48,10 +51,11 @@ enum class Op : std::uint8_t {
   kReload,    // re-read the rules file
   kWorkers,   // the worker count
   kSnapshot,  // write a snapshot now
+  kImpact,    // what a proposed rules file would do to every subject (nothing changes)
 };
 // Stable names, in the enum's order: what `"op"` carries.
-inline constexpr std::array<std::string_view, 8> kOpNames = {
-    "score", "explain", "history", "top", "stats", "reload", "workers", "snapshot"};
+inline constexpr std::array<std::string_view, 9> kOpNames = {
+    "score", "explain", "history", "top", "stats", "reload", "workers", "snapshot", "impact"};
 std::string_view to_string(Op op) noexcept;
 std::optional<Op> op_named(std::string_view name) noexcept;
 
@@ -116,10 +120,21 @@ struct WorkersRequest {
   std::optional<std::uint32_t> set;
 };
 struct SnapshotRequest {};
+// A proposed rules file, scored against every stored contribution as if it
+// had always been in force. `rows`: also list each changed subject of the
+// key groups [first, second) (a page of the CSV).
+inline constexpr std::size_t kMaxImpactRulesBytes = 16 << 20;
+struct ImpactRequest {
+  std::string rules;                   // the file's text
+  std::string file = "proposal.toml";  // its name, for errors
+  std::optional<std::int64_t> at_ms;
+  std::uint64_t top = kDefaultTopN;
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> rows;
+};
 
 // One alternative per op, in Op's order.
 using Request = std::variant<ScoreRequest, ExplainRequest, HistoryRequest, TopRequest, StatsRequest,
-                             ReloadRequest, WorkersRequest, SnapshotRequest>;
+                             ReloadRequest, WorkersRequest, SnapshotRequest, ImpactRequest>;
 Op op_of(const Request& request) noexcept;
 
 // Reads one request. Failure is a refusal (error_code_of) with the message

@@ -32,6 +32,21 @@ void ControlLoop::run(SignalWatcher& signals) {
       reload_rules("the rules file changed");
     }
     if (wait_for_request(kTurn)) answer_ready_requests();
+    answer_finished_impacts();
+  }
+  impacts_.clear();  // stops and joins them while the workers still run
+}
+
+void ControlLoop::answer_finished_impacts() {
+  for (auto it = impacts_.begin(); it != impacts_.end();) {
+    if (!it->job->done()) {
+      ++it;
+      continue;
+    }
+    const std::string answer = scorer::QueryHandler::answer_of(*it->job);
+    it->envelope.emplace_back(answer.data(), answer.size());
+    (void)zmq::send_multipart(query_, it->envelope, zmq::send_flags::dontwait);
+    it = impacts_.erase(it);
   }
 }
 
@@ -53,7 +68,14 @@ void ControlLoop::answer_ready_requests() {
     }
     if (frames_.size() < 2) continue;  // no routing id: cannot answer anyway
     // Echo the envelope and answer the last frame.
-    const std::string answer = handler_.handle(frames_.back().to_string_view());
+    scorer::QueryHandler::Reply reply = handler_.start_or_answer(frames_.back().to_string_view());
+    if (auto* job = std::get_if<std::unique_ptr<scorer::ImpactJob>>(&reply)) {
+      frames_.pop_back();
+      impacts_.push_back({std::move(frames_), std::move(*job)});
+      frames_.clear();
+      continue;
+    }
+    const std::string& answer = std::get<std::string>(reply);
     frames_.back() = zmq::message_t(answer.data(), answer.size());
     (void)zmq::send_multipart(query_, frames_, zmq::send_flags::dontwait);
   }

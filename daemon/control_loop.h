@@ -53,6 +53,14 @@ class ControlLoop {
   bool wait_for_request(std::chrono::milliseconds timeout);
   void answer_ready_requests();
   void reload_rules(std::string_view why);
+  // An impact runs on its own thread; its request's envelope waits here and
+  // is answered the turn after it ends.
+  void answer_finished_impacts();
+  struct PendingImpact {
+    std::vector<zmq::message_t> envelope;
+    std::unique_ptr<scorer::ImpactJob> job;
+  };
+  std::vector<PendingImpact> impacts_;
   // Once a kLoadSample: utilisation for `tally workers`, then the autoscaler.
   void sample_load(std::chrono::steady_clock::time_point now);
 

@@ -60,11 +60,12 @@ namespace tally::scorer {
 // The rows of the queue matrix, one per sending thread: a row is that
 // thread's single-producer queue to each worker.
 enum class QueueRow : std::uint32_t {
-  kIngest = 0,    // the ingest thread: events
-  kControl = 1,   // the query/control thread: queries
-  kMetrics = 2,   // the metrics scrape: stats requests
-  kSnapshot = 3,  // whoever takes a snapshot (serialised by the engine)
-  kRescale = 4,   // the rescaling thread: opening new workers' journals
+  kIngest = 0,      // the ingest thread: events
+  kControl = 1,     // the query/control thread: queries
+  kMetrics = 2,     // the metrics scrape: stats requests
+  kSnapshot = 3,    // whoever takes a snapshot (serialised by the engine)
+  kBackground = 4,  // the one background operation at a time: a worker-count
+                    // change (opening journals) or an impact (its slices)
 };
 inline constexpr std::uint32_t kQueueRows = 5;
 // Recovery replays through the kIngest row: it runs before ingest starts.
@@ -175,6 +176,12 @@ class Engine {
   // for it: the daemon's shutdown calls this before stopping ingest. The
   // change ends kFailed with the groups moved so far staying moved.
   void stop_rescale();
+  // An impact (scorer/rules_impact.h) reads every worker in slices: it and a
+  // worker-count change exclude each other, and one runs at a time. kBusy,
+  // saying which runs, otherwise ok; end_impact() when it ends.
+  Status try_begin_impact();
+  void end_impact() noexcept;
+  bool impact_running() const noexcept { return impact_running_.load(std::memory_order_acquire); }
   // Per worker, the busy time so far (ns), and the queue depths: the
   // autoscaler's and `workers`' utilisation figures come from differences.
   // Empty while a worker is being added or removed (it never waits).
@@ -298,6 +305,7 @@ class Engine {
   std::vector<double> utilisation_;
   std::atomic<bool> rescaling_{false};
   std::atomic<bool> rescale_abort_{false};
+  std::atomic<bool> impact_running_{false};  // changed under rescale_mutex_
 };
 
 }  // namespace tally::scorer

@@ -66,6 +66,12 @@ Status Engine::rescale(std::uint32_t target) {
     return Status::unavailable("the engine is not running");
   }
   const std::lock_guard lock(rescale_mutex_);
+  if (impact_running_.load(std::memory_order_acquire)) {
+    ++totals_.busy;
+    return Status::busy(
+        "an impact of a proposed rules file is running (`tally rules impact`); ask again when it "
+        "ends");
+  }
   if (rescaling_.load(std::memory_order_acquire)) {
     ++totals_.busy;
     return Status::busy(fmt::format(
@@ -84,6 +90,23 @@ Status Engine::rescale(std::uint32_t target) {
   rescaler_ = std::thread([this, target] { run_rescale(target); });
   return Status::ok();
 }
+
+Status Engine::try_begin_impact() {
+  const std::lock_guard lock(rescale_mutex_);
+  if (impact_running_.load(std::memory_order_acquire)) {
+    return Status::busy("another impact is running; ask again when it ends");
+  }
+  if (rescaling_.load(std::memory_order_acquire)) {
+    return Status::busy(fmt::format(
+        "a change from {} to {} workers is running; ask again when it ends (`tally workers` shows "
+        "its progress)",
+        progress_.from, progress_.to));
+  }
+  impact_running_.store(true, std::memory_order_release);
+  return Status::ok();
+}
+
+void Engine::end_impact() noexcept { impact_running_.store(false, std::memory_order_release); }
 
 RescaleProgress Engine::rescale_progress() const {
   const std::lock_guard lock(rescale_mutex_);
@@ -118,7 +141,7 @@ void Engine::update_progress(const std::function<void(RescaleProgress&)>& change
 
 Status Engine::open_journal(std::uint32_t worker, std::uint64_t generation) {
   OpenJournalCommand command(generation);
-  run_on(QueueRow::kRescale, worker, command);
+  run_on(QueueRow::kBackground, worker, command);
   return command.result;
 }
 

@@ -252,6 +252,10 @@ std::string QueryHandler::handle(const api::Request& request) {
           const auto answer = snapshot();
           return answer ? api::to_json(*answer) : api::error_json(answer.status());
         }
+        if constexpr (std::is_same_v<R, api::ImpactRequest>) {
+          const auto answer = impact(r);
+          return answer ? api::to_json(*answer) : api::error_json(answer.status());
+        }
       },
       request);
 }
@@ -357,6 +361,38 @@ Result<api::SnapshotAnswer> QueryHandler::snapshot() {
   return api::SnapshotAnswer{report.generation, report.records, report.bytes, report.seconds,
                              report.longest_pause_seconds};
 }
+
+namespace {
+
+// An impact that could not start, as the api's refusal.
+Status impact_refusal(const Status& why) {
+  if (why.code() == Status::Code::kBusy) {
+    return api::refusal(api::ErrorCode::kBusy, std::string(why.message()));
+  }
+  return api::refusal(api::ErrorCode::kRulesRefused, why.to_string());
+}
+
+}  // namespace
+
+Result<api::ImpactAnswer> QueryHandler::impact(const api::ImpactRequest& request) {
+  Result<std::unique_ptr<ImpactJob>> job = ImpactJob::start(engine_, request);
+  if (!job) return impact_refusal(job.status());
+  (*job)->wait();
+  return (*job)->answer();
+}
+
+QueryHandler::Reply QueryHandler::start_or_answer(std::string_view request) {
+  const Result<api::Request> parsed = api::parse_request(request, parser_);
+  if (!parsed) return api::error_json(parsed.status());
+  if (const auto* impact_request = std::get_if<api::ImpactRequest>(&*parsed)) {
+    Result<std::unique_ptr<ImpactJob>> job = ImpactJob::start(engine_, *impact_request);
+    if (!job) return api::error_json(impact_refusal(job.status()));
+    return std::move(job).value();
+  }
+  return handle(*parsed);
+}
+
+std::string QueryHandler::answer_of(const ImpactJob& job) { return api::to_json(job.answer()); }
 
 Result<api::WorkersAnswer> QueryHandler::workers(const api::WorkersRequest& request) {
   if (request.set) {

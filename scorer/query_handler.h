@@ -17,12 +17,14 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "api/answers.h"
 #include "api/protocol.h"
 #include "core/ingest_counters.h"
 #include "core/status.h"
 #include "scorer/engine.h"
+#include "scorer/rules_impact.h"
 
 namespace tally::scorer {
 
@@ -48,6 +50,15 @@ class QueryHandler {
   api::ReloadAnswer reload();
   Result<api::WorkersAnswer> workers(const api::WorkersRequest& request);
   Result<api::SnapshotAnswer> snapshot();
+  // Runs the impact of a proposed file to its end (tests, scripts). The
+  // daemon uses start_or_answer so that it can answer other requests meanwhile.
+  Result<api::ImpactAnswer> impact(const api::ImpactRequest& request);
+
+  // For a caller that must not wait on an impact: an impact request starts
+  // a job (answered by answer_of once done); anything else is answered now.
+  using Reply = std::variant<std::string, std::unique_ptr<ImpactJob>>;
+  Reply start_or_answer(std::string_view request);
+  static std::string answer_of(const ImpactJob& job);
 
  private:
   // score and explain: the subject's answer from its owning worker.

@@ -335,4 +335,11 @@ Result<std::shared_ptr<const RuleSet>> load_rules_file(const std::string& path,
   return parse_rules(text.str(), path, version);
 }
 
+std::string format_bound(std::int64_t value) {
+  return value == std::numeric_limits<std::int64_t>::min() ||
+                 value == std::numeric_limits<std::int64_t>::max()
+             ? "none"
+             : std::to_string(value);
+}
+
 }  // namespace tally::scorer

@@ -113,5 +113,7 @@ Result<std::int64_t> parse_duration_ms(std::string_view text);
 // Milliseconds -> the largest exact unit ("540d", "90m", "1500ms" never occurs
 // for parsed durations; falls back to seconds).
 std::string format_duration(std::int64_t ms);
+// A clamp bound in words: the number, or "none" for an unbounded side.
+std::string format_bound(std::int64_t value);
 
 }  // namespace tally::scorer

@@ -102,6 +102,7 @@ struct SubjectTable::Impl {
   BlobArena arena;
   absl::flat_hash_set<Handle, SubjectHash, SubjectEq> subjects{0, SubjectHash{&arena},
                                                                SubjectEq{&arena}};
+  std::size_t walks_unfinished = 0;
   // This table's refs into the shared InternTable, so that its mutex is taken
   // once per table and value, not per event.
   absl::flat_hash_map<const Rule*, std::uint16_t> rule_refs;
@@ -485,8 +486,60 @@ std::size_t SubjectTable::insert_blobs(std::string_view blobs,
   return inserted;
 }
 
+struct SubjectWalk::State {
+  using Iterator = absl::flat_hash_set<Handle, SubjectHash, SubjectEq>::const_iterator;
+  bool started = false;
+  std::size_t capacity = 0;  // the index's when the walk began: a change means a rehash
+  Iterator next;
+};
+
+SubjectWalk::SubjectWalk() : state_(std::make_unique<State>()) {}
+SubjectWalk::~SubjectWalk() = default;
+SubjectWalk::SubjectWalk(SubjectWalk&&) noexcept = default;
+SubjectWalk& SubjectWalk::operator=(SubjectWalk&&) noexcept = default;
+
+void SubjectTable::end_walk(SubjectWalk& walk) const {
+  if (!walk.state_->started) return;
+  walk.state_->started = false;
+  --impl_->walks_unfinished;
+}
+
+WalkStep SubjectTable::walk_step(SubjectWalk& walk, std::size_t max_subjects,
+                                 const std::function<void(const SubjectState&)>& visit) const {
+  // absl keeps iterators valid across inserts that do not rehash, and only
+  // erasing a slot invalidates it: so a walk holds purges off (no erase), and
+  // notices a rehash by the index's capacity.
+  Impl& impl = *impl_;
+  SubjectWalk::State& state = *walk.state_;
+  if (!state.started) {
+    state.started = true;
+    state.capacity = impl.subjects.capacity();
+    state.next = impl.subjects.cbegin();
+    ++impl.walks_unfinished;
+  } else if (impl.subjects.capacity() != state.capacity) {
+    state.capacity = impl.subjects.capacity();
+    state.next = impl.subjects.cbegin();
+    return WalkStep::kRestart;
+  }
+  for (std::size_t visited = 0; visited < max_subjects; ++visited, ++state.next) {
+    if (state.next == impl.subjects.cend()) {
+      state.started = false;
+      --impl.walks_unfinished;
+      return WalkStep::kDone;
+    }
+    visit(*state_of(impl.arena.resolve(*state.next)));
+  }
+  if (state.next == impl.subjects.cend()) {
+    state.started = false;
+    --impl.walks_unfinished;
+    return WalkStep::kDone;
+  }
+  return WalkStep::kMore;
+}
+
 std::size_t SubjectTable::purge(std::int64_t now_ms, std::int64_t retain_ms) {
   Impl& impl = *impl_;
+  if (impl.walks_unfinished > 0) return 0;  // the next purge does it
   std::size_t removed = 0;
   for (auto it = impl.subjects.begin(); it != impl.subjects.end();) {
     Handle& handle = const_cast<Handle&>(*it);  // see apply()

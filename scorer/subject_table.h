@@ -42,6 +42,28 @@ namespace tally::scorer {
 
 class SubjectState;  // opaque: the address of a subject's blob (subject_blob.h)
 
+// Where a walk over a table in slices stands (SubjectTable::walk_step).
+// Opaque; belongs to one table, and is used on that table's thread only.
+class SubjectWalk {
+ public:
+  SubjectWalk();
+  ~SubjectWalk();
+  SubjectWalk(SubjectWalk&&) noexcept;
+  SubjectWalk& operator=(SubjectWalk&&) noexcept;
+
+ private:
+  friend class SubjectTable;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+enum class WalkStep : std::uint8_t {
+  kMore,     // visited `max` subjects; step again
+  kDone,     // every subject visited
+  kRestart,  // the table re-indexed since the last step (it grew): forget what
+             // was visited; the next step begins again
+};
+
 enum class ApplyOutcome : std::uint8_t {
   kAccepted,   // recorded (a late target of a revoke is recorded as revoked)
   kDuplicate,  // its id was already seen for this subject: no change
@@ -149,8 +171,20 @@ class SubjectTable {
   std::size_t insert_blobs(std::string_view blobs,
                            const std::function<void(const SubjectState&)>& added);
 
+  // A walk in slices, for a long read (the impact of a proposed rules file)
+  // that must let the worker apply events between slices: visits up to
+  // `max_subjects` more. Every subject present for the whole walk is visited
+  // exactly once; one added meanwhile may or may not be. While any walk is
+  // unfinished, purge() does nothing (it would remove what a walk stands on);
+  // a walk finishes at kDone.
+  WalkStep walk_step(SubjectWalk& walk, std::size_t max_subjects,
+                     const std::function<void(const SubjectState&)>& visit) const;
+  // Ends a walk before kDone (purges resume once no walk is unfinished).
+  void end_walk(SubjectWalk& walk) const;
+
   // Drops what is older than retention (see header comment). Returns how many
-  // subjects were removed entirely.
+  // subjects were removed entirely; 0, doing nothing, while a walk is
+  // unfinished.
   std::size_t purge(std::int64_t now_ms, std::int64_t retain_ms);
 
   std::size_t subjects() const noexcept;

@@ -10,6 +10,7 @@
 
 #include "api/answers.h"
 #include "apps/tally/answer_printing.h"
+#include "apps/tally/rules_impact.h"
 #include "client/query_client.h"
 
 namespace tally::cli {
@@ -112,6 +113,8 @@ int ask(zmq::context_t& context, const ClientOptions& options, const api::Reques
       return show<api::WorkersAnswer>(op, *text, options.json, print_workers);
     case api::Op::kSnapshot:
       return show<api::SnapshotAnswer>(op, *text, options.json, print_snapshot);
+    case api::Op::kImpact:
+      return show<api::ImpactAnswer>(op, *text, options.json, print_impact);
   }
   return kExitError;
 }

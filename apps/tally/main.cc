@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       "  tally history plate:NY:ABC1234\n"
       "  tally revoke plate:NY:ABC1234 nyc:4521236789 --reason \"appeal upheld\"\n"
       "  tally rules check config/rules/demerit-ny.toml\n"
+      "  tally rules diff OLD.toml NEW.toml | tally rules impact NEW.toml [--csv FILE]\n"
       "  tally top 10 [--lowest]\n"
       "  tally stats | tally reload | tally workers [N] | tally snapshot\n"
       "  tally send events.ndjson --ack\n"
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
       "check: the rules file was refused.");
   CLI11_PARSE(app, argc, argv);
 
-  if (rules.parsed()) return rules.run();
+  if (rules.parsed()) return rules.run(options);
   if (cluster.parsed()) return cluster.run(options);
   try {
     zmq::context_t context(1);

@@ -169,6 +169,27 @@ TEST(AnswersTest, TopStatsWorkersAndSnapshotRoundTrip) {
   ASSERT_TRUE(workers_back) << workers_back.status().to_string();
   EXPECT_EQ(to_json(*workers_back), rescaling);
   EXPECT_EQ(parse_answer<WorkersAnswer>(R"({"workers":3})")->workers, 3u);
+  ImpactAnswer impact;
+  impact.file = "new.toml";
+  impact.at_ms = 1'704'067'200'000;
+  impact.subjects = 3;
+  impact.tiers_now = {"clear", "warning"};
+  impact.tiers_proposed = {"clear"};
+  impact.transitions = {{"warning", "clear", 2}, {"", "clear", 1}};
+  impact.delta = {-4, -4, -1, 0, 2, 1, 2};
+  api::ImpactSubject moved;
+  moved.subject = "a,b";
+  moved.score_now = 7;
+  moved.tier_now = "warning";
+  moved.types = {"fine"};
+  impact.top = {moved};
+  impact.types = {{"fine", 2, 1, 6, 5, true, true, true},
+                  {"camera", 0, 0, 0, 0, true, false, false}};
+  impact.rows = std::vector<ImpactRow>{moved};
+  const std::string impact_json = to_json(impact);
+  const auto impact_back = parse_answer<ImpactAnswer>(impact_json);
+  ASSERT_TRUE(impact_back) << impact_back.status().to_string();
+  EXPECT_EQ(to_json(*impact_back), impact_json);
   const SnapshotAnswer snapshot{7, 100, 2048, 0.5, 0.0125};
   EXPECT_EQ(to_json(snapshot), R"({"snapshot":7,"records":100,"bytes":2048,"seconds":0.500,)"
                                R"("longest_pause_seconds":0.013})");

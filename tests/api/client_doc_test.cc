@@ -47,6 +47,7 @@ std::vector<std::string> everything_written() {
   out.push_back(to_json(HistoryRequest{"s"}));
   out.push_back(to_json(TopRequest{}));
   out.push_back(to_json(WorkersRequest{2}));
+  out.push_back(to_json(ImpactRequest{"[rules.a]", "new.toml", 1, 5, std::make_pair(0u, 64u)}));
 
   Contribution revoked;
   revoked.revoked = true;
@@ -69,6 +70,12 @@ std::vector<std::string> everything_written() {
   workers.per_worker.push_back(WorkerLoad{});
   workers.rescale = RescaleStatus{"failed", 1, 2, 3, 4, 5, 0.1, 0.2, "why"};
   out.push_back(to_json(workers));
+  ImpactAnswer impact;
+  impact.transitions.push_back({});
+  impact.top.push_back({});
+  impact.types.push_back({});
+  impact.rows = std::vector<ImpactRow>{{}};
+  out.push_back(to_json(impact));
   out.push_back(to_json(SnapshotAnswer{}));
   out.push_back(error_json(refusal(ErrorCode::kBadField, "x")));
   return out;

@@ -82,6 +82,14 @@ TEST(ProtocolTest, EveryRefusalIsNamed) {
       {R"({"op":"top","order":1})", "bad_field"},
       {R"({"op":"workers","set":0})", "bad_field"},
       {R"({"op":"workers","set":4097})", "bad_field"},
+      {R"({"op":"impact"})", "missing_field"},
+      {R"({"op":"impact","rules":7})", "bad_field"},
+      {R"({"op":"impact","rules":"","file":""})", "bad_field"},
+      {R"({"op":"impact","rules":"","at":"soon"})", "bad_time"},
+      {R"({"op":"impact","rules":"","top":0})", "bad_field"},
+      {R"({"op":"impact","rules":"","rows":[5,5]})", "bad_field"},
+      {R"({"op":"impact","rules":"","rows":[0,4097]})", "bad_field"},
+      {R"({"op":"impact","rules":"","rows":"all"})", "bad_field"},
   };
   for (const auto& [json, code] : cases) {
     EXPECT_EQ(refusal_of(json), code) << json;
@@ -89,7 +97,7 @@ TEST(ProtocolTest, EveryRefusalIsNamed) {
   }
   EXPECT_EQ(parse_request(R"({"op":"fly"})").status().message(),
             "unknown op `fly`; expected one of score, explain, history, top, stats, reload, "
-            "workers, snapshot");
+            "workers, snapshot, impact");
 }
 
 TEST(ProtocolTest, WhatAClientSendsParsesBackToTheSameRequest) {
@@ -104,6 +112,8 @@ TEST(ProtocolTest, WhatAClientSendsParsesBackToTheSameRequest) {
       WorkersRequest{8},
       WorkersRequest{std::nullopt},
       SnapshotRequest{},
+      ImpactRequest{"[rules.a]\npoints = 1\n", "new.toml", 7, 20, std::make_pair(64u, 128u)},
+      ImpactRequest{"", "proposal.toml", std::nullopt, 10, std::nullopt},
   };
   for (const Request& request : requests) {
     const std::string json = to_json(request);

@@ -231,6 +231,39 @@ TEST_F(QueryHandlerTest, WorkersAndSnapshotRefuseWhatThisDaemonCannotDo) {
   EXPECT_EQ(api::error_code_of(snapshot.status()), api::ErrorCode::kNotSupported);
 }
 
+TEST_F(QueryHandlerTest, AnImpactAndAWorkerCountChangeExcludeEachOther) {
+  send(kTraffic);
+  api::ImpactRequest request;
+  request.rules = testing::kSmallProfile;
+  const auto alone = handler_->impact(request);
+  ASSERT_TRUE(alone) << alone.status().to_string();
+  EXPECT_EQ(alone->subjects, 3u);
+  EXPECT_EQ(alone->changed_score, 0u);  // the same rules: nothing changes
+
+  // No ingest thread here applies route waves: the change to 4 stays running.
+  ASSERT_TRUE(handler_->workers({4}));
+  const auto during = handler_->impact(request);
+  ASSERT_FALSE(during);
+  EXPECT_EQ(api::error_code_of(during.status()), api::ErrorCode::kBusy);
+  EXPECT_NE(during.status().message().find("a change from 3 to 4 workers"), std::string::npos);
+  engine_->stop_rescale();
+
+  ASSERT_TRUE(engine_->try_begin_impact().is_ok());
+  const auto change = handler_->workers({2});
+  ASSERT_FALSE(change);
+  EXPECT_EQ(api::error_code_of(change.status()), api::ErrorCode::kBusy);
+  EXPECT_NE(change.status().message().find("impact"), std::string::npos);
+  engine_->end_impact();
+
+  request.rules = "[score]\nbase = \"high\"\n";
+  request.file = "proposal.toml";
+  const auto refused = handler_->impact(request);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(api::error_code_of(refused.status()), api::ErrorCode::kRulesRefused);
+  EXPECT_NE(refused.status().message().find("proposal.toml:2:"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST_F(QueryHandlerTest, TextInTextOutWithNamedErrors) {
   send(kTraffic);
   EXPECT_EQ(handler_->handle(R"({"op":"score","subject":"b","at":"2024-01-02T00:00:00Z"})"),

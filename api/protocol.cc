@@ -1,7 +1,9 @@
 #include "api/protocol.h"
 
+#include <fmt/format.h>
 #include <simdjson.h>
 
+#include "core/event.h"
 #include "core/event_time.h"
 #include "core/json_writer.h"
 
@@ -33,6 +35,11 @@ Result<std::string> subject_of(Object request) {
   }
   if (field.get_string().get(subject) != simdjson::SUCCESS || subject.empty()) {
     return refusal(ErrorCode::kBadField, "`subject` must be a non-empty string");
+  }
+  if (subject.size() > kMaxSubjectBytes) {
+    return refusal(ErrorCode::kBadField,
+                   fmt::format("`subject` is {} bytes; at most {} (no event's subject is longer)",
+                               subject.size(), kMaxSubjectBytes));
   }
   return std::string(subject);
 }
@@ -149,8 +156,10 @@ Result<Request> impact_request(Object object) {
 }
 
 std::string unknown_op_message(std::string_view op) {
+  // At most 32 bytes of what was sent: a huge op name is not echoed whole.
   std::string message = "unknown op `";
-  message.append(op);
+  message.append(op.substr(0, 32));
+  if (op.size() > 32) message += "...";
   message += "`; expected one of ";
   for (std::size_t i = 0; i < kOpNames.size(); ++i) {
     if (i > 0) message += ", ";

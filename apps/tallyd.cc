@@ -90,6 +90,27 @@ int main(int argc, char** argv) {
                          "(default {})",
                          defaults.ingest.decoder.max_line_bytes))
           ->check(CLI::PositiveNumber);
+  std::uint64_t rejects_max_bytes = 0;
+  unsigned rejects_keep = 0;
+  auto* rejects_max_flag =
+      app.add_option("--rejects-max-bytes", rejects_max_bytes,
+                     fmt::format("Rotate the dead-letter file (rejected.ndjson) past this size "
+                                 "(default {})",
+                                 defaults.ingest.rejects.max_bytes))
+          ->check(CLI::PositiveNumber);
+  auto* rejects_keep_flag =
+      app.add_option("--rejects-keep", rejects_keep,
+                     fmt::format("Rotated dead-letter files kept, rejected.ndjson.1 .. .N "
+                                 "(default {})",
+                                 defaults.ingest.rejects.keep))
+          ->check(CLI::Range(1, 1000));
+  std::int64_t max_message_bytes = 0;
+  auto* max_message_flag =
+      app.add_option("--max-message-bytes", max_message_bytes,
+                     fmt::format("Largest message taken on the ingest, submit and query sockets; "
+                                 "a peer sending a larger one is disconnected (default {})",
+                                 defaults.ingest.max_message_bytes))
+          ->check(CLI::PositiveNumber);
   bool no_journal = false;
   std::string fsync_mode, snapshot_interval;
   std::int64_t fsync_interval_ms = 0;
@@ -177,6 +198,9 @@ int main(int argc, char** argv) {
   if (data_flag->count() > 0) options.data_dir = data_dir;
   if (line_flag->count() > 0) options.ingest.decoder.max_line_bytes = max_line_bytes;
   if (no_journal_flag->count() > 0) options.journal = false;
+  if (max_message_flag->count() > 0) options.ingest.max_message_bytes = max_message_bytes;
+  if (rejects_max_flag->count() > 0) options.ingest.rejects.max_bytes = rejects_max_bytes;
+  if (rejects_keep_flag->count() > 0) options.ingest.rejects.keep = rejects_keep;
   if (nats_flag->count() > 0) {
     auto urls = tally::nats::parse_urls(nats);
     if (!urls) {

@@ -18,6 +18,9 @@ struct IngestCounters {
   std::atomic<std::uint64_t> routed{0};       // events handed to workers
   std::atomic<std::uint64_t> bad_batches{0};  // acknowledged batches with bad framing
   std::atomic<std::uint64_t> acks_sent{0};
+  // Rejected lines counted but not written to the dead-letter file (its
+  // byte budget: stream/rejected_log.h).
+  std::atomic<std::uint64_t> rejects_unwritten{0};
   std::array<std::atomic<std::uint64_t>, kRejectReasonCount> rejected{};
 };
 

@@ -117,6 +117,16 @@ constexpr Key kKeys[] = {
      [](const Value& v, DaemonOptions& o) {
        o.ingest.decoder.max_line_bytes = static_cast<std::size_t>(v.positive());
      }},
+    {"max_message_bytes",
+     [](const Value& v, DaemonOptions& o) { o.ingest.max_message_bytes = v.positive(); }},
+    {"rejects_max_bytes",
+     [](const Value& v, DaemonOptions& o) {
+       o.ingest.rejects.max_bytes = static_cast<std::uint64_t>(v.positive());
+     }},
+    {"rejects_keep",
+     [](const Value& v, DaemonOptions& o) {
+       o.ingest.rejects.keep = static_cast<unsigned>(v.positive(1000));
+     }},
     {"purge_interval_s",
      [](const Value& v, DaemonOptions& o) {
        // Capped so that the milliseconds fit: a year is already "never".

@@ -27,9 +27,9 @@ void prepare_data_dir(DaemonOptions& options, DaemonParts& parts) {
   if (const Status created = env->create_dir(options.data_dir); !created.is_ok()) {
     throw ConfigError("cannot create the data directory: " + created.to_string());
   }
-  options.ingest.rejected_path =
+  options.ingest.rejects.path =
       (std::filesystem::path(options.data_dir) / "rejected.ndjson").string();
-  options.jetstream.rejected_path = options.ingest.rejected_path;
+  options.jetstream.rejects = options.ingest.rejects;
   options.scorer.worker.journal.enabled = options.journal;
   options.scorer.worker.journal.dir = options.data_dir;
   if (options.journal) {
@@ -73,6 +73,7 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
     }
   }
   parts.query = bind_socket(parts.context, zmq::socket_type::router, options.query_bind, "query");
+  parts.query.set(zmq::sockopt::maxmsgsize, options.ingest.max_message_bytes);
   parts.alerts = bind_socket(parts.context, zmq::socket_type::pub, options.alerts_bind, "alerts");
   // A PUB socket drops for a subscriber that falls behind its high-water
   // mark; a deep queue makes that a slow consumer's problem only under

@@ -93,6 +93,10 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     }
     out.push_back(std::move(rejected));
 
+    out.push_back(single("tally_rejects_unwritten_total",
+                         "Rejected lines counted but not written to the dead-letter file (its "
+                         "byte budget: twice the bytes of the rejected lines)",
+                         MetricType::Counter, relaxed(ingest_.rejects_unwritten)));
     out.push_back(single("tally_bad_batches_total",
                          "Acknowledged-batch messages refused for their framing",
                          MetricType::Counter, relaxed(ingest_.bad_batches)));

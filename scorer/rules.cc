@@ -92,8 +92,16 @@ Status parse_score(std::string_view file, const toml::node& node, ScoreConfig& s
       !known) {
     return known;
   }
+  // Bounded so that a score (base plus 32-bit points, clamped) can never
+  // overflow 64 bits.
+  constexpr std::int64_t kLimit = 1'000'000'000'000'000;
   const auto as_integer = [&](const toml::node& value, std::string_view what) {
-    return integer(file, value, what);
+    Result<std::int64_t> read = integer(file, value, what);
+    if (read && (*read > kLimit || *read < -kLimit)) {
+      return Result<std::int64_t>(
+          refusal(file, value, fmt::format("`{}` must be within -1e15 and 1e15", what)));
+    }
+    return read;
   };
   const auto as_duration = [&](const toml::node& value, std::string_view what) {
     return duration(file, value, what);

@@ -80,8 +80,10 @@ void BatchRouter::on_event(const Event& event) {
 void BatchRouter::on_reject(std::uint32_t line_number, std::string_view line, const Status& why) {
   const RejectReason reason = reject_reason_of(why);
   add_relaxed(counters_.rejected[static_cast<std::size_t>(reason)], 1);
-  rejected_log_.write(channel_, ticket_ != nullptr ? ticket_->batch_id : "", line_number, reason,
-                      why.message(), line);
+  if (!rejected_log_.write(channel_, ticket_ != nullptr ? ticket_->batch_id : "", line_number,
+                           reason, why.message(), line)) {
+    add_relaxed(counters_.rejects_unwritten, 1);
+  }
   if (ticket_ != nullptr) ticket_->rejected.push_back({line_number, reason});
 }
 

@@ -33,7 +33,7 @@ IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, Queue
       pull_(context, zmq::socket_type::pull),
       submit_(context, zmq::socket_type::router),
       decoder_(options_.decoder),
-      rejected_log_(options_.rejected_path),
+      rejected_log_(options_.rejects),
       types_(types),
       event_clock_(event_clock) {
   router_ =
@@ -46,6 +46,7 @@ IngestServer::~IngestServer() = default;
 void IngestServer::bind() {
   for (auto* socket : {&pull_, &submit_}) {
     socket->set(zmq::sockopt::rcvhwm, options_.receive_high_water_mark);
+    socket->set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
     socket->set(zmq::sockopt::linger, 0);
   }
   // An unroutable reply (client gone) is dropped by ZeroMQ, not an error.
@@ -132,7 +133,11 @@ void IngestServer::handle_submit_message(std::vector<zmq::message_t>& frames) {
                           frames.size() - first)
             : fmt::format("batch id is {} bytes; at most {}", frames[first].size(),
                           kMaxBatchIdBytes);
-    if (frames.size() > first) ticket->batch_id = frames[first].to_string();
+    // Echoed so that the client can match the answer, but never more than a
+    // valid id's length: a huge id is not sent back whole.
+    if (frames.size() > first) {
+      ticket->batch_id = frames[first].to_string().substr(0, kMaxBatchIdBytes);
+    }
     std::string body;
     JsonWriter json(body);
     json.begin_object().key("error").begin_object();

@@ -50,10 +50,14 @@ struct IngestOptions {
   std::string ingest_bind = api::kDefaultIngestEndpoint;
   // Acknowledged batches (clients DEALER). Default from the brief.
   std::string submit_bind = api::kDefaultSubmitEndpoint;
-  // Dead-letter file; default "<data dir>/rejected.ndjson", set by the daemon.
-  std::string rejected_path = "rejected.ndjson";
+  // The dead-letter file (rejected_log.h); the daemon sets its path.
+  RejectsOptions rejects;
   // Messages ZeroMQ queues per socket before pushing back on senders.
   int receive_high_water_mark = 1000;
+  // The largest message (a batch) taken; ZeroMQ drops the connection of a
+  // peer that sends a larger one (ZMQ_MAXMSGSIZE), before tallyd buffers it.
+  // Default 64 MiB.
+  std::int64_t max_message_bytes = std::int64_t{64} << 20;
   DecoderOptions decoder;
 };
 

@@ -115,7 +115,7 @@ JetStreamSource::JetStreamSource(JetStreamOptions options,
       connection_(std::move(connection)),
       owned_(std::move(owned)),
       decoder_(options_.decoder),
-      rejected_log_(std::make_unique<RejectedLog>(options_.rejected_path)),
+      rejected_log_(std::make_unique<RejectedLog>(options_.rejects)),
       types_(types),
       event_clock_(event_clock),
       jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {

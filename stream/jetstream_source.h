@@ -67,8 +67,8 @@ struct JetStreamOptions {
   // bind yet (a restarted server's stream or consumer group still electing
   // its leader). Default 30 s.
   std::chrono::seconds start_patience{30};
-  // Dead-letter file; set by the daemon to "<data dir>/rejected.ndjson".
-  std::string rejected_path = "rejected.ndjson";
+  // The dead-letter file (rejected_log.h); the daemon sets its path.
+  RejectsOptions rejects;
   DecoderOptions decoder;
 
   bool enabled() const noexcept { return !urls.empty(); }

@@ -147,7 +147,7 @@ class EngineRescaleTest : public EngineTest {
 
   static constexpr int kSubjects = 500;
   IngestCounters counters_;
-  stream::RejectedLog rejected_{"/dev/null"};
+  stream::RejectedLog rejected_{stream::RejectsOptions{.path = "/dev/null"}};
   std::unique_ptr<stream::BatchRouter> router_;
   std::uint64_t events_ = 0;
 };

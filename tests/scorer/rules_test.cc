@@ -114,6 +114,8 @@ TEST(RulesTest, RefusesWithFileLineAndReason) {
       {"[rules.revoke]\npoints = 1\n", 1, "built in"},
       {"[rules.RedLight]\npoints = 1\n", 1, "lower-case"},
       {"[rules.a]\npoints = 99999999999\n", 2, "range"},
+      {"[score]\nbase = 9223372036854775807\n[rules.a]\npoints = 1\n", 2, "1e15"},
+      {"[score]\nmin = -2000000000000000\n[rules.a]\npoints = 1\n", 2, "1e15"},
       {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"x\"\nmin = 5\n",
        7, "duplicate tier"},
       {"[rules.a]\npoints = 1\n[[tier]]\nname = \"x\"\nmin = 0\n[[tier]]\nname = \"y\"\nmin = 0\n",

@@ -198,7 +198,7 @@ class IngestServerTest : public ::testing::Test {
     IngestOptions options;
     options.ingest_bind = "tcp://127.0.0.1:*";
     options.submit_bind = "tcp://127.0.0.1:*";
-    options.rejected_path = (dir_ / "rejected.ndjson").string();
+    options.rejects.path = (dir_ / "rejected.ndjson").string();
     server_ = std::make_unique<IngestServer>(options, context_, *queues_, 0, *groups_, types_,
                                              event_clock_, pointers(done_));
     server_->bind();

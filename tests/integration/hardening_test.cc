@@ -1,0 +1,151 @@
+// Hostile input through the real daemon: a flood of junk lines cannot fill
+// the disk through the dead-letter file (at most twice the bytes sent, the
+// rest counted), a long rejected line is kept cut with its length and hash,
+// the file rotates and keeps N, a message over --max-message-bytes is
+// refused while the daemon goes on, and a huge batch id, subject or op name
+// is never echoed back whole.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/events.h"
+#include "tests/support/json.h"
+#include "tests/support/queries.h"
+#include "tests/support/rules.h"
+
+namespace tally::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::uint64_t metric(const std::string& exposition, const std::string& name) {
+  const auto at = exposition.find("\n" + name + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(exposition.substr(at + name.size() + 2));
+}
+
+class HardeningTest : public ::testing::Test {
+ protected:
+  void SetUp() override { write_file(dir_ / "rules.toml", kDemeritRules); }
+  std::unique_ptr<DaemonProcess> start(std::vector<std::string> args = {}) {
+    return std::make_unique<DaemonProcess>(dir_ / "rules.toml", dir_ / "data", std::move(args));
+  }
+  std::uint64_t dead_letter_bytes() const {
+    std::uint64_t total = 0;
+    for (const auto& entry : fs::directory_iterator(dir_ / "data")) {
+      if (entry.path().filename().string().rfind("rejected.ndjson", 0) == 0) {
+        total += entry.file_size();
+      }
+    }
+    return total;
+  }
+
+  TempDir dir_{"hardening"};
+};
+
+TEST_F(HardeningTest, AJunkFloodWritesAtMostTwiceItsBytesAndCountsTheRest) {
+  auto daemon = start();
+  const std::string junk = [] {
+    std::string lines;
+    for (int i = 0; i < 10'000; ++i) lines += "x\n";
+    return lines;
+  }();
+  for (int message = 0; message < 20; ++message) daemon->push(junk);
+  daemon->wait_for_processed(200'000);
+  daemon->terminate();  // flushes the file
+  const std::uint64_t sent = 20 * junk.size();
+  EXPECT_LE(dead_letter_bytes(), 2 * sent + 64 * 1024);
+  EXPECT_NE(daemon->output().find("counted but not written"), std::string::npos)
+      << daemon->output();
+
+  auto again = start();
+  // The counter is per process: a few more junk lines past the allowance.
+  for (int message = 0; message < 5; ++message) again->push(junk);
+  again->wait_for_processed(50'000);
+  EXPECT_GT(metric(again->scrape_metrics(), "tally_rejects_unwritten_total"), 0u);
+}
+
+TEST_F(HardeningTest, ALongRejectedLineIsKeptCutWithItsLengthAndHash) {
+  auto daemon = start();
+  daemon->push(std::string(10'000, 'y') + "\n");
+  daemon->wait_for_processed(1);
+  daemon->terminate();
+  std::ifstream in(dir_ / "data" / "rejected.ndjson");
+  std::string record;
+  ASSERT_TRUE(std::getline(in, record));
+  simdjson::dom::parser parser;
+  const auto parsed = parse_json(parser, record);
+  EXPECT_EQ(parsed["raw"].get_string().value().size(), 1024u);
+  EXPECT_EQ(parsed["raw_bytes"].get_uint64().value(), 10'000u);
+  EXPECT_EQ(parsed["raw_blake2b"].get_string().value().size(), 32u);
+  EXPECT_LT(record.size(), 2000u);
+}
+
+TEST_F(HardeningTest, TheDeadLetterFileRotatesAndKeepsN) {
+  auto daemon = start({"--rejects-max-bytes", "20000", "--rejects-keep", "2"});
+  std::string batch;
+  for (int i = 0; i < 400; ++i) batch += fmt::format("{{\"id\":\"{}\",\"oops\":{}}}\n", i, i);
+  for (int message = 0; message < 3; ++message) daemon->push(batch);
+  daemon->wait_for_processed(1200);
+  daemon->terminate();
+  const fs::path data = dir_ / "data";
+  EXPECT_TRUE(fs::exists(data / "rejected.ndjson"));
+  EXPECT_TRUE(fs::exists(data / "rejected.ndjson.1"));
+  EXPECT_TRUE(fs::exists(data / "rejected.ndjson.2"));
+  EXPECT_FALSE(fs::exists(data / "rejected.ndjson.3"));
+  for (const char* name : {"rejected.ndjson", "rejected.ndjson.1", "rejected.ndjson.2"}) {
+    EXPECT_LE(fs::file_size(data / name), 20'000u) << name;
+  }
+}
+
+TEST_F(HardeningTest, AMessageOverTheLimitIsRefusedAndTheDaemonGoesOn) {
+  auto daemon = start({"--max-message-bytes", "100000"});
+  {
+    zmq::context_t context(1);
+    zmq::socket_t push(context, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, 2000);
+    push.connect(daemon->ingest());
+    std::string big;
+    while (big.size() < 200'000) {
+      big += event_line(fmt::format("big{}", big.size()), "plate:big", "red_light",
+                        "2024-01-01T00:00:00Z");
+    }
+    push.send(zmq::buffer(big));
+  }
+  daemon->push(event_line("small", "plate:small", "red_light", "2024-01-01T00:00:00Z"));
+  daemon->wait_for_processed(1);
+  EXPECT_EQ(score_of(*daemon, "plate:small"), 3);
+  EXPECT_EQ(score_of(*daemon, "plate:big"), 0);  // nothing of it was taken
+}
+
+TEST_F(HardeningTest, HugeIdsSubjectsAndOpNamesAreNeverEchoedWhole) {
+  auto daemon = start();
+  zmq::context_t context(1);
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::rcvtimeo, 30'000);
+  dealer.connect(daemon->submit());
+  const std::string id(100'000, 'i');
+  std::array<zmq::const_buffer, 2> frames = {zmq::buffer(id), zmq::str_buffer("{}\n")};
+  ASSERT_TRUE(zmq::send_multipart(dealer, frames));
+  std::vector<zmq::message_t> answer;
+  ASSERT_TRUE(zmq::recv_multipart(dealer, std::back_inserter(answer)));
+  ASSERT_EQ(answer.size(), 2u);
+  EXPECT_LE(answer[0].size(), 64u);
+  EXPECT_NE(answer[1].to_string().find("bad_batch"), std::string::npos);
+
+  const std::string subject(10'000, 's');
+  const std::string score = daemon->ask(fmt::format(R"({{"op":"score","subject":"{}"}})", subject));
+  EXPECT_NE(score.find("bad_field"), std::string::npos);
+  EXPECT_LT(score.size(), 300u);
+  const std::string op = daemon->ask(fmt::format(R"({{"op":"{}"}})", std::string(10'000, 'o')));
+  EXPECT_NE(op.find("unknown_op"), std::string::npos);
+  EXPECT_LT(op.size(), 400u);
+}
+
+}  // namespace
+}  // namespace tally::testing

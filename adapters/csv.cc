@@ -39,17 +39,49 @@ std::size_t find_delimiter_or_quote(std::string_view text, std::size_t from, cha
 
 }  // namespace
 
+namespace {
+
+// Whether a quoted field is still open after `line`, given whether one was
+// open before it: a quote opens a field, and inside one a quote closes it
+// unless doubled ("" is a quote in the value).
+bool still_open_after(std::string_view line, bool open) {
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] != '"') continue;
+    if (open && i + 1 < line.size() && line[i + 1] == '"') {
+      ++i;
+      continue;
+    }
+    open = !open;
+  }
+  return open;
+}
+
+}  // namespace
+
 CsvStatus CsvParser::feed(std::string_view line) {
   if (!open_) {
-    lines_ = 0;
+    lines_ = 1;
     if (at_start_ && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3);
     raw_ = line;
   } else {
     gathered_.push_back('\n');
     gathered_.append(line);
     raw_ = gathered_;
+    ++lines_;
+    // Only the new line is scanned while the field stays open, so a record
+    // of many lines costs its length once, not its length per line (a stray
+    // quote would otherwise make the rest of the file quadratic).
+    if (gathered_.size() > max_record_bytes_) {
+      open_ = false;
+      fields_.clear();
+      error_ = fmt::format(
+          "a quoted field runs past {} bytes over {} lines (a stray quote?); the record is "
+          "dropped and reading goes on at the next line",
+          max_record_bytes_, lines_);
+      return CsvStatus::kBadQuote;
+    }
+    if (still_open_after(line, true)) return CsvStatus::kNeedMore;
   }
-  ++lines_;
   const CsvStatus status = parse();
   if (status == CsvStatus::kNeedMore && !open_) {
     gathered_.assign(line);  // the next feed may move the line: keep it

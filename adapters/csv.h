@@ -18,7 +18,9 @@
 // parser's own buffer.
 //
 // Cost: unquoted fields are scanned eight bytes at a time for the delimiter
-// or a quote; quoted ones are unescaped into one buffer per record.
+// or a quote; quoted ones are unescaped into one buffer per record. Linear
+// in the input whatever the quotes: while a quoted field stays open, only
+// each new line is scanned, and a record past max_record_bytes is refused.
 //
 // Thread-safety: none; one parser per input.
 #pragma once
@@ -39,7 +41,12 @@ enum class CsvStatus {
 
 class CsvParser {
  public:
-  explicit CsvParser(char delimiter = ',') : delimiter_(delimiter) {}
+  // A record (its quoted fields' line breaks included) longer than
+  // `max_record_bytes` is refused as a bad quote: no stray quote makes the
+  // parser hold the rest of the input. Default 1 MiB.
+  static constexpr std::size_t kDefaultMaxRecordBytes = 1 << 20;
+  explicit CsvParser(char delimiter = ',', std::size_t max_record_bytes = kDefaultMaxRecordBytes)
+      : delimiter_(delimiter), max_record_bytes_(max_record_bytes) {}
 
   // Feeds one physical line (no "\n"; a trailing "\r" is the CRLF's and is
   // dropped unless inside quotes, where it stays as data with the "\n").
@@ -63,6 +70,7 @@ class CsvParser {
   CsvStatus parse();
 
   char delimiter_;
+  std::size_t max_record_bytes_;
   bool at_start_ = true;
   std::string_view raw_;                  // the record's text: the fed line or gathered_
   std::string gathered_;                  // a record of several lines, so far

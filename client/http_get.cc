@@ -3,13 +3,21 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace tally::client {
 
-std::optional<std::string> http_get(const std::string& host, int port, const std::string& path) {
+std::optional<std::string> http_get(const std::string& host, int port, const std::string& path,
+                                    std::chrono::milliseconds timeout) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::nullopt;
+  // Each connect, write and read gives up after `timeout`.
+  timeval limit{};
+  limit.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  limit.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   sockaddr_in peer{};
   peer.sin_family = AF_INET;
   peer.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -29,6 +37,10 @@ std::optional<std::string> http_get(const std::string& host, int port, const std
   ssize_t n;
   while ((n = ::read(fd, chunk, sizeof chunk)) > 0) {
     response.append(chunk, static_cast<std::size_t>(n));
+  }
+  if (n < 0) {  // timed out (or failed) before the end
+    ::close(fd);
+    return std::nullopt;
   }
   ::close(fd);
   const auto body = response.find("\r\n\r\n");

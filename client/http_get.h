@@ -2,13 +2,16 @@
 // /metrics from tools (the benchmark driver, tests) without an HTTP library.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
 namespace tally::client {
 
 // GET http://HOST:PORT/PATH with HOST an IPv4 address. The body of a 200
-// answer, or nullopt (no connection, or another status).
-std::optional<std::string> http_get(const std::string& host, int port, const std::string& path);
+// answer, or nullopt (no connection, another status, or no progress for
+// `timeout` while connecting, sending or reading).
+std::optional<std::string> http_get(const std::string& host, int port, const std::string& path,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace tally::client

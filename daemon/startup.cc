@@ -74,6 +74,10 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   }
   parts.query = bind_socket(parts.context, zmq::socket_type::router, options.query_bind, "query");
   parts.query.set(zmq::sockopt::maxmsgsize, options.ingest.max_message_bytes);
+  // Answers queued per client: one that asks without reading cannot make
+  // tallyd hold its answers without bound (further ones are dropped, and
+  // it times out as a client that got no answer).
+  parts.query.set(zmq::sockopt::sndhwm, 64);
   parts.alerts = bind_socket(parts.context, zmq::socket_type::pub, options.alerts_bind, "alerts");
   // A PUB socket drops for a subscriber that falls behind its high-water
   // mark; a deep queue makes that a slow consumer's problem only under

@@ -277,7 +277,12 @@ MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
     throw std::runtime_error(fmt::format("metrics address `{}` is not HOST:PORT", listen));
   }
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(listen);
+    // Enough threads, and a bound on how long a connection may take to send
+    // its request, that idle or slow clients cannot hold every thread (two
+    // idle connections blocked a scrape for 30 s with the defaults).
+    exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", listen, "num_threads", std::to_string(kHttpThreads),
+        "request_timeout_ms", std::to_string(kRequestTimeout.count())});
   } catch (const std::exception& error) {
     throw std::runtime_error(
         fmt::format("cannot listen for metrics on {}: {}", listen, error.what()));

@@ -14,6 +14,7 @@
 // destructor returns once no HTTP thread runs, within milliseconds.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,10 @@ struct MetricsOptions {
 
 class MetricsExporter {
  public:
+  // HTTP threads, and how long one waits for a connection's request: at most
+  // kHttpThreads idle connections delay a scrape, by at most kRequestTimeout.
+  static constexpr int kHttpThreads = 8;
+  static constexpr std::chrono::milliseconds kRequestTimeout{2000};
   // Starts listening; throws std::runtime_error naming the address on failure.
   // `autoscaler` null: tallyd runs without one (its decisions count 0).
   MetricsExporter(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,

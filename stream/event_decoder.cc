@@ -522,11 +522,16 @@ Status EventDecoder::decode_line(std::string_view line, const EventTypeResolver&
 std::uint32_t EventDecoder::decode_batch(std::string_view payload, const EventTypeResolver& types,
                                          DecodeSink& sink) {
   // Grows to the largest batch seen, then is reused: no allocation per batch.
+  // After a batch larger than kKeptBufferBytes the buffer is given back, so
+  // one huge message does not keep its memory for the life of the process.
   const std::size_t padded_size = payload.size() + simdjson::SIMDJSON_PADDING;
   if (padded_.size() < padded_size) padded_.resize(padded_size);
   if (!payload.empty()) std::memcpy(padded_.data(), payload.data(), payload.size());
   std::memset(padded_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
-  return decode_padded_batch(std::string_view(padded_.data(), payload.size()), types, sink);
+  const std::uint32_t lines =
+      decode_padded_batch(std::string_view(padded_.data(), payload.size()), types, sink);
+  if (padded_.capacity() > kKeptBufferBytes) std::string().swap(padded_);
+  return lines;
 }
 
 std::uint32_t EventDecoder::decode_padded_batch(std::string_view payload,

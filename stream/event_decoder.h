@@ -71,7 +71,10 @@ class EventDecoder {
  private:
   DecoderOptions options_;
   simdjson::ondemand::parser parser_;
-  std::string padded_;  // batch copy with padding; grows, never shrinks
+  // Batch copy with padding: grows to the largest batch, and is freed after
+  // one over this size.
+  static constexpr std::size_t kKeptBufferBytes = 4 << 20;
+  std::string padded_;
   Event scratch_;
 };
 

@@ -106,3 +106,38 @@ TEST(CsvParserTest, OtherDelimiters) {
 
 }  // namespace
 }  // namespace tally::adapters
+
+namespace tally::adapters {
+namespace {
+
+TEST(CsvBoundsTest, AStrayQuoteCannotHoldTheRestOfTheInput) {
+  CsvParser parser(',', 100);
+  EXPECT_EQ(parser.feed(R"(a,"b)"), CsvStatus::kNeedMore);
+  CsvStatus status = CsvStatus::kNeedMore;
+  int lines = 0;
+  while (status == CsvStatus::kNeedMore) {
+    status = parser.feed("0123456789");
+    ++lines;
+  }
+  EXPECT_EQ(status, CsvStatus::kBadQuote);
+  EXPECT_EQ(lines, 9);  // past 100 bytes
+  EXPECT_NE(parser.error().find("stray quote"), std::string::npos) << parser.error();
+  // Reading goes on at the next line.
+  ASSERT_EQ(parser.feed("x,y"), CsvStatus::kRecord);
+  ASSERT_EQ(parser.fields().size(), 2u);
+  EXPECT_EQ(parser.fields()[1], "y");
+}
+
+TEST(CsvBoundsTest, AQuotedFieldOverManyLinesIsStillOneRecord) {
+  CsvParser parser;
+  EXPECT_EQ(parser.feed(R"(id,"first)"), CsvStatus::kNeedMore);
+  EXPECT_EQ(parser.feed(R"(with ""quotes"" inside)"), CsvStatus::kNeedMore);
+  ASSERT_EQ(parser.feed(R"(last",tail)"), CsvStatus::kRecord);
+  ASSERT_EQ(parser.fields().size(), 3u);
+  EXPECT_EQ(parser.fields()[1], "first\nwith \"quotes\" inside\nlast");
+  EXPECT_EQ(parser.fields()[2], "tail");
+  EXPECT_EQ(parser.lines_in_record(), 3u);
+}
+
+}  // namespace
+}  // namespace tally::adapters

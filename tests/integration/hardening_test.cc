@@ -4,14 +4,19 @@
 // the file rotates and keeps N, a message over --max-message-bytes is
 // refused while the daemon goes on, and a huge batch id, subject or op name
 // is never echoed back whole.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "client/http_get.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/events.h"
 #include "tests/support/json.h"
@@ -121,6 +126,28 @@ TEST_F(HardeningTest, AMessageOverTheLimitIsRefusedAndTheDaemonGoesOn) {
   daemon->wait_for_processed(1);
   EXPECT_EQ(score_of(*daemon, "plate:small"), 3);
   EXPECT_EQ(score_of(*daemon, "plate:big"), 0);  // nothing of it was taken
+}
+
+TEST_F(HardeningTest, IdleConnectionsDoNotBlockMetrics) {
+  auto daemon = start();
+  const std::string rest = daemon->metrics_url().substr(std::string("http://").size());
+  const int port = std::stoi(rest.substr(rest.find(':') + 1));
+  // Connections that never send a request, more than the old two threads.
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.1", &peer.sin_addr);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer), 0);
+    idle.push_back(fd);
+  }
+  // Answered while they stay open (the client gives up after 10 s; the
+  // defaults held a scrape for 30 s).
+  const auto body = client::http_get("127.0.0.1", port, "/metrics", std::chrono::seconds(10));
+  EXPECT_TRUE(body.has_value());
+  for (const int fd : idle) ::close(fd);
 }
 
 TEST_F(HardeningTest, HugeIdsSubjectsAndOpNamesAreNeverEchoedWhole) {

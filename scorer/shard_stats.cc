@@ -26,13 +26,13 @@ namespace {
 
 void add_counts(std::vector<std::pair<std::string, std::uint64_t>>& into,
                 const std::vector<std::pair<std::string, std::uint64_t>>& from) {
-  for (const auto& [name, count] : from) {
+  for (const auto& added : from) {
     const auto it = std::find_if(into.begin(), into.end(),
-                                 [&](const auto& entry) { return entry.first == name; });
+                                 [&](const auto& entry) { return entry.first == added.first; });
     if (it == into.end()) {
-      into.emplace_back(name, count);
+      into.push_back(added);
     } else {
-      it->second += count;
+      it->second += added.second;
     }
   }
 }

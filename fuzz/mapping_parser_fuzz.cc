@@ -6,7 +6,7 @@
 #include "adapters/mapping.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  (void)tally::adapters::Mapping::parse(
-      std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.toml");
+  (void)tally::adapters::Mapping::parse(std::string_view(reinterpret_cast<const char*>(data), size),
+                                        "fuzz.toml");
   return 0;
 }

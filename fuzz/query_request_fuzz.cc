@@ -10,8 +10,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static simdjson::dom::parser parser;
-  const auto request =
-      tally::api::parse_request(std::string_view(reinterpret_cast<const char*>(data), size), parser);
+  const auto request = tally::api::parse_request(
+      std::string_view(reinterpret_cast<const char*>(data), size), parser);
   if (request) {
     const auto again = tally::api::parse_request(tally::api::to_json(*request), parser);
     if (!again || tally::api::to_json(*again) != tally::api::to_json(*request)) __builtin_trap();

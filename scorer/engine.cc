@@ -220,6 +220,12 @@ Result<storage::RecoveryReport> Engine::recover() {
   return std::move(report);
 }
 
+Status Engine::open_journal(std::uint32_t worker, std::uint64_t generation) {
+  OpenJournalCommand command(generation);
+  run_on(QueueRow::kBackground, worker, command);
+  return command.result;
+}
+
 std::uint64_t Engine::journal_records() const noexcept {
   // A plain read of each running worker's atomic; a worker removed
   // meanwhile keeps its object (retired_), so a stale count is still safe.

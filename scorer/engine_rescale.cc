@@ -43,16 +43,6 @@ class HandoverCommand final : public ShardCommand {
   std::vector<ShardWorker*> receivers_;
 };
 
-class OpenJournalCommand final : public ShardCommand {
- public:
-  explicit OpenJournalCommand(std::uint64_t generation) : generation_(generation) {}
-  void run(ShardWorker& worker) override { result = worker.open_journal(generation_); }
-  Status result;
-
- private:
-  std::uint64_t generation_;
-};
-
 }  // namespace
 
 Status Engine::rescale(std::uint32_t target) {
@@ -137,12 +127,6 @@ void Engine::stop_rescale() {
 void Engine::update_progress(const std::function<void(RescaleProgress&)>& change) {
   const std::lock_guard lock(rescale_mutex_);
   change(progress_);
-}
-
-Status Engine::open_journal(std::uint32_t worker, std::uint64_t generation) {
-  OpenJournalCommand command(generation);
-  run_on(QueueRow::kBackground, worker, command);
-  return command.result;
 }
 
 void Engine::run_rescale(std::uint32_t target) {

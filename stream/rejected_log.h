@@ -61,7 +61,6 @@ class RejectedLog {
              RejectReason reason, std::string_view detail, std::string_view raw);
   void flush();
   const std::string& path() const noexcept { return options_.path; }
-  std::uint64_t unwritten() const noexcept { return unwritten_; }
 
  private:
   void open();

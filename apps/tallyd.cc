@@ -111,6 +111,13 @@ int main(int argc, char** argv) {
                                  "a peer sending a larger one is disconnected (default {})",
                                  defaults.ingest.max_message_bytes))
           ->check(CLI::PositiveNumber);
+  std::uint32_t max_events_per_subject = 0;
+  auto* max_events_flag =
+      app.add_option("--max-events-per-subject", max_events_per_subject,
+                     fmt::format("Events (and revokes) one subject may hold; one more is rejected "
+                                 "`subject_full` until expiry and retention make room (default {})",
+                                 defaults.scorer.worker.table.max_events_per_subject))
+          ->check(CLI::Range(1u, tally::scorer::SubjectTable::kMaxEventsPerSubject));
   bool no_journal = false;
   std::string fsync_mode, snapshot_interval;
   std::int64_t fsync_interval_ms = 0;
@@ -201,6 +208,9 @@ int main(int argc, char** argv) {
   if (max_message_flag->count() > 0) options.ingest.max_message_bytes = max_message_bytes;
   if (rejects_max_flag->count() > 0) options.ingest.rejects.max_bytes = rejects_max_bytes;
   if (rejects_keep_flag->count() > 0) options.ingest.rejects.keep = rejects_keep;
+  if (max_events_flag->count() > 0) {
+    options.scorer.worker.table.max_events_per_subject = max_events_per_subject;
+  }
   if (nats_flag->count() > 0) {
     auto urls = tally::nats::parse_urls(nats);
     if (!urls) {

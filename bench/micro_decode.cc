@@ -39,7 +39,9 @@ class BenchTypes final : public tally::EventTypeResolver {
 
 class CountingSink final : public tally::stream::DecodeSink {
  public:
-  void on_event(const Event& event) override { sum += event.time_ms ^ event.subject_hash; }
+  void on_event(const Event& event, std::uint32_t /*line_number*/) override {
+    sum += event.time_ms ^ event.subject_hash;
+  }
   void on_reject(std::uint32_t, std::string_view, const tally::Status&) override { ++rejects; }
   std::uint64_t sum = 0;
   std::int64_t rejects = 0;

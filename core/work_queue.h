@@ -59,6 +59,7 @@ enum class WorkKind : std::uint8_t {
 
 struct WorkItem {
   WorkKind kind = WorkKind::kEvent;
+  std::uint32_t line = 0;  // the event's line in its message, from 1 (in the padding after kind)
   Event event;
   std::int64_t received_ns = 0;   // steady clock when its batch arrived
   BatchTicket* ticket = nullptr;  // set for events of acknowledged batches

@@ -123,6 +123,11 @@ constexpr Key kKeys[] = {
      [](const Value& v, DaemonOptions& o) {
        o.ingest.rejects.max_bytes = static_cast<std::uint64_t>(v.positive());
      }},
+    {"max_events_per_subject",
+     [](const Value& v, DaemonOptions& o) {
+       o.scorer.worker.table.max_events_per_subject =
+           static_cast<std::uint32_t>(v.positive(scorer::SubjectTable::kMaxEventsPerSubject));
+     }},
     {"rejects_keep",
      [](const Value& v, DaemonOptions& o) {
        o.ingest.rejects.keep = static_cast<unsigned>(v.positive(1000));

@@ -21,9 +21,11 @@ namespace tally::daemon {
 class IngestThread {
  public:
   explicit IngestThread(stream::IngestServer& server)
-      : thread_([this, &server] { server.run(stop_); }) {}
+      : late_refusals_([&server] { server.record_late_refusals(); }),
+        thread_([this, &server] { server.run(stop_); }) {}
   explicit IngestThread(stream::JetStreamSource& source)
-      : thread_([this, &source] { source.run(stop_); }) {}
+      : late_refusals_([&source] { source.record_late_refusals(); }),
+        thread_([this, &source] { source.run(stop_); }) {}
   ~IngestThread() { stop_and_join(); }
   IngestThread(const IngestThread&) = delete;
   IngestThread& operator=(const IngestThread&) = delete;
@@ -33,7 +35,15 @@ class IngestThread {
     if (thread_.joinable()) thread_.join();
   }
 
+  // Once stopped and the workers too: what they refused since (the source's
+  // record_late_refusals), on the caller's thread.
+  void record_late_refusals() {
+    stop_and_join();
+    late_refusals_();
+  }
+
  private:
+  std::function<void()> late_refusals_;
   std::atomic<bool> stop_{false};  // declared before thread_: set up before it runs
   std::thread thread_;
 };

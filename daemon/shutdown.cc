@@ -39,6 +39,7 @@ void shut_down(DaemonParts& parts, IngestThread& ingest, SnapshotScheduler* snap
     publish_alerts_during(alerts, [&] { snapshot_and_log(*parts.engine, "at stop"); });
   }
   publish_alerts_during(alerts, [&] { parts.engine->stop(); });
+  ingest.record_late_refusals();
   alerts.publish_pending();
   spdlog::info("stopped");
 }

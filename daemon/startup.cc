@@ -56,13 +56,14 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   parts.ingest = std::make_unique<stream::IngestServer>(
       options.ingest, parts.context, engine.queues(),
       static_cast<std::uint32_t>(scorer::QueueRow::kIngest), engine.groups(), engine.types(),
-      engine.event_clock(), engine.done_ticket_queues());
+      engine.event_clock(), engine.done_ticket_queues(), &engine.refusals());
   if (options.jetstream.enabled()) {
     // Events come from the log alone: a replica that also took events of
     // its own would hold scores the others do not.
     auto source = stream::JetStreamSource::open(
         options.jetstream, engine.queues(), static_cast<std::uint32_t>(scorer::QueueRow::kIngest),
-        engine.groups(), engine.types(), engine.event_clock(), engine.done_ticket_queues());
+        engine.groups(), engine.types(), engine.event_clock(), engine.done_ticket_queues(),
+        &engine.refusals());
     if (!source) throw ConfigError("--nats: " + source.status().to_string());
     parts.jetstream = std::move(source).value();
   } else {

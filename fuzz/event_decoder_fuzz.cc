@@ -10,7 +10,7 @@
 namespace {
 
 struct CountingSink final : tally::stream::DecodeSink {
-  void on_event(const tally::Event&) override { ++events; }
+  void on_event(const tally::Event&, std::uint32_t) override { ++events; }
   void on_reject(std::uint32_t, std::string_view, const tally::Status&) override { ++rejects; }
   std::size_t events = 0;
   std::size_t rejects = 0;

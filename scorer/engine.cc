@@ -69,7 +69,7 @@ std::bitset<kKeyGroups> Engine::groups_of(std::uint32_t worker) const {
 void Engine::add_worker(std::uint32_t id, std::bitset<kKeyGroups> held) {
   queues_.add_worker(id);
   if (!done_tickets_[id]) done_tickets_[id] = std::make_unique<TicketQueue>();
-  ShardContext context{&rules_, &event_clock_, &interns_};
+  ShardContext context{&rules_, &event_clock_, &interns_, &refusals_};
   workers_[id] = std::make_unique<ShardWorker>(id, options_.worker, context, queues_,
                                                *done_tickets_[id], held);
   {

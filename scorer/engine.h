@@ -135,6 +135,9 @@ class Engine {
   const std::atomic<const EventTypeResolver*>& types() const noexcept { return types_; }
   std::atomic<std::int64_t>& event_clock() noexcept { return event_clock_; }
   std::vector<TicketQueue*> done_ticket_queues();
+  // Events the workers refused (a subject past --max-events-per-subject), for
+  // the ingest thread to record and answer; lives as long as the engine.
+  RefusalBox& refusals() noexcept { return refusals_; }
 
   // Replays a data directory's snapshot and journals into the workers (which
   // must be started, with ingest not yet running), then starts the journals
@@ -274,6 +277,7 @@ class Engine {
   std::atomic<const EventTypeResolver*> types_;
   std::atomic<std::int64_t> event_clock_{0};
   InternTable interns_;  // before workers_: their tables use it until they go
+  RefusalBox refusals_;  // before workers_: they post to it
   // Slots 0..kMaxQueueWorkers-1, made on first use and never moved; workers
   // [0, active_) run. A removed worker's object moves to retired_ (its
   // alert queue is still drained; its counts stay in the totals).

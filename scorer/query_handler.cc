@@ -6,6 +6,7 @@
 #include <deque>
 #include <limits>
 
+#include "scorer/score_timeline.h"
 #include "scorer/tier_changes.h"
 
 namespace tally::scorer {
@@ -118,9 +119,9 @@ class HistoryCommand final : public SubjectCommand {
   void add_timeline(const SubjectTable& table, const SubjectState& state, const RuleSet& rules,
                     std::int64_t now) {
     std::vector<api::TimelineEntry>& entries = answer.timeline;
-    const auto score_at = [&](std::int64_t at) {
-      return score_of(rules, table.score_at(state, at).raw);
-    };
+    ScoreTimeline scores;  // a score after every entry: O(log n) each, not a pass
+    scores.build(table, state);
+    const auto score_at = [&](std::int64_t at) { return score_of(rules, scores.at(at).raw); };
     table.for_each_contribution(state, [&](const ContributionView& c) {
       entries.push_back({.time_ms = c.time_ms,
                          .what = What::kAccepted,

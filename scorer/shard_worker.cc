@@ -1,5 +1,6 @@
 #include "scorer/shard_worker.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <thread>
 
 #include "core/backoff.h"
+#include "core/json_writer.h"
 
 namespace tally::scorer {
 namespace {
@@ -28,12 +30,6 @@ std::int64_t steady_now_ns() {
 // few microseconds.
 constexpr std::uint32_t kClockStride = 16;
 
-std::int64_t clamped_score(const RuleSet& rules, const SubjectTable& table,
-                           const SubjectState* state, std::int64_t at_ms) {
-  const std::int64_t raw = state != nullptr ? table.score_at(*state, at_ms).raw : 0;
-  return rules.clamp(rules.score().base + raw);
-}
-
 }  // namespace
 
 void SubjectCommand::run(ShardWorker& worker) {
@@ -51,7 +47,7 @@ ShardWorker::ShardWorker(std::uint32_t id, WorkerOptions options, ShardContext c
       context_(context),
       queues_(queues),
       done_tickets_(done_tickets),
-      table_(*context.interns),
+      table_(*context.interns, options.table),
       chunk_(kChunkItems) {
   if (options_.journal.enabled) {
     journal_ = std::make_unique<storage::JournalWriter>(options_.env, options_.journal, id_);
@@ -207,7 +203,7 @@ void ShardWorker::handle(const WorkItem& item) {
         break;
       }
       const ApplyOutcome outcome = apply_item(item);
-      if (item.ticket != nullptr) {
+      if (item.ticket != nullptr && outcome != ApplyOutcome::kSubjectFull) {
         (outcome == ApplyOutcome::kAccepted ? ticket_accepted_ : ticket_duplicates_) += 1;
       }
       break;
@@ -253,6 +249,7 @@ ApplyOutcome ShardWorker::apply_item(const WorkItem& item) {
   if (journal_ != nullptr && outcome == ApplyOutcome::kAccepted) {
     journal_->append(record_of(item.event));
   }
+  if (outcome == ApplyOutcome::kSubjectFull) refuse(item);
   latency_.record(std::max<std::int64_t>(0, chunk_steady_ns_ - item.received_ns));
   return outcome;
 }
@@ -351,8 +348,10 @@ void ShardWorker::apply_held_back() {
     const ApplyOutcome outcome = apply_item(item);
     BatchTicket* ticket = item.ticket;
     if (ticket == nullptr) continue;
-    (outcome == ApplyOutcome::kAccepted ? ticket->accepted : ticket->duplicates)
-        .fetch_add(1, std::memory_order_relaxed);
+    if (outcome != ApplyOutcome::kSubjectFull) {
+      (outcome == ApplyOutcome::kAccepted ? ticket->accepted : ticket->duplicates)
+          .fetch_add(1, std::memory_order_relaxed);
+    }
     const auto it = held_back_per_ticket_.find(ticket);
     if (--it->second == 0) held_back_per_ticket_.erase(it);
   }
@@ -379,13 +378,14 @@ ApplyOutcome ShardWorker::apply(const Event& event, std::int64_t now_ms) {
     ++duplicates_;
     return applied.outcome;
   }
+  if (applied.outcome == ApplyOutcome::kSubjectFull) return applied.outcome;
   ++accepted_;
   if (event.type->is_revoke) ++revokes_;
   ++hits_[&RuleSet::rule_of(*event.type)];
 
   if (tracks_tiers) {
     const std::int64_t before = current.clamp(current.score().base + applied.before.raw);
-    const std::int64_t after = clamped_score(current, table_, applied.state, now_ms);
+    const std::int64_t after = current.clamp(current.score().base + applied.after.raw);
     const std::string_view from = current.tier_for(before);
     const std::string_view to = current.tier_for(after);
     if (from != to) {
@@ -393,6 +393,26 @@ ApplyOutcome ShardWorker::apply(const Event& event, std::int64_t now_ms) {
     }
   }
   return applied.outcome;
+}
+
+void ShardWorker::refuse(const WorkItem& item) {
+  if (context_.refusals == nullptr) return;
+  const Event& event = item.event;
+  Refusal refusal;
+  JsonWriter json(refusal.raw);
+  json.begin_object()
+      .field("id", event.id.view())
+      .field("subject", event.subject.view())
+      .field("type", RuleSet::rule_of(*event.type).name)
+      .field("time", event.time_ms);
+  if (!event.source.view().empty()) json.field("source", event.source.view());
+  if (event.type->is_revoke) json.field("revokes", event.revokes.view());
+  json.end_object();
+  refusal.detail = fmt::format("subject `{}` holds {} events (--max-events-per-subject)",
+                               event.subject.view(), options_.table.max_events_per_subject);
+  refusal.line = item.line;
+  refusal.ticket = item.ticket;
+  context_.refusals->post(refusal);
 }
 
 void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {

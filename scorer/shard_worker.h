@@ -31,6 +31,7 @@
 
 #include "core/event.h"
 #include "core/key_groups.h"
+#include "core/refusals.h"
 #include "core/route_wave.h"
 #include "core/work_queue.h"
 #include "scorer/group_transfer.h"
@@ -100,6 +101,8 @@ struct ShardContext {
   // The rules and sources every worker's table interns (intern_table.h: safe
   // to share between workers).
   InternTable* interns = nullptr;
+  // Where a refused event goes back to the ingest thread (core/refusals.h).
+  RefusalBox* refusals = nullptr;
 };
 
 struct WorkerOptions {
@@ -112,6 +115,9 @@ struct WorkerOptions {
   // an expiry alert's delay; 0 turns the sweep off. A sweep walks the shard
   // (about 0.1 s per million subjects). Default 10 s.
   std::int64_t expiry_sweep_interval_ms = 10'000;
+  // What one subject's state may hold (--max-events-per-subject); an event
+  // past it is refused with the reason `subject_full`.
+  SubjectTable::Options table;
   // The journal (journal.enabled false: none). Each worker writes its own files.
   storage::JournalOptions journal;
   // The file system the journal, snapshot parts and recovery go through; a
@@ -190,6 +196,8 @@ class ShardWorker {
   // Applies an event (journal, latency); counts it for its ticket into the
   // running counts or, for one held back, straight into the ticket.
   ApplyOutcome apply_item(const WorkItem& item);
+  // Hands an event its subject had no room for back to the ingest thread.
+  void refuse(const WorkItem& item);
   void hold_back(const WorkItem& item);
   void install_arrivals();
   void apply_held_back();

@@ -1,7 +1,11 @@
 #include "scorer/subject_blob.h"
 
+#include <absl/container/flat_hash_set.h>
+
 namespace tally::scorer::blob {
 namespace {
+
+constexpr std::uint32_t kManyRevokesBytes = 4096;
 
 bool has_contribution(const char* blob, std::uint32_t begin, std::uint32_t end,
                       std::string_view id) noexcept {
@@ -26,7 +30,7 @@ const char* first_revoke_of(const char* blob, std::string_view id) noexcept {
 }
 
 RetainedSizes drop_past_retention(char* blob, std::int64_t now_ms, std::int64_t retain_ms,
-                                  const InternTable& interns) noexcept {
+                                  const InternTable& interns) {
   const std::uint32_t size = blob_size(blob);
   const std::uint32_t revokes_begin = revokes_at(blob);
   const std::uint32_t begin = contributions_at(blob);
@@ -46,12 +50,23 @@ RetainedSizes drop_past_retention(char* blob, std::int64_t now_ms, std::int64_t 
     read += bytes;
   }
   const std::uint32_t contributions_end = write;
+  // Which revokes still find their target: a pass over the contributions
+  // each, or, where there are many revokes, one pass into a set.
+  absl::flat_hash_set<std::string_view> kept;
+  if (dropped_contribution && size - revokes_begin > kManyRevokesBytes) {
+    for (std::uint32_t at = begin; at < contributions_end;) {
+      const Contribution c = read_contribution(blob + at);
+      kept.insert(c.id);
+      at += c.bytes;
+    }
+  }
   for (std::uint32_t read = revokes_begin; read < size;) {
     const Revoke r = read_revoke(blob + read);
     const std::uint32_t bytes = r.bytes;
     bool present = r.target_present;
     if (present && dropped_contribution) {
-      present = has_contribution(blob, begin, contributions_end, r.target);
+      present = kept.empty() ? has_contribution(blob, begin, contributions_end, r.target)
+                             : kept.contains(r.target);
     }
     if (present || saturating_add(r.time_ms, retain_ms) > now_ms) {
       if (write != read) std::memmove(blob + write, blob + read, bytes);

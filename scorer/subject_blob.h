@@ -340,6 +340,6 @@ struct RetainedSizes {
 // header and the flags; returns the new sizes, or size 0 when nothing is
 // left (the header is then untouched).
 RetainedSizes drop_past_retention(char* blob, std::int64_t now_ms, std::int64_t retain_ms,
-                                  const InternTable& interns) noexcept;
+                                  const InternTable& interns);
 
 }  // namespace tally::scorer::blob

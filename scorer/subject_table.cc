@@ -15,12 +15,13 @@
 // naming it, and every revoke is kept while its target is, so explain, like
 // the score, is a function of the set of events, never of their order.
 //
-// Cost of an operation on a subject holding n records: apply is one pass over
-// the blob (dedup, insertion point, revoke matching) plus a memmove of the tail;
-// score_at is one pass that stops at the first record later than T. Subjects
-// are small, so this beats any per-subject index; a subject with thousands of
-// records pays O(n) per event, the price of 0 bytes of index for the millions
-// that hold one or two.
+// Cost of an operation on a subject holding n records: for a small subject,
+// apply is one pass over the blob (dedup, insertion point, revoke matching)
+// plus a memmove of the tail, and score_at one pass that stops at the first
+// record later than T; for the millions of subjects that hold a few records
+// this beats any index, and costs 0 bytes. A subject whose blob passes 4 KiB
+// (about 150 records) gets a SubjectIndex beside it (subject_index.h), so that
+// a fleet with tens of thousands of events pays O(log n) per event, not O(n).
 //
 // Growth: a blob moves to a bigger class only when its size crosses a class
 // boundary, and the handle in the hash set is updated in place (the set's hash
@@ -51,6 +52,7 @@
 
 #include "scorer/blob_arena.h"
 #include "scorer/subject_blob.h"
+#include "scorer/subject_index.h"
 
 namespace tally::scorer {
 
@@ -61,6 +63,8 @@ namespace {
 
 using Handle = BlobArena::Handle;
 constexpr std::uint16_t kSpilled = InternTable::kSpilled;
+// Past this many bytes of revokes, explain maps revocations in one pass.
+constexpr std::uint32_t kManyRevokesBytes = 4096;
 
 // The set hashes and compares handles by the subject bytes in their blobs, and
 // looks up by subject bytes directly (transparent).
@@ -96,9 +100,10 @@ const char* blob_of(const SubjectState& state) noexcept {
 }  // namespace
 
 struct SubjectTable::Impl {
-  explicit Impl(InternTable& shared) : interns(shared) {}
+  Impl(InternTable& shared, Options table_options) : interns(shared), options(table_options) {}
 
   InternTable& interns;
+  const Options options;
   BlobArena arena;
   absl::flat_hash_set<Handle, SubjectHash, SubjectEq> subjects{0, SubjectHash{&arena},
                                                                SubjectEq{&arena}};
@@ -107,6 +112,8 @@ struct SubjectTable::Impl {
   // once per table and value, not per event.
   absl::flat_hash_map<const Rule*, std::uint16_t> rule_refs;
   absl::flat_hash_map<std::string, std::uint16_t> source_refs;
+  // The few subjects large enough to be indexed (subject_index.h), by subject.
+  absl::flat_hash_map<std::string, std::unique_ptr<SubjectIndex>> indexes;
 
   std::uint16_t rule_ref(const Rule* rule) {
     if (const auto it = rule_refs.find(rule); it != rule_refs.end()) return it->second;
@@ -174,48 +181,140 @@ struct SubjectTable::Impl {
     return blob::kWidenBytes;
   }
 
-  // false: the id was already seen for this subject.
-  bool add_contribution(Handle& handle, const Event& event, const Rule& rule) {
-    const char* bytes_in = arena.resolve(handle);
-    const std::string_view id = event.id.view();
-    const std::int64_t time_ms = event.time_ms;
-    std::uint32_t size = blob::blob_size(bytes_in);
-    std::uint32_t revokes_begin = blob::revokes_at(bytes_in);
+  // The subject's index, built now if its blob has grown past the threshold
+  // (subject_index.h); nullptr for the small subjects a scan serves best.
+  SubjectIndex* index_of(const char* bytes) {
+    if (blob::blob_size(bytes) < options.index_from_bytes) return nullptr;
+    const std::string_view subject = blob::subject_in(bytes);
+    auto it = indexes.find(absl::string_view(subject.data(), subject.size()));
+    if (it == indexes.end()) {
+      it = indexes.emplace(std::string(subject), std::make_unique<SubjectIndex>(bytes, interns))
+               .first;
+    }
+    return it->second.get();
+  }
 
+  // Before anything but an insert rewrites a blob: its index no longer holds.
+  void drop_index(const char* bytes) {
+    if (indexes.empty()) return;
+    const std::string_view subject = blob::subject_in(bytes);
+    indexes.erase(absl::string_view(subject.data(), subject.size()));
+  }
+
+  // Where a new contribution goes, found by one pass over a small blob.
+  struct Place {
+    ApplyOutcome outcome = ApplyOutcome::kAccepted;
+    std::uint32_t insert_at = 0;  // from the blob's start
+    bool flag = false;            // contribution: revoked; revoke: the target is here
+    std::uint32_t target_at = 0;  // revoke: the target's offset, when here
+  };
+
+  Place place_contribution(const char* bytes, const Event& event, SubjectIndex* index) const {
+    const std::string_view id = event.id.view();
+    const std::uint32_t begin = blob::contributions_at(bytes);
+    const std::uint32_t revokes_begin = blob::revokes_at(bytes);
+    Place place;
+    if (index != nullptr) {
+      if (index->has_id(id)) return {ApplyOutcome::kDuplicate};
+      if (index->records() >= options.max_events_per_subject) return {ApplyOutcome::kSubjectFull};
+      place.insert_at = begin + index->contribution_insert_point(
+                                    bytes + begin, revokes_begin - begin, event.time_ms, id);
+      place.flag = index->awaited(id);
+      return place;
+    }
     // One pass: dedup, the insertion point, and whether a revoke names it.
-    std::uint32_t insert_at = revokes_begin;
-    for (std::uint32_t at = blob::contributions_at(bytes_in); at < revokes_begin;) {
-      const blob::Contribution c = blob::read_contribution(bytes_in + at);
-      if (c.id == id) return false;
-      if (insert_at == revokes_begin && blob::ordered_before(time_ms, id, c.time_ms, c.id)) {
-        insert_at = at;
+    std::uint32_t records = 0;
+    place.insert_at = revokes_begin;
+    for (std::uint32_t at = begin; at < revokes_begin; ++records) {
+      const blob::Contribution c = blob::read_contribution(bytes + at);
+      if (c.id == id) return {ApplyOutcome::kDuplicate};
+      if (place.insert_at == revokes_begin &&
+          blob::ordered_before(event.time_ms, id, c.time_ms, c.id)) {
+        place.insert_at = at;
       }
       at += c.bytes;
     }
-    bool revoked = false;
-    for (std::uint32_t at = revokes_begin; at < size;) {
-      const blob::Revoke r = blob::read_revoke(bytes_in + at);
-      if (r.id == id) return false;
-      revoked = revoked || r.target == id;
+    const std::uint32_t size = blob::blob_size(bytes);
+    for (std::uint32_t at = revokes_begin; at < size; ++records) {
+      const blob::Revoke r = blob::read_revoke(bytes + at);
+      if (r.id == id) return {ApplyOutcome::kDuplicate};
+      place.flag = place.flag || r.target == id;
       at += r.bytes;
     }
+    if (records >= options.max_events_per_subject) return {ApplyOutcome::kSubjectFull};
+    return place;
+  }
 
+  Place place_revoke(const char* bytes, const Event& event, SubjectIndex* index) const {
+    const std::string_view id = event.id.view();
+    const std::string_view target = event.revokes.view();
+    const std::uint32_t begin = blob::contributions_at(bytes);
+    const std::uint32_t revokes_begin = blob::revokes_at(bytes);
+    const std::uint32_t size = blob::blob_size(bytes);
+    Place place;
+    if (index != nullptr) {
+      if (index->has_id(id)) return {ApplyOutcome::kDuplicate};
+      if (index->records() >= options.max_events_per_subject) return {ApplyOutcome::kSubjectFull};
+      place.insert_at =
+          revokes_begin + index->revoke_insert_point(bytes + revokes_begin, size - revokes_begin,
+                                                     event.time_ms, id);
+      if (const std::optional<std::int64_t> time = index->contribution_time(target)) {
+        place.flag = true;
+        place.target_at =
+            begin + index->contribution_offset(bytes + begin, revokes_begin - begin, *time, target);
+      }
+      return place;
+    }
+    std::uint32_t records = 0;
+    for (std::uint32_t at = begin; at < revokes_begin; ++records) {
+      const blob::Contribution c = blob::read_contribution(bytes + at);
+      if (c.id == id) return {ApplyOutcome::kDuplicate};
+      if (c.id == target) {
+        place.flag = true;
+        place.target_at = at;
+      }
+      at += c.bytes;
+    }
+    place.insert_at = size;
+    for (std::uint32_t at = revokes_begin; at < size; ++records) {
+      const blob::Revoke r = blob::read_revoke(bytes + at);
+      if (r.id == id) return {ApplyOutcome::kDuplicate};
+      if (place.insert_at == size && blob::ordered_before(event.time_ms, id, r.time_ms, r.id)) {
+        place.insert_at = at;
+      }
+      at += r.bytes;
+    }
+    if (records >= options.max_events_per_subject) return {ApplyOutcome::kSubjectFull};
+    return place;
+  }
+
+  ApplyOutcome add_contribution(Handle& handle, const Event& event, const Rule& rule,
+                                SubjectIndex* index) {
+    const char* bytes_in = arena.resolve(handle);
+    const Place place = place_contribution(bytes_in, event, index);
+    if (place.outcome != ApplyOutcome::kAccepted) return place.outcome;
+    const std::string_view id = event.id.view();
     const std::string_view source = event.source.view();
     const std::uint16_t rule_ref_value = rule_ref(&rule);
     const std::uint16_t source_ref_value = source_ref(source);
     const std::uint32_t bytes =
         blob::contribution_bytes(id, rule_ref_value, source, source_ref_value);
+    std::uint32_t size = blob::blob_size(bytes_in);
+    if (std::uint64_t{size} + bytes + blob::kWidenBytes > blob::kMaxBlobBytes) {
+      return ApplyOutcome::kSubjectFull;
+    }
+    std::uint32_t revokes_begin = blob::revokes_at(bytes_in);
     const std::uint32_t shift = widen_for(handle, bytes);
     size += shift;
     revokes_begin += shift;
-    insert_at += shift;
+    const std::uint32_t insert_at = place.insert_at + shift;
 
     char* out = grow(handle, size, bytes);
     std::memmove(out + insert_at + bytes, out + insert_at, size - insert_at);
-    blob::write_contribution(out + insert_at, time_ms, &rule, rule_ref_value, source,
-                             source_ref_value, revoked, id);
+    blob::write_contribution(out + insert_at, event.time_ms, &rule, rule_ref_value, source,
+                             source_ref_value, place.flag, id);
     blob::set_sizes(out, size + bytes, revokes_begin + bytes);
-    if (revoked) {
+    if (place.flag) {
       // The tombstones naming this id resolve: their target is here now.
       for (std::uint32_t at = revokes_begin + bytes; at < size + bytes;) {
         const blob::Revoke r = blob::read_revoke(out + at);
@@ -223,51 +322,46 @@ struct SubjectTable::Impl {
         at += r.bytes;
       }
     }
-    return true;
+    if (index != nullptr) {
+      const std::uint32_t begin = blob::contributions_at(out);
+      index->contribution_inserted(event.time_ms, id, rule, place.flag, insert_at - begin, bytes,
+                                   out + begin, revokes_begin + bytes - begin);
+    }
+    return ApplyOutcome::kAccepted;
   }
 
-  // false: the revoke's own id was already seen for this subject.
-  bool add_revoke(Handle& handle, const Event& event) {
+  ApplyOutcome add_revoke(Handle& handle, const Event& event, SubjectIndex* index) {
     const char* bytes_in = arena.resolve(handle);
+    const Place place = place_revoke(bytes_in, event, index);
+    if (place.outcome != ApplyOutcome::kAccepted) return place.outcome;
     const std::string_view id = event.id.view();
     const std::string_view target = event.revokes.view();
-    const std::int64_t time_ms = event.time_ms;
-    std::uint32_t size = blob::blob_size(bytes_in);
-    const std::uint32_t revokes_begin = blob::revokes_at(bytes_in);
-
-    constexpr std::uint32_t kAbsent = std::numeric_limits<std::uint32_t>::max();
-    std::uint32_t target_at = kAbsent;
-    for (std::uint32_t at = blob::contributions_at(bytes_in); at < revokes_begin;) {
-      const blob::Contribution c = blob::read_contribution(bytes_in + at);
-      if (c.id == id) return false;
-      if (c.id == target) target_at = at;
-      at += c.bytes;
-    }
-    std::uint32_t insert_at = size;
-    for (std::uint32_t at = revokes_begin; at < size;) {
-      const blob::Revoke r = blob::read_revoke(bytes_in + at);
-      if (r.id == id) return false;
-      if (insert_at == size && blob::ordered_before(time_ms, id, r.time_ms, r.id)) insert_at = at;
-      at += r.bytes;
-    }
-
     const std::string_view source = event.source.view();
     const std::uint16_t source_ref_value = source_ref(source);
     const std::string_view reason = event.reason.view();
     const std::uint32_t bytes = blob::revoke_bytes(id, target, reason, source, source_ref_value);
+    std::uint32_t size = blob::blob_size(bytes_in);
+    if (std::uint64_t{size} + bytes + blob::kWidenBytes > blob::kMaxBlobBytes) {
+      return ApplyOutcome::kSubjectFull;
+    }
+    const std::uint32_t revokes_begin = blob::revokes_at(bytes_in);
     const std::uint32_t shift = widen_for(handle, bytes);
     size += shift;
-    insert_at += shift;
-    if (target_at != kAbsent) target_at += shift;
+    const std::uint32_t insert_at = place.insert_at + shift;
 
     char* out = grow(handle, size, bytes);
     std::memmove(out + insert_at + bytes, out + insert_at, size - insert_at);
-    blob::write_revoke(out + insert_at, time_ms, source, source_ref_value, target_at != kAbsent, id,
+    blob::write_revoke(out + insert_at, event.time_ms, source, source_ref_value, place.flag, id,
                        target, reason);
     blob::set_sizes(out, size + bytes, revokes_begin + shift);
     // Contribution offsets are unchanged: revoke records come after them.
-    if (target_at != kAbsent) blob::set_flag(out + target_at + blob::kContributionIdAt, true);
-    return true;
+    if (place.flag) blob::set_flag(out + place.target_at + shift + blob::kContributionIdAt, true);
+    if (index != nullptr) {
+      const std::uint32_t section = revokes_begin + shift;
+      index->revoke_inserted(event.time_ms, id, target, place.flag, insert_at - section, bytes,
+                             out + section, size + bytes - section);
+    }
+    return ApplyOutcome::kAccepted;
   }
 
   // Drops what is past retention from one subject, compacting the blob in
@@ -275,6 +369,7 @@ struct SubjectTable::Impl {
   // blob has been released.
   bool purge_subject(Handle& handle, std::int64_t now_ms, std::int64_t retain_ms) {
     char* bytes = arena.resolve(handle);
+    drop_index(bytes);
     const std::uint32_t size = blob::blob_size(bytes);
     const blob::RetainedSizes kept = blob::drop_past_retention(bytes, now_ms, retain_ms, interns);
     const std::uint32_t old_capacity = BlobArena::capacity_for(size);
@@ -301,11 +396,12 @@ struct SubjectTable::Impl {
   }
 };
 
-SubjectTable::SubjectTable(InternTable& interns) : impl_(std::make_unique<Impl>(interns)) {}
+SubjectTable::SubjectTable(InternTable& interns, Options options)
+    : impl_(std::make_unique<Impl>(interns, options)) {}
 SubjectTable::~SubjectTable() = default;
 
 SubjectTable::Applied SubjectTable::apply(const Event& event,
-                                          std::optional<std::int64_t> score_before_at) {
+                                          std::optional<std::int64_t> score_at_ms) {
   Impl& impl = *impl_;
   const std::string_view subject = event.subject.view();
   const Rule& rule = RuleSet::rule_of(*event.type);
@@ -313,18 +409,30 @@ SubjectTable::Applied SubjectTable::apply(const Event& event,
   if (it == impl.subjects.end()) {
     const Handle handle = impl.create(event, rule);
     impl.subjects.insert(handle);
-    return {ApplyOutcome::kAccepted, state_of(impl.arena.resolve(handle)), {}};
+    const SubjectState* state = state_of(impl.arena.resolve(handle));
+    ScoreSum after;
+    if (score_at_ms) after = score_at(*state, *score_at_ms);
+    return {ApplyOutcome::kAccepted, state, {}, after};
   }
-  ScoreSum before;
-  if (score_before_at) before = score_at(*state_of(impl.arena.resolve(*it)), *score_before_at);
   // The set's elements are const because changing one could change its hash;
   // a handle's hash and equality are its subject's bytes, which moving the
   // blob keeps, so updating the handle in place is safe.
   Handle& handle = const_cast<Handle&>(*it);
-  const bool accepted =
-      rule.is_revoke ? impl.add_revoke(handle, event) : impl.add_contribution(handle, event, rule);
-  return {accepted ? ApplyOutcome::kAccepted : ApplyOutcome::kDuplicate,
-          state_of(impl.arena.resolve(handle)), before};
+  SubjectIndex* index = impl.index_of(impl.arena.resolve(handle));
+  // Scores from the index when it can tell; else one pass over the blob.
+  const auto score_now = [&] {
+    if (index != nullptr) {
+      if (const std::optional<ScoreSum> sum = index->score_at(*score_at_ms)) return *sum;
+    }
+    return score_at(*state_of(impl.arena.resolve(handle)), *score_at_ms);
+  };
+  ScoreSum before;
+  if (score_at_ms) before = score_now();
+  const ApplyOutcome outcome = rule.is_revoke ? impl.add_revoke(handle, event, index)
+                                              : impl.add_contribution(handle, event, rule, index);
+  ScoreSum after = before;
+  if (score_at_ms && outcome == ApplyOutcome::kAccepted) after = score_now();
+  return {outcome, state_of(impl.arena.resolve(handle)), before, after};
 }
 
 const SubjectState* SubjectTable::find(std::string_view subject) const {
@@ -382,6 +490,18 @@ void SubjectTable::for_each_contribution(
   const InternTable& interns = impl_->interns;
   const char* bytes = blob_of(state);
   const std::uint32_t end = blob::revokes_at(bytes);
+  // A revoked contribution's revocation is found by a pass over the revokes;
+  // where there are many, one pass maps them all first (a subject with
+  // thousands of revoked events would otherwise cost O(n^2) to explain).
+  absl::flat_hash_map<std::string_view, const char*> first_revoke;
+  const std::uint32_t size = blob::blob_size(bytes);
+  if (size - end > kManyRevokesBytes) {
+    for (std::uint32_t at = end; at < size;) {
+      const blob::Revoke r = blob::read_revoke(bytes + at);
+      first_revoke.try_emplace(r.target, bytes + at);  // sorted: the first is the smallest
+      at += r.bytes;
+    }
+  }
   for (std::uint32_t at = blob::contributions_at(bytes); at < end;) {
     const blob::Contribution c = blob::read_contribution(bytes + at);
     ContributionView view;
@@ -396,7 +516,10 @@ void SubjectTable::for_each_contribution(
     view.source = c.source(interns);
     view.revoked = c.revoked;
     if (c.revoked) {
-      if (const char* record = blob::first_revoke_of(bytes, c.id)) {
+      const auto mapped = first_revoke.find(c.id);
+      if (const char* record = first_revoke.empty()
+                                   ? blob::first_revoke_of(bytes, c.id)
+                                   : (mapped != first_revoke.end() ? mapped->second : nullptr)) {
         const blob::Revoke r = blob::read_revoke(record);
         view.revoked_by = r.id;
         view.revoke_source = r.source(interns);
@@ -461,6 +584,7 @@ std::size_t SubjectTable::extract_groups(
     if (!groups.test(group)) continue;
     const std::uint32_t size = blob::blob_size(bytes);
     take(group, std::string_view(bytes, size));
+    impl.drop_index(bytes);
     impl.subjects.erase(handle);  // found by the subject bytes, in the blob still held
     impl.arena.release(handle, BlobArena::capacity_for(size));
     ++removed;
@@ -569,7 +693,10 @@ std::size_t SubjectTable::purge(std::int64_t now_ms, std::int64_t retain_ms) {
 std::size_t SubjectTable::subjects() const noexcept { return impl_->subjects.size(); }
 
 std::size_t SubjectTable::memory_bytes() const noexcept {
-  return sizeof(Impl) + impl_->table_bytes() + impl_->arena.memory_bytes();
+  std::size_t indexes = 0;
+  for (const auto& [subject, index] : impl_->indexes)
+    indexes += subject.size() + index->memory_bytes();
+  return sizeof(Impl) + impl_->table_bytes() + impl_->arena.memory_bytes() + indexes;
 }
 
 }  // namespace tally::scorer

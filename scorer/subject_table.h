@@ -65,8 +65,9 @@ enum class WalkStep : std::uint8_t {
 };
 
 enum class ApplyOutcome : std::uint8_t {
-  kAccepted,   // recorded (a late target of a revoke is recorded as revoked)
-  kDuplicate,  // its id was already seen for this subject: no change
+  kAccepted,     // recorded (a late target of a revoke is recorded as revoked)
+  kDuplicate,    // its id was already seen for this subject: no change
+  kSubjectFull,  // the subject holds Options::max_events_per_subject: refused, no change
 };
 
 // One contribution as explain shows it.
@@ -110,10 +111,26 @@ struct ScoreSum {
   std::uint32_t active = 0;  // how many contributions count at T
 };
 
+struct SubjectTableOptions {
+  // Events (contributions and revokes) one subject may hold; one more is
+  // refused (kSubjectFull) until purges make room. Default 1,000,000: far
+  // above any real subject (a large fleet collects thousands a year), low
+  // enough that one subject stays under about 150 MB.
+  std::uint32_t max_events_per_subject = 1'000'000;
+  // A subject whose blob reaches this many bytes (about 150 records) gets an
+  // index (subject_index.h). Tests set 0 (index every subject) or the
+  // largest value (index none) to check both paths give the same answers.
+  std::uint32_t index_from_bytes = 4096;
+};
+
 class SubjectTable {
  public:
+  using Options = SubjectTableOptions;
+  // The largest max_events_per_subject: what fits a blob whatever the records.
+  static constexpr std::uint32_t kMaxEventsPerSubject = 2'000'000;
+
   // `interns` is shared with the engine's other tables and must outlive this one.
-  explicit SubjectTable(InternTable& interns);
+  explicit SubjectTable(InternTable& interns, Options options = {});
   ~SubjectTable();
   SubjectTable(const SubjectTable&) = delete;
   SubjectTable& operator=(const SubjectTable&) = delete;
@@ -121,13 +138,14 @@ class SubjectTable {
   struct Applied {
     ApplyOutcome outcome;
     const SubjectState* state;  // the event's subject, after the apply
-    ScoreSum before;            // at score_before_at, before the apply (if asked)
+    ScoreSum before;            // at score_at, before the apply (if asked)
+    ScoreSum after;             // at score_at, after it (if asked)
   };
   // Applies one decoded event. Its terms (points, expiry) are taken from
-  // event.type, i.e. the rules it was decoded with. With `score_before_at`,
-  // also scores the subject at that time as it was before the event, in the
-  // same lookup (the worker's tier detection needs before and after).
-  Applied apply(const Event& event, std::optional<std::int64_t> score_before_at = std::nullopt);
+  // event.type, i.e. the rules it was decoded with. With `score_at`, also
+  // scores the subject at that time as it was before and after the event,
+  // in the same lookup (the worker's tier detection).
+  Applied apply(const Event& event, std::optional<std::int64_t> score_at = std::nullopt);
 
   // nullptr when the subject holds nothing.
   const SubjectState* find(std::string_view subject) const;

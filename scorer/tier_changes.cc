@@ -28,8 +28,9 @@ void TierChangeFinder::find(const SubjectTable& table, const SubjectState& state
     if (a.by_expiry != b.by_expiry) return !a.by_expiry;
     return a.id < b.id;
   });
+  timeline_.build(table, state);
   const auto score_at = [&](std::int64_t at) {
-    return rules.clamp(rules.score().base + table.score_at(state, at).raw);
+    return rules.clamp(rules.score().base + timeline_.at(at).raw);
   };
   for (std::size_t i = 0; i < instants_.size(); ++i) {
     const Instant& instant = instants_[i];

@@ -9,8 +9,8 @@
 // one named as its cause is the first starting one by id, else the first
 // expiring one by id: a function of what the subject holds, not of arrival.
 //
-// Cost: O(k * n) for a subject with n records and k change instants in the
-// window; subjects are small. Reuses its buffer: no allocation once warm.
+// Cost: O(n log n) for a subject with n records (its scores read from a
+// ScoreTimeline). Reuses its buffers: no allocation once warm.
 //
 // Thread-safety: one TierChangeFinder per thread; run on the owning worker.
 #pragma once
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "scorer/rules.h"
+#include "scorer/score_timeline.h"
 #include "scorer/subject_table.h"
 
 namespace tally::scorer {
@@ -52,6 +53,7 @@ class TierChangeFinder {
     bool by_expiry;
   };
   std::vector<Instant> instants_;
+  ScoreTimeline timeline_;
 };
 
 }  // namespace tally::scorer

@@ -26,7 +26,8 @@ void add_relaxed(std::atomic<std::uint64_t>& counter, std::uint64_t amount) {
 
 BatchRouter::BatchRouter(QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
                          std::vector<TicketQueue*> done_tickets, IngestCounters& counters,
-                         RejectedLog& rejected_log, std::function<void()> while_full)
+                         RejectedLog& rejected_log, std::function<void()> while_full,
+                         RefusalBox* refusals)
     : queues_(queues),
       producer_(producer),
       groups_(groups),
@@ -34,6 +35,7 @@ BatchRouter::BatchRouter(QueueMatrix& queues, std::uint32_t producer, KeyGroupMa
       counters_(counters),
       rejected_log_(rejected_log),
       while_full_(std::move(while_full)),
+      refusals_(refusals),
       staging_(done_.size()),
       touched_(done_.size(), false) {
   for (auto& stage : staging_) stage.reserve(kStagingItems);
@@ -58,17 +60,19 @@ bool BatchRouter::apply_route_changes() {
 
 void BatchRouter::begin(std::string_view channel, BatchTicket* ticket) {
   channel_ = channel;
+  (ticket != nullptr ? ticket_channel_ : plain_channel_) = channel;
   ticket_ = ticket;
   received_ns_ = steady_now_ns();
   max_event_time_ = std::numeric_limits<std::int64_t>::min();
   std::fill(touched_.begin(), touched_.end(), false);
 }
 
-void BatchRouter::on_event(const Event& event) {
+void BatchRouter::on_event(const Event& event, std::uint32_t line_number) {
   const std::uint32_t worker = groups_.worker_of(event.subject_hash);
   auto& stage = staging_[worker];
   WorkItem& item = stage.emplace_back();
   item.kind = WorkKind::kEvent;
+  item.line = line_number;
   item.event = event;
   item.received_ns = received_ns_;
   item.ticket = ticket_;
@@ -96,6 +100,42 @@ std::uint32_t BatchRouter::finish(std::atomic<std::int64_t>& event_clock) {
     }
   }
   return static_cast<std::uint32_t>(std::count(touched_.begin(), touched_.end(), true));
+}
+
+void BatchRouter::take_finished(const std::function<void(BatchTicket&)>& answer) {
+  // Tickets first, refusals second: a worker posts its refusals before it
+  // hands back the ticket, so every refusal of a ticket taken here is in the
+  // box by now, and no ticket is answered (and freed) with one still there.
+  finished_.clear();
+  for (TicketQueue* queue : done_) {
+    queue->consume_all([this](BatchTicket* ticket) { finished_.push_back(ticket); });
+  }
+  if (refusals_ != nullptr) refusals_->drain([this](const Refusal& refusal) { record(refusal); });
+  for (BatchTicket* ticket : finished_) answer(*ticket);
+}
+
+void BatchRouter::record_late_refusals() {
+  if (refusals_ != nullptr) {
+    refusals_->drain([this](const Refusal& refusal) { record(refusal, false); });
+  }
+  rejected_log_.flush();
+}
+
+void BatchRouter::record(const Refusal& refusal, bool ticket_alive) {
+  add_relaxed(counters_.rejected[static_cast<std::size_t>(refusal.reason)], 1);
+  BatchTicket* ticket = ticket_alive ? refusal.ticket : nullptr;
+  if (!rejected_log_.write(ticket != nullptr ? ticket_channel_ : plain_channel_,
+                           ticket != nullptr ? ticket->batch_id : "", refusal.line, refusal.reason,
+                           refusal.detail, refusal.raw)) {
+    add_relaxed(counters_.rejects_unwritten, 1);
+  }
+  if (ticket == nullptr) return;
+  // Lines refused by the decoder come first, in order; keep the list in order.
+  auto& rejected = ticket->rejected;
+  const BatchTicket::Rejection rejection{refusal.line, refusal.reason};
+  rejected.insert(std::upper_bound(rejected.begin(), rejected.end(), rejection,
+                                   [](const auto& a, const auto& b) { return a.line < b.line; }),
+                  rejection);
 }
 
 void BatchRouter::end_ticket(BatchTicket& ticket) {

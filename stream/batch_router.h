@@ -8,6 +8,8 @@
 // file, and noted on the batch's ticket (if it has one). After the batch,
 // finish() pushes what is staged and advances the event clock; end_ticket()
 // sends the end-of-batch marker to every worker that got one of its events.
+// take_finished() hands back the batches the workers have finished, after
+// recording what the workers refused (core/refusals.h) like a refused line.
 //
 // Key groups change owners at run time (core/route_wave.h): the source calls
 // apply_route_changes() between batches, never inside one, so every event
@@ -29,6 +31,7 @@
 
 #include "core/ingest_counters.h"
 #include "core/key_groups.h"
+#include "core/refusals.h"
 #include "core/work_queue.h"
 #include "stream/event_decoder.h"
 #include "stream/rejected_log.h"
@@ -39,24 +42,33 @@ class BatchRouter final : public DecodeSink {
  public:
   // `producer` is the caller's row in `queues`. Everything passed outlives
   // the router.
-  // `done_tickets`: each worker's queue of finished tickets (the engine's).
+  // `done_tickets`: each worker's queue of finished tickets, and `refusals`,
+  // what the workers refused (both the engine's; `refusals` may be null
+  // where no worker refuses, in tests).
   BatchRouter(QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
               std::vector<TicketQueue*> done_tickets, IngestCounters& counters,
-              RejectedLog& rejected_log, std::function<void()> while_full);
+              RejectedLog& rejected_log, std::function<void()> while_full,
+              RefusalBox* refusals = nullptr);
 
   // Between batches: applies the route wave waiting in the key group map,
   // if any (new owners, handovers queued, new workers' queues). True if one
   // was applied.
   bool apply_route_changes();
-  // Where finished tickets come back from, one queue per worker slot.
-  const std::vector<TicketQueue*>& done_queues() const noexcept { return done_; }
+  // Takes every ticket the workers have finished, records the events they
+  // refused (counted, written to the dead-letter file, noted on their
+  // ticket), then hands each ticket to `answer`, which owns it from then on.
+  void take_finished(const std::function<void(BatchTicket&)>& answer);
+  // Once the workers have stopped: records what they refused since the
+  // source stopped (fire-and-forget events still queued then; a ticket
+  // named by one is not touched: it was answered or given up on).
+  void record_late_refusals();
   // Readable when a route wave waits (a polling source adds it to its poll set).
   int wake_fd() const noexcept { return groups_.wake_fd(); }
 
   // A new batch from `channel` (named in the dead-letter file); `ticket`
   // null for a fire-and-forget batch.
   void begin(std::string_view channel, BatchTicket* ticket);
-  void on_event(const Event& event) override;
+  void on_event(const Event& event, std::uint32_t line_number) override;
   void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) override;
   // Pushes every staged event and advances `event_clock` to the batch's
   // latest event time; returns how many workers got events of this batch.
@@ -66,6 +78,7 @@ class BatchRouter final : public DecodeSink {
 
  private:
   void flush(std::uint32_t worker);
+  void record(const Refusal& refusal, bool ticket_alive = true);
   void push(std::uint32_t worker, const WorkItem* items, std::size_t count);
 
   QueueMatrix& queues_;
@@ -75,6 +88,11 @@ class BatchRouter final : public DecodeSink {
   IngestCounters& counters_;
   RejectedLog& rejected_log_;
   std::function<void()> while_full_;
+  RefusalBox* refusals_;
+  std::vector<BatchTicket*> finished_;  // reused by take_finished
+  // The channels of batches with and without a ticket, for refusals' records.
+  std::string_view ticket_channel_ = "submit";
+  std::string_view plain_channel_ = "ingest";
   std::vector<std::vector<WorkItem>> staging_;
   std::vector<bool> touched_;
   std::string_view channel_;

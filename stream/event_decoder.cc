@@ -550,7 +550,7 @@ std::uint32_t EventDecoder::decode_padded_batch(std::string_view payload,
     ++lines;
     const Status result = decode_line(line, types, scratch_);
     if (result.is_ok()) {
-      sink.on_event(scratch_);
+      sink.on_event(scratch_, line_number);
     } else {
       sink.on_reject(line_number, line, result);
     }

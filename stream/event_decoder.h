@@ -44,7 +44,7 @@ inline RejectReason reject_reason_of(const Status& status) noexcept {
 class DecodeSink {
  public:
   virtual ~DecodeSink() = default;
-  virtual void on_event(const Event& event) = 0;
+  virtual void on_event(const Event& event, std::uint32_t line_number) = 0;
   // `why` is a rejection: reject_reason_of(why) and why.message().
   virtual void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) = 0;
 };

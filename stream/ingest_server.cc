@@ -28,7 +28,7 @@ IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, Queue
                            std::uint32_t producer, KeyGroupMap& groups,
                            const std::atomic<const EventTypeResolver*>& types,
                            std::atomic<std::int64_t>& event_clock,
-                           std::vector<TicketQueue*> done_tickets)
+                           std::vector<TicketQueue*> done_tickets, RefusalBox* refusals)
     : options_(std::move(options)),
       pull_(context, zmq::socket_type::pull),
       submit_(context, zmq::socket_type::router),
@@ -36,9 +36,9 @@ IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, Queue
       rejected_log_(options_.rejects),
       types_(types),
       event_clock_(event_clock) {
-  router_ =
-      std::make_unique<BatchRouter>(queues, producer, groups, std::move(done_tickets), counters_,
-                                    rejected_log_, [this] { drain_done_tickets(); });
+  router_ = std::make_unique<BatchRouter>(
+      queues, producer, groups, std::move(done_tickets), counters_, rejected_log_,
+      [this] { drain_done_tickets(); }, refusals);
 }
 
 IngestServer::~IngestServer() = default;
@@ -168,9 +168,7 @@ void IngestServer::handle_submit_message(std::vector<zmq::message_t>& frames) {
 }
 
 void IngestServer::drain_done_tickets() {
-  for (TicketQueue* queue : router_->done_queues()) {
-    queue->consume_all([this](BatchTicket* ticket) { answer(*ticket); });
-  }
+  router_->take_finished([this](BatchTicket& ticket) { answer(ticket); });
 }
 
 void IngestServer::answer(BatchTicket& ticket) {

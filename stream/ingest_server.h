@@ -64,14 +64,15 @@ struct IngestOptions {
 class IngestServer {
  public:
   // `producer` is this thread's row in `queues` (no other thread may push
-  // on it); `groups` maps a subject's key group to its worker. `types`, `event_clock` and
-  // `done_tickets` (one per worker) are owned by the engine and outlive this
-  // server; `types` is re-read once per batch, so a rules reload applies from
-  // the next batch on.
+  // on it); `groups` maps a subject's key group to its worker. `types`, `event_clock`,
+  // `done_tickets` (one per worker) and `refusals` are owned by the engine and
+  // outlive this server; `types` is re-read once per batch, so a rules reload
+  // applies from the next batch on.
   IngestServer(IngestOptions options, zmq::context_t& context, QueueMatrix& queues,
                std::uint32_t producer, KeyGroupMap& groups,
                const std::atomic<const EventTypeResolver*>& types,
-               std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets);
+               std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets,
+               RefusalBox* refusals = nullptr);
   ~IngestServer();
 
   // Binds both sockets; throws std::runtime_error naming the socket and
@@ -87,6 +88,10 @@ class IngestServer {
   void run(const std::atomic<bool>& stop);
 
   const IngestCounters& counters() const noexcept { return counters_; }
+
+  // After run() has returned and the workers have stopped: records the
+  // events they refused meanwhile (BatchRouter::record_late_refusals).
+  void record_late_refusals() { router_->record_late_refusals(); }
 
  private:
   void handle_pull_message(zmq::message_t& payload);

@@ -63,7 +63,7 @@ struct JetStreamSource::InFlight {
 Result<std::unique_ptr<JetStreamSource>> JetStreamSource::open(
     JetStreamOptions options, QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
     const std::atomic<const EventTypeResolver*>& types, std::atomic<std::int64_t>& event_clock,
-    std::vector<TicketQueue*> done_tickets) {
+    std::vector<TicketQueue*> done_tickets, RefusalBox* refusals) {
   if (options.node.empty()) options.node = default_node_name();
   nats::ConnectOptions connect;
   connect.urls = options.urls;
@@ -102,7 +102,7 @@ Result<std::unique_ptr<JetStreamSource>> JetStreamSource::open(
   if (!owned) return owned.status().with_context("--partitions");
   return std::unique_ptr<JetStreamSource>(new JetStreamSource(
       std::move(options), std::move(connection).value(), std::move(owned).value(), queues, producer,
-      groups, types, event_clock, std::move(done_tickets)));
+      groups, types, event_clock, std::move(done_tickets), refusals));
 }
 
 JetStreamSource::JetStreamSource(JetStreamOptions options,
@@ -110,7 +110,7 @@ JetStreamSource::JetStreamSource(JetStreamOptions options,
                                  QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
                                  const std::atomic<const EventTypeResolver*>& types,
                                  std::atomic<std::int64_t>& event_clock,
-                                 std::vector<TicketQueue*> done_tickets)
+                                 std::vector<TicketQueue*> done_tickets, RefusalBox* refusals)
     : options_(std::move(options)),
       connection_(std::move(connection)),
       owned_(std::move(owned)),
@@ -119,9 +119,9 @@ JetStreamSource::JetStreamSource(JetStreamOptions options,
       types_(types),
       event_clock_(event_clock),
       jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {
-  router_ =
-      std::make_unique<BatchRouter>(queues, producer, groups, std::move(done_tickets), counters_,
-                                    *rejected_log_, [this] { drain_done_tickets(); });
+  router_ = std::make_unique<BatchRouter>(
+      queues, producer, groups, std::move(done_tickets), counters_, *rejected_log_,
+      [this] { drain_done_tickets(); }, refusals);
 }
 
 JetStreamSource::~JetStreamSource() {
@@ -302,9 +302,7 @@ void JetStreamSource::take(Partition& partition, void* raw) {
 }
 
 void JetStreamSource::drain_done_tickets() {
-  for (TicketQueue* queue : router_->done_queues()) {
-    queue->consume_all([this](BatchTicket* ticket) { finish(*ticket); });
-  }
+  router_->take_finished([this](BatchTicket& ticket) { finish(ticket); });
 }
 
 void JetStreamSource::finish(BatchTicket& ticket) {

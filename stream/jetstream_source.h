@@ -95,7 +95,7 @@ class JetStreamSource {
   static Result<std::unique_ptr<JetStreamSource>> open(
       JetStreamOptions options, QueueMatrix& queues, std::uint32_t producer, KeyGroupMap& groups,
       const std::atomic<const EventTypeResolver*>& types, std::atomic<std::int64_t>& event_clock,
-      std::vector<TicketQueue*> done_tickets);
+      std::vector<TicketQueue*> done_tickets, RefusalBox* refusals = nullptr);
   ~JetStreamSource();
   JetStreamSource(const JetStreamSource&) = delete;
   JetStreamSource& operator=(const JetStreamSource&) = delete;
@@ -110,6 +110,8 @@ class JetStreamSource {
 
   const IngestCounters& counters() const noexcept { return counters_; }
   const JetStreamCounters& jetstream_counters() const noexcept { return *jetstream_counters_; }
+  // As IngestServer::record_late_refusals.
+  void record_late_refusals() { router_->record_late_refusals(); }
   const PartitionSet& partitions() const noexcept { return owned_; }
   const JetStreamOptions& options() const noexcept { return options_; }
   std::string describe() const;  // "stream TALLY partitions 0-63 of 64 as node a, from URL"
@@ -120,7 +122,8 @@ class JetStreamSource {
   JetStreamSource(JetStreamOptions options, std::unique_ptr<nats::Connection> connection,
                   PartitionSet owned, QueueMatrix& queues, std::uint32_t producer,
                   KeyGroupMap& groups, const std::atomic<const EventTypeResolver*>& types,
-                  std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets);
+                  std::atomic<std::int64_t>& event_clock, std::vector<TicketQueue*> done_tickets,
+                  RefusalBox* refusals);
   static constexpr std::chrono::milliseconds kStartRetryPause{250};
   Status bind_partition(std::uint32_t partition, bool rebuild);
   std::size_t fetch(Partition& partition, int max_messages);

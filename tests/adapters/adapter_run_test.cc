@@ -9,6 +9,7 @@
 
 #include "adapters/event_origins.h"
 #include "adapters/rejects_file.h"
+#include "tests/support/files.h"
 
 namespace tally::adapters {
 namespace {
@@ -38,9 +39,8 @@ TEST(EventOriginsTest, RunsOfLinesAreTracedBackEventByEvent) {
 }
 
 TEST(RejectsFileTest, OneJsonObjectALineCreatedOnlyWhenNeeded) {
-  const auto dir = std::filesystem::temp_directory_path() / "tally-rejects-file-test";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const tally::testing::TempDir scratch("rejects-file");
+  const auto& dir = scratch.path();
   const auto path = dir / "rejects.ndjson";
   {
     RejectsFile unused(path.string());
@@ -70,7 +70,6 @@ TEST(RejectsFileTest, OneJsonObjectALineCreatedOnlyWhenNeeded) {
                             "\n"),
             std::string::npos)
       << text.str();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(RejectsFileTest, AnUnwritablePathIsReported) {

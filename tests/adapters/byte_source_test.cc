@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "adapters/line_reader.h"
+#include "tests/support/files.h"
 
 namespace tally::adapters {
 namespace {
@@ -20,13 +21,9 @@ namespace fs = std::filesystem;
 
 class ByteSourceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tally-byte-source-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  tally::testing::TempDir scratch_{"byte-source"};
+  fs::path dir_ = scratch_.path();
 };
 
 void write_gzip(const std::string& path, const std::string& text) {

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/files.h"
+
 namespace tally::adapters {
 namespace {
 
@@ -42,8 +44,8 @@ TEST(PseudonymiserTest, KindIsKeptOnlyWhenItLooksLikeOne) {
 }
 
 TEST(PseudonymiserTest, KeyFilesAreCheckedWithAUsefulMessage) {
-  const auto dir = std::filesystem::temp_directory_path() / "tally-pseudonymiser-test";
-  std::filesystem::create_directories(dir);
+  const tally::testing::TempDir scratch("pseudonymiser");
+  const auto& dir = scratch.path();
   std::ofstream(dir / "good.key") << std::string(64, 'f') << "\n";
   std::ofstream(dir / "short.key") << "abcd\n";
   std::ofstream(dir / "bad.key") << std::string(63, 'f') << "g\n";
@@ -61,7 +63,6 @@ TEST(PseudonymiserTest, KeyFilesAreCheckedWithAUsefulMessage) {
   const auto absent = Pseudonymiser::from_key_file((dir / "absent.key").string());
   EXPECT_FALSE(absent);
   EXPECT_NE(message(absent).find("cannot read key file"), std::string::npos) << message(absent);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "adapters/posix_tz_rule.h"
 #include "core/civil_date.h"
 #include "core/event_time.h"
+#include "tests/support/files.h"
 
 namespace tally::adapters {
 namespace {
@@ -151,13 +152,13 @@ TEST(TimeZoneTest, DamagedFilesAreRefused) {
 }
 
 TEST(TimeZoneTest, ZonesComeFromTzdirWhenSet) {
-  const auto dir = std::filesystem::temp_directory_path() / "tally-tzdir-test";
+  const tally::testing::TempDir scratch("tzdir");
+  const auto& dir = scratch.path();
   std::filesystem::create_directories(dir / "Test");
   std::ofstream(dir / "Test" / "Zone", std::ios::binary) << zone_file("Europe/Berlin");
   ::setenv("TZDIR", dir.c_str(), 1);
   const auto named = TimeZone::named("Test/Zone");
   ::unsetenv("TZDIR");
-  std::filesystem::remove_all(dir);
   ASSERT_TRUE(named) << named.status().to_string();
   EXPECT_EQ(utc_of(*named, "2021-07-01 02:00:00"), "2021-07-01T00:00:00Z");
 }

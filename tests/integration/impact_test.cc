@@ -55,6 +55,20 @@ struct Scheme {
     }
     return name;
   }
+
+  // The scheme as a rules file: the test's computation and tallyd's read one
+  // statement of it.
+  std::string toml() const {
+    std::string text = fmt::format("[score]\nbase = {}\nmin = {}\nmax = {}\n", base, min, max);
+    for (const auto& [type, terms] : types) {
+      text += fmt::format("[rules.{}]\npoints = {}\n", type, terms.points);
+      if (terms.expiry_days != 0)
+        text += fmt::format("expires_after = \"{}d\"\n", terms.expiry_days);
+    }
+    for (const auto& [tier, from] : tiers)
+      text += fmt::format("[[tier]]\nname = \"{}\"\nmin = {}\n", tier, from);
+    return text;
+  }
 };
 
 const Scheme kLive = {0,
@@ -62,64 +76,17 @@ const Scheme kLive = {0,
                       100,
                       {{"red_light", {3, 540}}, {"speeding", {4, 0}}, {"phone", {2, 180}}},
                       {{"clear", 0}, {"warning", 6}, {"suspension", 11}}};
-constexpr const char* kLiveRules = R"(
-[score]
-base = 0
-min = 0
-max = 100
-[rules.red_light]
-points = 3
-expires_after = "540d"
-[rules.speeding]
-points = 4
-[rules.phone]
-points = 2
-expires_after = "180d"
-[[tier]]
-name = "clear"
-min = 0
-[[tier]]
-name = "warning"
-min = 6
-[[tier]]
-name = "suspension"
-min = 11
-)";
 
 const Scheme kProposal = {1,
                           0,
                           12,
                           {{"red_light", {5, 90}}, {"phone", {2, 180}}, {"camera", {1, 30}}},
                           {{"clear", 0}, {"amber", 4}, {"suspension", 9}}};
-constexpr const char* kProposalRules = R"(
-[score]
-base = 1
-min = 0
-max = 12
-[rules.red_light]
-points = 5
-expires_after = "90d"
-[rules.phone]
-points = 2
-expires_after = "180d"
-[rules.camera]
-points = 1
-expires_after = "30d"
-[[tier]]
-name = "clear"
-min = 0
-[[tier]]
-name = "amber"
-min = 4
-[[tier]]
-name = "suspension"
-min = 9
-)";
 
 TEST(ImpactTest, TheMatrixAndEveryRowAgreeWithAnIndependentComputation) {
   TempDir dir("impact");
-  write_file(dir / "live.toml", kLiveRules);
-  write_file(dir / "proposal.toml", kProposalRules);
+  write_file(dir / "live.toml", kLive.toml());
+  write_file(dir / "proposal.toml", kProposal.toml());
   write_file(dir / "broken.toml", "[rules.x]\npoints = \"many\"\n");
   DaemonProcess daemon(dir / "live.toml", dir / "data", {"--workers", "2"});
 
@@ -184,7 +151,7 @@ TEST(ImpactTest, TheMatrixAndEveryRowAgreeWithAnIndependentComputation) {
   for (const auto& [subject, row] : rows) EXPECT_EQ(written[subject], row) << subject;
 
   api::ImpactRequest request;
-  request.rules = kProposalRules;
+  request.rules = kProposal.toml();
   request.at_ms = kAt;
   const auto answer =
       api::parse_answer<api::ImpactAnswer>(daemon.ask(api::to_json(api::Request(request))));

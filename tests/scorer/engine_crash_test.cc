@@ -28,6 +28,7 @@
 #include "core/work_queue.h"
 #include "scorer/engine.h"
 #include "storage/fault_injection_env.h"
+#include "tests/support/files.h"
 
 namespace tally::scorer {
 namespace {
@@ -152,9 +153,6 @@ class ReadTableCommand final : public ShardCommand {
 class EngineCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device random_device;
-    dir_ = fs::temp_directory_path() /
-           fmt::format("tally-engine-crash-{}-{}", ::getpid(), random_device());
     fs::create_directories(dir_ / "data");
     rules_path_ = (dir_ / "rules.toml").string();
     std::FILE* file = std::fopen(rules_path_.c_str(), "w");
@@ -165,7 +163,6 @@ class EngineCrashTest : public ::testing::Test {
   void TearDown() override {
     if (snapshot_thread_.joinable()) snapshot_thread_.join();
     engine_.reset();
-    fs::remove_all(dir_);
   }
 
   void start_engine(std::uint32_t workers) {
@@ -313,7 +310,8 @@ class EngineCrashTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
+  tally::testing::TempDir scratch_{"engine-crash"};
+  fs::path dir_ = scratch_.path();
   std::string rules_path_;
   storage::FaultInjectionEnv env_{storage::Env::posix()};
   std::unique_ptr<Engine> engine_;

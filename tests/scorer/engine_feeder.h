@@ -39,7 +39,7 @@ min = 15
 inline void feed(Engine& engine, stream::EventDecoder& decoder, std::string_view ndjson) {
   struct Sink : stream::DecodeSink {
     Engine* engine;
-    void on_event(const Event& event) override {
+    void on_event(const Event& event, std::uint32_t /*line_number*/) override {
       WorkItem item;
       item.event = event;
       const auto worker = engine->groups().worker_of(event.subject_hash);

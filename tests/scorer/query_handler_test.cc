@@ -15,6 +15,7 @@
 #include "core/work_queue.h"
 #include "stream/event_decoder.h"
 #include "tests/scorer/engine_feeder.h"
+#include "tests/support/files.h"
 
 namespace tally::scorer {
 namespace {
@@ -26,10 +27,6 @@ std::int64_t at(const char* rfc3339) { return *parse_rfc3339_ms(rfc3339); }
 class QueryHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device random;
-    dir_ = fs::temp_directory_path() /
-           ("tally-query-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(dir_);
     write_rules(testing::kSmallProfile);
     auto loaded = load_rules_file((dir_ / "rules.toml").string(), 1);
     ASSERT_TRUE(loaded) << loaded.status().to_string();
@@ -45,7 +42,6 @@ class QueryHandlerTest : public ::testing::Test {
   void TearDown() override {
     handler_.reset();
     engine_->stop();
-    fs::remove_all(dir_);
   }
 
   void write_rules(const std::string& text) { std::ofstream(dir_ / "rules.toml") << text; }
@@ -57,7 +53,8 @@ class QueryHandlerTest : public ::testing::Test {
     (void)engine_->stats(QueueRow::kIngest);
   }
 
-  fs::path dir_;
+  tally::testing::TempDir scratch_{"query"};
+  fs::path dir_ = scratch_.path();
   std::unique_ptr<Engine> engine_;
   IngestCounters ingest_;
   std::unique_ptr<QueryHandler> handler_;

@@ -13,6 +13,7 @@
 #include "scorer/query_handler.h"
 #include "stream/event_decoder.h"
 #include "tests/scorer/engine_feeder.h"
+#include "tests/support/files.h"
 
 namespace tally::scorer {
 namespace {
@@ -35,10 +36,6 @@ min = 8
 class RecoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device random;
-    dir_ = fs::temp_directory_path() /
-           ("tally-recovery-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(dir_);
     rules_path_ = dir_ / "rules.toml";
     std::FILE* file = std::fopen(rules_path_.c_str(), "w");
     std::fputs(kRules, file);
@@ -49,7 +46,6 @@ class RecoveryTest : public ::testing::Test {
   void TearDown() override {
     handler_.reset();
     engine_.reset();
-    fs::remove_all(dir_);
   }
 
   // Starts an engine with `workers` on the data directory and recovers it.
@@ -115,7 +111,8 @@ class RecoveryTest : public ::testing::Test {
     return answers;
   }
 
-  fs::path dir_, rules_path_, data_;
+  tally::testing::TempDir scratch_{"recovery"};
+  fs::path dir_ = scratch_.path(), rules_path_, data_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<QueryHandler> handler_;
   stream::EventDecoder decoder_;

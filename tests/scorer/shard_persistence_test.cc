@@ -14,6 +14,7 @@
 #include "scorer/rules.h"
 #include "storage/recovery.h"
 #include "storage/state_dir.h"
+#include "tests/support/files.h"
 
 namespace tally::scorer {
 namespace {
@@ -40,13 +41,6 @@ Event event_of(std::string_view id, std::string_view subject) {
 
 class ShardPersistenceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::random_device random;
-    dir_ = fs::temp_directory_path() / fmt::format("tally-persistence-{}-{}", ::getpid(), random());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Writes `table` as the one part of snapshot `generation` and reads it back.
   std::vector<Record> round_trip(const SubjectTable& table, std::uint64_t generation) {
     storage::Env* env = storage::Env::posix();
@@ -70,7 +64,8 @@ class ShardPersistenceTest : public ::testing::Test {
     return records;
   }
 
-  fs::path dir_;
+  tally::testing::TempDir scratch_{"persistence"};
+  fs::path dir_ = scratch_.path();
   std::deque<std::string> texts_;
 };
 

@@ -24,6 +24,7 @@
 #include "scorer/engine.h"
 #include "scorer/intern_table.h"
 #include "scorer/rules.h"
+#include "tests/support/files.h"
 
 namespace tally::scorer {
 namespace {
@@ -67,10 +68,7 @@ class FunctionCommand final : public ShardCommand {
 
 class ShardWorkerTest : public ::testing::Test {
  protected:
-  ~ShardWorkerTest() override {
-    stop();
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  ~ShardWorkerTest() override { stop(); }
 
   void make_worker() { make_worker(WorkerOptions()); }
   void make_worker(const WorkerOptions& options) {
@@ -165,7 +163,8 @@ class ShardWorkerTest : public ::testing::Test {
   std::unique_ptr<ShardWorker> worker_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  fs::path dir_;
+  tally::testing::TempDir scratch_{"shard-worker"};
+  fs::path dir_;  // the journal's, when a test has one
 };
 
 TEST_F(ShardWorkerTest, AppliesEventsAndCountsWhatTheyDid) {
@@ -255,9 +254,7 @@ TEST_F(ShardWorkerTest, ABatchTicketGoesBackWithItsCountsOnceTheWorkerHasItsEven
 }
 
 TEST_F(ShardWorkerTest, WithAJournalABatchTicketWaitsForTheCommitOfItsEvents) {
-  std::random_device random;
-  dir_ = fs::temp_directory_path() / fmt::format("tally-shard-worker-{}-{}", ::getpid(), random());
-  fs::create_directories(dir_);
+  dir_ = scratch_.path();
   WorkerOptions options;
   options.journal.enabled = true;
   options.journal.dir = dir_.string();

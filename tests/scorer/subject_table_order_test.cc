@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bitset>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -16,6 +18,7 @@
 
 #include "core/key_groups.h"
 #include "scorer/intern_table.h"
+#include "scorer/score_timeline.h"
 #include "scorer/subject_table.h"
 #include "tests/scorer/subject_table_support.h"
 
@@ -25,15 +28,16 @@ namespace {
 using testing::make_event;
 using testing::make_rule;
 
-// A few thousand random events over 50 subjects: several rules, exact
-// duplicates, revokes before and after their targets (arrival is shuffled),
-// revokes of unknown ids, of revokes, and several of one target.
+// A few thousand random events over `subjects` subjects (50: small ones; 3:
+// large ones, indexed): several rules, exact duplicates, revokes before and
+// after their targets (arrival is shuffled), revokes of unknown ids, of
+// revokes, and several of one target.
 class RandomHistory {
  public:
   RandomHistory(const RandomHistory&) = delete;
   RandomHistory& operator=(const RandomHistory&) = delete;
 
-  explicit RandomHistory(std::uint64_t seed) : random_(seed) {
+  explicit RandomHistory(std::uint64_t seed, std::size_t subjects = 50) : random_(seed) {
     rules_.push_back(make_rule("red_light", 3, 540));
     rules_.push_back(make_rule("speeding", 2, 3000));
     rules_.push_back(make_rule("dui", 12, kNever));
@@ -43,7 +47,7 @@ class RandomHistory {
 
     const char* sources[] = {"", "cam-1", "cam-2", "agency"};
     for (int i = 0; i < 2500; ++i) {
-      const std::string subject = fmt::format("plate:NY:{:03}", uniform(50));
+      const std::string subject = fmt::format("plate:NY:{:03}", uniform(subjects));
       const std::string id = fmt::format("e{}", i);
       // Coarse times so that equal times (ties broken by id) occur.
       const std::int64_t time = static_cast<std::int64_t>(uniform(400)) * 25;
@@ -60,8 +64,8 @@ class RandomHistory {
         events_.push_back(
             make_event(id, target.subject.view(), revoke_, time, "appeals", target.id.view()));
       } else if (kind < 9) {  // an id nobody sent
-        events_.push_back(make_event(id, fmt::format("plate:NY:{:03}", uniform(50)), revoke_, time,
-                                     "", fmt::format("ghost{}", i)));
+        events_.push_back(make_event(id, fmt::format("plate:NY:{:03}", uniform(subjects)), revoke_,
+                                     time, "", fmt::format("ghost{}", i)));
       } else if (!revokes_.empty()) {  // another revoke
         const Event& target = events_[revokes_[uniform(revokes_.size())]];
         events_.push_back(
@@ -208,6 +212,140 @@ TEST(SubjectTableOrderTest, ScoresDoNotDependOnWorkerCount) {
           return *tables[groups.worker_of(stable_hash64(s))];
         });
     EXPECT_EQ(print, reference) << workers << " workers";
+  }
+}
+
+// Large subjects (over a thousand events each) are indexed (subject_index.h):
+// every order and every index threshold (every subject indexed, the default,
+// none) gives the same scores and listings as the formula; and the scores
+// the index keeps while applying (before and after each event, with "now"
+// moving forward) are the ones a pass over the subject gives.
+TEST(SubjectTableOrderTest, IndexedSubjectsAnswerAsScannedOnesInEveryOrder) {
+  const RandomHistory history(4242, 3);
+  const std::set<std::string> subjects = history.subjects();
+  ASSERT_EQ(subjects.size(), 3u);
+  std::string reference;
+  InternTable interns;
+  const std::uint32_t thresholds[] = {std::numeric_limits<std::uint32_t>::max(), 0,
+                                      SubjectTable::Options{}.index_from_bytes};
+  for (const std::uint32_t threshold : thresholds) {
+    for (std::uint64_t order = 0; order < 4; ++order) {
+      SubjectTable table(interns, {.index_from_bytes = threshold});
+      std::int64_t now = std::numeric_limits<std::int64_t>::min();
+      for (const auto& event : history.shuffled(order)) {
+        now = std::max(now, event.time_ms);  // the event clock
+        const SubjectState* was = table.find(event.subject.view());
+        const ScoreSum expected_before = was == nullptr ? ScoreSum{} : table.score_at(*was, now);
+        const SubjectTable::Applied applied = table.apply(event, now);
+        ASSERT_EQ(applied.before.raw, expected_before.raw) << event.id.view();
+        ASSERT_EQ(applied.before.active, expected_before.active) << event.id.view();
+        const ScoreSum expected_after = table.score_at(*applied.state, now);
+        ASSERT_EQ(applied.after.raw, expected_after.raw) << event.id.view();
+        ASSERT_EQ(applied.after.active, expected_after.active) << event.id.view();
+      }
+      const std::string print =
+          fingerprint(subjects, [&](const std::string&) -> const SubjectTable& { return table; });
+      if (reference.empty()) {
+        reference = print;
+        for (const std::int64_t at : kProbeTimes) {
+          for (const auto& [subject, expected] : history.expected_scores(at)) {
+            EXPECT_EQ(table.score_at(*table.find(subject), at).raw, expected)
+                << subject << " at " << at;
+          }
+        }
+        continue;
+      }
+      ASSERT_EQ(print, reference) << "threshold " << threshold << ", order " << order;
+    }
+  }
+  EXPECT_NE(reference.find("revoked_by="), std::string::npos);
+  EXPECT_NE(reference.find("  p id="), std::string::npos);
+}
+
+// A subject's index is dropped by whatever rewrites its blob other than an
+// insert (a purge, a move to another table) and built again by the next
+// event: the answers stay those of a table that never indexes.
+TEST(SubjectTableOrderTest, AnIndexSurvivesPurgesAndMoves) {
+  const RandomHistory history(99, 3);
+  const std::set<std::string> subjects = history.subjects();
+  const std::vector<Event> events = history.shuffled(1);
+  InternTable interns;
+  SubjectTable indexed(interns, {.index_from_bytes = 0});
+  SubjectTable scanned(interns, {.index_from_bytes = std::numeric_limits<std::uint32_t>::max()});
+  SubjectTable other(interns, {.index_from_bytes = 0});
+  std::bitset<kKeyGroups> all;
+  all.set();
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const std::int64_t now = events[i].time_ms;
+    indexed.apply(events[i], now);
+    scanned.apply(events[i], now);
+    if (i % 700 == 699) {  // drops what expired 500 ms before the event's time
+      indexed.purge(now, 500);
+      scanned.purge(now, 500);
+    }
+    if (i % 1100 == 1099) {  // every subject there and back
+      std::string blobs;
+      indexed.extract_groups(all, [&](std::uint32_t, std::string_view blob) { blobs += blob; });
+      other.insert_blobs(blobs, [](const SubjectState&) {});
+      blobs.clear();
+      other.extract_groups(all, [&](std::uint32_t, std::string_view blob) { blobs += blob; });
+      indexed.insert_blobs(blobs, [](const SubjectState&) {});
+    }
+  }
+  const auto print_of = [&](const SubjectTable& table) {
+    return fingerprint(subjects, [&](const std::string&) -> const SubjectTable& { return table; });
+  };
+  EXPECT_EQ(print_of(indexed), print_of(scanned));
+}
+
+// --max-events-per-subject: one event more than the subject may hold is
+// refused and changes nothing; a resend of one it holds is still a
+// duplicate; other subjects are not affected; both paths agree.
+TEST(SubjectTableOrderTest, ASubjectHoldsAtMostItsLimitOfEvents) {
+  const Rule rule = make_rule("speeding", 2, kNever);
+  const Rule revoke = make_rule("revoke", 0, kNever, true);
+  InternTable interns;
+  for (const std::uint32_t threshold : {0u, std::numeric_limits<std::uint32_t>::max()}) {
+    SubjectTable table(interns, {.max_events_per_subject = 10, .index_from_bytes = threshold});
+    for (int i = 0; i < 9; ++i) {
+      ASSERT_EQ(table.apply(make_event(fmt::format("e{}", i), "fleet", rule, i)).outcome,
+                ApplyOutcome::kAccepted);
+    }
+    EXPECT_EQ(table.apply(make_event("r0", "fleet", revoke, 20, "", "e0")).outcome,
+              ApplyOutcome::kAccepted);  // the tenth
+    EXPECT_EQ(table.apply(make_event("e9", "fleet", rule, 9)).outcome, ApplyOutcome::kSubjectFull);
+    EXPECT_EQ(table.apply(make_event("r1", "fleet", revoke, 21, "", "e1")).outcome,
+              ApplyOutcome::kSubjectFull);
+    EXPECT_EQ(table.apply(make_event("e3", "fleet", rule, 3)).outcome, ApplyOutcome::kDuplicate);
+    EXPECT_EQ(table.apply(make_event("e0", "other", rule, 0)).outcome, ApplyOutcome::kAccepted);
+    EXPECT_EQ(table.score_at(*table.find("fleet"), 100).raw, 16);  // e1..e8
+  }
+}
+
+// A ScoreTimeline (history, tier changes) answers what a pass over the
+// subject answers, at every instant where a score changes and between them.
+TEST(SubjectTableOrderTest, AScoreTimelineAgreesWithThePassAtEveryInstant) {
+  const RandomHistory history(31337, 3);
+  InternTable interns;
+  SubjectTable table(interns);
+  for (const auto& event : history.events()) table.apply(event);
+  ScoreTimeline timeline;
+  for (const auto& subject : history.subjects()) {
+    const SubjectState& state = *table.find(subject);
+    timeline.build(table, state);
+    std::set<std::int64_t> instants = {std::numeric_limits<std::int64_t>::min(), kNever - 1};
+    table.for_each_contribution(state, [&](const ContributionView& c) {
+      for (const std::int64_t t : {c.time_ms, c.expires_ms}) {
+        if (t == kNever) continue;
+        instants.insert({t - 1, t, t + 1});
+      }
+    });
+    for (const std::int64_t at : instants) {
+      const ScoreSum pass = table.score_at(state, at);
+      const ScoreSum read = timeline.at(at);
+      ASSERT_EQ(read.raw, pass.raw) << subject << " at " << at;
+      ASSERT_EQ(read.active, pass.active) << subject << " at " << at;
+    }
   }
 }
 

@@ -4,11 +4,9 @@
 #pragma once
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 
@@ -16,33 +14,19 @@
 #include "storage/journal_format.h"
 #include "storage/recovery.h"
 #include "storage/state_dir.h"
+#include "tests/support/files.h"
 
 namespace tally::storage::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh directory, removed with its contents when the object dies.
-class ScratchDir {
+// A fresh directory, removed with its contents when the object dies, with
+// the string forms the storage API takes.
+class ScratchDir : public tally::testing::TempDir {
  public:
-  explicit ScratchDir(const std::string& name) {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            fmt::format("tally-storage-{}-{}-{}", name, ::getpid(), random());
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const fs::path& path() const noexcept { return path_; }
-  std::string str() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+  explicit ScratchDir(const std::string& name) : TempDir("storage-" + name) {}
+  std::string str() const { return path().string(); }
+  std::string file(const std::string& name) const { return (path() / name).string(); }
 };
 
 inline std::string read_bytes(const fs::path& path) {

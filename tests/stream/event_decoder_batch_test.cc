@@ -179,7 +179,7 @@ TEST_F(EventDecoderTest, PaddedBatchAndSingleLineAgreeWithTheCopyingBatch) {
 TEST_F(EventDecoderTest, AllocatesNothingPerEventOnceWarm) {
   struct CountingSink final : DecodeSink {
     std::size_t events = 0, rejects = 0;
-    void on_event(const Event&) override { ++events; }
+    void on_event(const Event&, std::uint32_t) override { ++events; }
     void on_reject(std::uint32_t, std::string_view, const Status&) override { ++rejects; }
   } sink;
   std::string batch;

@@ -50,7 +50,9 @@ struct Rejected {
 struct CollectingSink final : DecodeSink {
   std::vector<Event> events;
   std::vector<Rejected> rejects;
-  void on_event(const Event& event) override { events.push_back(event); }
+  void on_event(const Event& event, std::uint32_t /*line_number*/) override {
+    events.push_back(event);
+  }
   void on_reject(std::uint32_t line, std::string_view text, const Status& why) override {
     rejects.push_back({line, std::string(text), verdict_of(why)});
   }

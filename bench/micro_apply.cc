@@ -7,6 +7,12 @@
 //   BM_FindAndScoreAt           the score of a subject by name (what `score` does)
 //   BM_MemoryPerSubject         bytes a subject costs at rest, with 1 or 2
 //                               contributions: memory_bytes() and measured RSS
+//   BM_OneSubjectHistory        N events (in random time order) for one subject,
+//                               scored before and after each as the worker does,
+//                               with the subject indexed (as tallyd does) and
+//                               without (a pass over the subject per event),
+//                               in random and in time order; against the same
+//                               N events for N subjects
 //
 // The apply benchmarks run with and without prefetch() 8 events ahead.
 //
@@ -24,6 +30,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -267,6 +274,39 @@ void BM_FindAndScoreAt(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FindAndScoreAt);
+
+// One fleet's history: N events of one subject against N events of N
+// subjects; arg 1: 0 one subject as tallyd holds it (indexed past 4 KiB),
+// events in random time order; 1 the same, never indexed; 2 N subjects; 3
+// one subject, events in time order (nothing after the insertion point).
+void BM_OneSubjectHistory(benchmark::State& state) {
+  Workload& w = workload();
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto mode = state.range(1);
+  std::vector<Event> events(w.events.begin(), w.events.begin() + static_cast<std::ptrdiff_t>(n));
+  if (mode != 2) {
+    for (Event& event : events) event.subject.assign("org:fleet:1");
+  }
+  if (mode == 3) {
+    std::sort(events.begin(), events.end(),
+              [](const Event& a, const Event& b) { return a.time_ms < b.time_ms; });
+  }
+  SubjectTable::Options options;
+  if (mode == 1) options.index_from_bytes = std::numeric_limits<std::uint32_t>::max();
+  const std::int64_t now = kStartMs + 400 * kDayMs;
+  for (auto _ : state) {
+    SubjectTable table(w.interns, options);
+    for (const Event& event : events) benchmark::DoNotOptimize(table.apply(event, now));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_OneSubjectHistory)
+    ->ArgsProduct({{2'500, 5'000, 10'000, 20'000, 100'000}, {0, 2, 3}})
+    ->Args({2'500, 1})
+    ->Args({5'000, 1})
+    ->Args({10'000, 1})
+    ->Args({20'000, 1})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tally::scorer

@@ -52,8 +52,9 @@ SubjectIndex::SubjectIndex(const char* blob, const InternTable& interns)
     if (!r.target_present && !awaited_.contains(r.target)) awaited_.insert(keep(r.target));
     at += r.bytes;
   }
-  mark(contributions_, blob + contributions_begin, revokes_begin - contributions_begin, false);
-  mark(revokes_, blob + revokes_begin, end - revokes_begin, true);
+  remark(contributions_, -1, blob + contributions_begin, revokes_begin - contributions_begin,
+         false);
+  remark(revokes_, -1, blob + revokes_begin, end - revokes_begin, true);
   std::make_heap(changes_.begin(), changes_.end(), std::greater<>());
   advance(blob::kMinTime);
 }
@@ -86,21 +87,6 @@ std::uint32_t SubjectIndex::add_entry(const Entry& entry) {
   entries_.push_back(entry);
   ids_.emplace(entry.id, index);
   return index;
-}
-
-void SubjectIndex::mark(Section& section, const char* records, std::uint32_t bytes,
-                        bool revokes) {
-  section.marks.clear();
-  section.head_records = 0;
-  std::uint32_t ordinal = 0;
-  for (std::uint32_t at = 0; at < bytes; ++ordinal) {
-    const Key key = read_key(records + at, revokes);
-    if (ordinal % kMarkSpacing == 0) {
-      section.marks.push_back({key.time_ms, entries_[ids_.find(key.id)->second].id, at, 0});
-    }
-    ++section.marks.back().records;
-    at += key.bytes;
-  }
 }
 
 std::uint32_t SubjectIndex::scan_from(const Section& section, std::int64_t time_ms,
@@ -154,12 +140,38 @@ void SubjectIndex::inserted(Section& section, std::uint32_t offset, std::uint32_
                             std::uint32_t bytes, bool revokes) {
   // Marks at or past the insertion point are the records ordered after the
   // new one: they moved up by its size.
-  auto moved = std::partition_point(section.marks.begin(), section.marks.end(),
-                                    [&](const Mark& mark) { return mark.offset < offset; });
-  std::uint32_t& gap =
-      moved == section.marks.begin() ? section.head_records : std::prev(moved)->records;
-  for (; moved != section.marks.end(); ++moved) moved->offset += record_bytes;
-  if (++gap > kLongestGap || section.marks.empty()) mark(section, records, bytes, revokes);
+  const auto moved = std::partition_point(section.marks.begin(), section.marks.end(),
+                                          [&](const Mark& mark) { return mark.offset < offset; });
+  const auto gap = moved - section.marks.begin() - 1;  // -1: before the first mark
+  for (auto it = moved; it != section.marks.end(); ++it) it->offset += record_bytes;
+  std::uint32_t& count = gap < 0 ? section.head_records : section.marks[gap].records;
+  if (++count > kLongestGap) remark(section, gap, records, bytes, revokes);
+}
+
+void SubjectIndex::remark(Section& section, std::ptrdiff_t gap, const char* records,
+                          std::uint32_t bytes, bool revokes) {
+  // Marks the records of one gap afresh, every kMarkSpacing-th, in place of
+  // the gap's own mark: O(gap + marks), not a pass over the section.
+  const auto next = section.marks.begin() + (gap + 1);
+  const std::uint32_t end = next == section.marks.end() ? bytes : next->offset;
+  std::uint32_t at = gap < 0 ? 0 : section.marks[static_cast<std::size_t>(gap)].offset;
+  std::vector<Mark> fresh;
+  for (std::uint32_t ordinal = 0; at < end; ++ordinal) {
+    const Key key = read_key(records + at, revokes);
+    if (ordinal % kMarkSpacing == 0) {
+      fresh.push_back({key.time_ms, entries_[ids_.find(key.id)->second].id, at, 0});
+    }
+    ++fresh.back().records;
+    at += key.bytes;
+  }
+  if (gap < 0) {
+    section.head_records = 0;
+    section.marks.insert(section.marks.begin(), fresh.begin(), fresh.end());
+    return;
+  }
+  const auto own = section.marks.begin() + gap;
+  *own = fresh.front();
+  section.marks.insert(own + 1, fresh.begin() + 1, fresh.end());
 }
 
 void SubjectIndex::contribution_inserted(std::int64_t time_ms, std::string_view id,

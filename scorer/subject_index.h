@@ -122,11 +122,14 @@ class SubjectIndex {
 
   std::string_view keep(std::string_view text);
   std::uint32_t add_entry(const Entry& entry);
-  void mark(Section& section, const char* records, std::uint32_t bytes, bool revokes);
   std::uint32_t scan_from(const Section& section, std::int64_t time_ms, std::string_view id,
                           bool inclusive) const noexcept;
   void inserted(Section& section, std::uint32_t offset, std::uint32_t record_bytes,
                 const char* records, std::uint32_t bytes, bool revokes);
+  // Marks the records of gap `gap` (-1: before the first mark; on an empty
+  // section, all of it) afresh.
+  void remark(Section& section, std::ptrdiff_t gap, const char* records, std::uint32_t bytes,
+              bool revokes);
   void counts_from(std::uint32_t entry);  // a contribution starts counting now
   void revoke_named(std::string_view target);
   void advance(std::int64_t at_ms);

@@ -113,10 +113,11 @@ struct ScoreSum {
 
 struct SubjectTableOptions {
   // Events (contributions and revokes) one subject may hold; one more is
-  // refused (kSubjectFull) until purges make room. Default 1,000,000: far
-  // above any real subject (a large fleet collects thousands a year), low
-  // enough that one subject stays under about 150 MB.
-  std::uint32_t max_events_per_subject = 1'000'000;
+  // refused (kSubjectFull) until purges make room. Default 100,000: far above
+  // any real subject (a large fleet collects thousands a year), and what
+  // bounds the cost of one event: an event arriving out of time order moves
+  // the subject's later records (about 3 MB, 60 us, at 100,000).
+  std::uint32_t max_events_per_subject = 100'000;
   // A subject whose blob reaches this many bytes (about 150 records) gets an
   // index (subject_index.h). Tests set 0 (index every subject) or the
   // largest value (index none) to check both paths give the same answers.

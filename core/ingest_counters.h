@@ -10,6 +10,12 @@
 
 namespace tally {
 
+// Connections a listening socket accepted and lost (stream/peer_watch.h).
+struct ConnectionCounts {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> closed{0};
+};
+
 // Written only by the ingest thread (relaxed single-writer updates, so no
 // contended read-modify-write); read by the metrics collector and `stats`.
 struct IngestCounters {
@@ -22,6 +28,10 @@ struct IngestCounters {
   // byte budget: stream/rejected_log.h).
   std::atomic<std::uint64_t> rejects_unwritten{0};
   std::array<std::atomic<std::uint64_t>, kRejectReasonCount> rejected{};
+  // Producers' connections to the ingest (PULL) and submit (ROUTER) sockets;
+  // a message over --max-message-bytes shows as a close.
+  ConnectionCounts ingest_connections;
+  ConnectionCounts submit_connections;
 };
 
 }  // namespace tally

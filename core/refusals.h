@@ -21,8 +21,8 @@
 namespace tally {
 
 struct Refusal {
-  std::string raw;     // the event as a JSON line (the worker no longer has the one sent)
-  std::string detail;  // why, for the dead-letter record
+  std::string raw;         // the event as a JSON line (the worker no longer has the one sent)
+  std::string detail;      // why, for the dead-letter record
   std::uint32_t line = 0;  // in its message, from 1
   RejectReason reason = RejectReason::kSubjectFull;
   // The event's acknowledged batch, or nullptr. A worker posts the refusal

@@ -97,6 +97,19 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
                          "Rejected lines counted but not written to the dead-letter file (its "
                          "byte budget: twice the bytes of the rejected lines)",
                          MetricType::Counter, relaxed(ingest_.rejects_unwritten)));
+    auto connections =
+        family("tally_ingest_connections_total",
+               "Producer connections to the ingest (PULL) and submit (ROUTER) sockets, accepted "
+               "and closed; a message over --max-message-bytes closes its sender's",
+               MetricType::Counter);
+    for (const auto& [socket, counts] :
+         {std::pair<const char*, const ConnectionCounts*>{"ingest", &ingest_.ingest_connections},
+          {"submit", &ingest_.submit_connections}}) {
+      add(connections, relaxed(counts->accepted), {{"socket", socket}, {"event", "accepted"}});
+      add(connections, relaxed(counts->closed), {{"socket", socket}, {"event", "closed"}});
+    }
+    out.push_back(std::move(connections));
+
     out.push_back(single("tally_bad_batches_total",
                          "Acknowledged-batch messages refused for their framing",
                          MetricType::Counter, relaxed(ingest_.bad_batches)));

@@ -26,9 +26,9 @@ void ScoreTimeline::build(const SubjectTable& table, const SubjectState& state) 
 }
 
 ScoreSum ScoreTimeline::at(std::int64_t at_ms) const noexcept {
-  const auto after = std::upper_bound(
-      steps_.begin(), steps_.end(), at_ms,
-      [](std::int64_t time, const Step& step) { return time < step.time_ms; });
+  const auto after =
+      std::upper_bound(steps_.begin(), steps_.end(), at_ms,
+                       [](std::int64_t time, const Step& step) { return time < step.time_ms; });
   if (after == steps_.begin()) return {};
   const Step& step = *std::prev(after);
   return {step.raw, static_cast<std::uint32_t>(step.active)};

@@ -40,9 +40,8 @@ SubjectIndex::SubjectIndex(const char* blob, const InternTable& interns)
   for (std::uint32_t at = contributions_begin; at < revokes_begin;) {
     const blob::Contribution c = blob::read_contribution(blob + at);
     const Rule& rule = c.rule(interns);
-    const std::uint32_t entry =
-        add_entry({c.time_ms, blob::expires_of(c.time_ms, rule), rule.points, true, c.revoked,
-                   keep(c.id)});
+    const std::uint32_t entry = add_entry(
+        {c.time_ms, blob::expires_of(c.time_ms, rule), rule.points, true, c.revoked, keep(c.id)});
     if (!c.revoked) changes_.push_back({c.time_ms, entry, false});
     at += c.bytes;
   }
@@ -92,8 +91,8 @@ std::uint32_t SubjectIndex::add_entry(const Entry& entry) {
 std::uint32_t SubjectIndex::scan_from(const Section& section, std::int64_t time_ms,
                                       std::string_view id, bool inclusive) const noexcept {
   // The last mark ordered before (time, id), or at it when inclusive.
-  const auto after = std::partition_point(
-      section.marks.begin(), section.marks.end(), [&](const Mark& mark) {
+  const auto after =
+      std::partition_point(section.marks.begin(), section.marks.end(), [&](const Mark& mark) {
         return inclusive ? !blob::ordered_before(time_ms, id, mark.time_ms, mark.id)
                          : blob::ordered_before(mark.time_ms, mark.id, time_ms, id);
       });
@@ -136,8 +135,8 @@ std::uint32_t SubjectIndex::contribution_offset(const char* section, std::uint32
   return at;
 }
 
-void SubjectIndex::inserted(Section& section, std::uint32_t offset, std::uint32_t record_bytes, const char* records,
-                            std::uint32_t bytes, bool revokes) {
+void SubjectIndex::inserted(Section& section, std::uint32_t offset, std::uint32_t record_bytes,
+                            const char* records, std::uint32_t bytes, bool revokes) {
   // Marks at or past the insertion point are the records ordered after the
   // new one: they moved up by its size.
   const auto moved = std::partition_point(section.marks.begin(), section.marks.end(),
@@ -178,8 +177,8 @@ void SubjectIndex::contribution_inserted(std::int64_t time_ms, std::string_view 
                                          const Rule& rule, bool revoked, std::uint32_t offset,
                                          std::uint32_t record_bytes, const char* section,
                                          std::uint32_t bytes) {
-  const std::uint32_t entry = add_entry(
-      {time_ms, blob::expires_of(time_ms, rule), rule.points, true, revoked, keep(id)});
+  const std::uint32_t entry =
+      add_entry({time_ms, blob::expires_of(time_ms, rule), rule.points, true, revoked, keep(id)});
   if (revoked) awaited_.erase(id);
   inserted(contributions_, offset, record_bytes, section, bytes, false);
   if (!revoked) counts_from(entry);

@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/) with clang, AddressSanitizer and
-# UndefinedBehaviorSanitizer in ./build-fuzz, and runs each for
+# UndefinedBehaviorSanitizer in ./build-sanitize (scripts/configure-sanitize.sh;
+# the tree the sanitized suite uses too), and runs each for
 # TALLY_FUZZ_SECONDS (default 30) from a copy of its seed corpus
 # (fuzz/corpus/NAME/), so the tree is never written. A crash stops with the
-# input that caused it (crash-* in build-fuzz/runs/NAME/) and a non-zero exit.
+# input that caused it (crash-* in build-sanitize/fuzz-runs/NAME/) and a non-zero exit.
 # A longer run of one target: TALLY_FUZZ_SECONDS=3600 scripts/fuzz.sh csv_parser
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${TALLY_FUZZ_SECONDS:-30}"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(event_decoder rules_parser mapping_parser csv_parser journal_reader query_request)
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DTALLY_FUZZ=ON -DTALLY_SANITIZE="address;undefined" -DTALLY_WERROR=OFF \
-  -DTALLY_BUILD_TESTS=OFF -DTALLY_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "${TALLY_BUILD_JOBS:-2}" --target "${targets[@]/#/fuzz_}"
+scripts/configure-sanitize.sh
+cmake --build build-sanitize -j "${TALLY_BUILD_JOBS:-2}" --target "${targets[@]/#/fuzz_}"
 for target in "${targets[@]}"; do
-  run="build-fuzz/runs/$target"
+  run="build-sanitize/fuzz-runs/$target"
   rm -rf "$run" && mkdir -p "$run/corpus"
   cp fuzz/corpus/"$target"/* "$run/corpus/" 2>/dev/null || true
   echo "fuzz $target for ${seconds}s"

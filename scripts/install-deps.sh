@@ -10,6 +10,11 @@ packages=(
   prometheus  # the server and promtool: the dashboard and alert-rule tests start their own
   nats-server libnats-dev
 )
+# --test: what the sanitizer and fuzzing stages of scripts/test.sh add: clang,
+# its sanitizer and libFuzzer runtimes, and llvm-symbolizer for readable reports.
+if [ "${1:-}" = "--test" ]; then
+  packages+=(clang libclang-rt-14-dev llvm)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -32,6 +32,8 @@ IngestServer::IngestServer(IngestOptions options, zmq::context_t& context, Queue
     : options_(std::move(options)),
       pull_(context, zmq::socket_type::pull),
       submit_(context, zmq::socket_type::router),
+      pull_peers_(context, pull_, "ingest"),
+      submit_peers_(context, submit_, "submit"),
       decoder_(options_.decoder),
       rejected_log_(options_.rejects),
       types_(types),
@@ -71,6 +73,8 @@ void IngestServer::run(const std::atomic<bool>& stop) {
       {pull_.handle(), 0, ZMQ_POLLIN, 0},
       {submit_.handle(), 0, ZMQ_POLLIN, 0},
       {nullptr, router_->wake_fd(), ZMQ_POLLIN, 0},
+      pull_peers_.poll_item(),
+      submit_peers_.poll_item(),
   };
   std::vector<zmq::message_t> frames;
   while (!stop.load(std::memory_order_relaxed)) {
@@ -95,6 +99,8 @@ void IngestServer::run(const std::atomic<bool>& stop) {
       }
       handle_submit_message(frames);
     }
+    if (items[3].revents & ZMQ_POLLIN) pull_peers_.take(counters_.ingest_connections);
+    if (items[4].revents & ZMQ_POLLIN) submit_peers_.take(counters_.submit_connections);
     flush_rejected();
   }
   // Stopped: take nothing new; answer what was taken once it is applied.

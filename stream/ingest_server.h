@@ -41,6 +41,7 @@
 #include "core/work_queue.h"
 #include "stream/batch_router.h"
 #include "stream/event_decoder.h"
+#include "stream/peer_watch.h"
 #include "stream/rejected_log.h"
 
 namespace tally::stream {
@@ -103,6 +104,8 @@ class IngestServer {
   IngestOptions options_;
   zmq::socket_t pull_;
   zmq::socket_t submit_;
+  PeerWatch pull_peers_;
+  PeerWatch submit_peers_;
   std::string ingest_endpoint_;
   std::string submit_endpoint_;
   std::unique_ptr<BatchRouter> router_;

@@ -118,7 +118,7 @@ TEST_F(HardeningTest, AMessageOverTheLimitIsRefusedAndTheDaemonGoesOn) {
   {
     zmq::context_t context(1);
     zmq::socket_t push(context, zmq::socket_type::push);
-    push.set(zmq::sockopt::linger, 2000);
+    push.set(zmq::sockopt::linger, 0);
     push.connect(daemon->ingest());
     std::string big;
     while (big.size() < 200'000) {
@@ -126,6 +126,14 @@ TEST_F(HardeningTest, AMessageOverTheLimitIsRefusedAndTheDaemonGoesOn) {
                         "2024-01-01T00:00:00Z");
     }
     push.send(zmq::buffer(big));
+    // The sender keeps its socket open: the one close tallyd can count is its
+    // own refusal of the message.
+    EXPECT_TRUE(eventually(
+        [&] {
+          return metric(daemon->scrape_metrics(),
+                        R"(tally_ingest_connections_total{socket="ingest",event="closed"})") >= 1;
+        },
+        std::chrono::seconds(30)));
   }
   daemon->push(event_line("small", "plate:small", "red_light", "2024-01-01T00:00:00Z"));
   daemon->wait_for_processed(1);

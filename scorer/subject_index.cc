@@ -99,28 +99,28 @@ std::uint32_t SubjectIndex::scan_from(const Section& section, std::int64_t time_
   return after == section.marks.begin() ? 0 : std::prev(after)->offset;
 }
 
-std::uint32_t SubjectIndex::contribution_insert_point(const char* section, std::uint32_t bytes,
-                                                      std::int64_t time_ms,
-                                                      std::string_view id) const noexcept {
-  std::uint32_t at = scan_from(contributions_, time_ms, id, false);
+std::uint32_t SubjectIndex::insert_point(const Section& section, const char* records,
+                                         std::uint32_t bytes, std::int64_t time_ms,
+                                         std::string_view id, bool revokes) const noexcept {
+  std::uint32_t at = scan_from(section, time_ms, id, false);
   while (at < bytes) {
-    const Key key = read_key(section + at, false);
+    const Key key = read_key(records + at, revokes);
     if (blob::ordered_before(time_ms, id, key.time_ms, key.id)) break;
     at += key.bytes;
   }
   return at;
 }
 
+std::uint32_t SubjectIndex::contribution_insert_point(const char* section, std::uint32_t bytes,
+                                                      std::int64_t time_ms,
+                                                      std::string_view id) const noexcept {
+  return insert_point(contributions_, section, bytes, time_ms, id, false);
+}
+
 std::uint32_t SubjectIndex::revoke_insert_point(const char* section, std::uint32_t bytes,
                                                 std::int64_t time_ms,
                                                 std::string_view id) const noexcept {
-  std::uint32_t at = scan_from(revokes_, time_ms, id, false);
-  while (at < bytes) {
-    const Key key = read_key(section + at, true);
-    if (blob::ordered_before(time_ms, id, key.time_ms, key.id)) break;
-    at += key.bytes;
-  }
-  return at;
+  return insert_point(revokes_, section, bytes, time_ms, id, true);
 }
 
 std::uint32_t SubjectIndex::contribution_offset(const char* section, std::uint32_t bytes,

@@ -124,6 +124,9 @@ class SubjectIndex {
   std::uint32_t add_entry(const Entry& entry);
   std::uint32_t scan_from(const Section& section, std::int64_t time_ms, std::string_view id,
                           bool inclusive) const noexcept;
+  std::uint32_t insert_point(const Section& section, const char* records, std::uint32_t bytes,
+                             std::int64_t time_ms, std::string_view id,
+                             bool revokes) const noexcept;
   void inserted(Section& section, std::uint32_t offset, std::uint32_t record_bytes,
                 const char* records, std::uint32_t bytes, bool revokes);
   // Marks the records of gap `gap` (-1: before the first mark; on an empty

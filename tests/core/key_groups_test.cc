@@ -102,7 +102,7 @@ TEST(KeyGroupsTest, RoutesBySubjectHashThroughItsGroup) {
 TEST(KeyGroupsTest, RefusesWorkerCountsThatCannotOwnAGroupEach) {
   EXPECT_THROW(KeyGroupMap(0), std::invalid_argument);
   EXPECT_THROW(KeyGroupMap(kKeyGroups + 1), std::invalid_argument);
-  EXPECT_THROW(KeyGroupMap(std::numeric_limits<std::uint32_t>::max()), std::invalid_argument);
+  EXPECT_THROW(KeyGroupMap{std::numeric_limits<std::uint32_t>::max()}, std::invalid_argument);
   EXPECT_NO_THROW(KeyGroupMap{kKeyGroups});
 }
 

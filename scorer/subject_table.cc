@@ -209,14 +209,20 @@ struct SubjectTable::Impl {
     std::uint32_t target_at = 0;  // revoke: the target's offset, when here
   };
 
+  // An indexed subject's dedup and limit, before any search.
+  std::optional<ApplyOutcome> refusal(const SubjectIndex& index, std::string_view id) const {
+    if (index.has_id(id)) return ApplyOutcome::kDuplicate;
+    if (index.records() >= options.max_events_per_subject) return ApplyOutcome::kSubjectFull;
+    return std::nullopt;
+  }
+
   Place place_contribution(const char* bytes, const Event& event, SubjectIndex* index) const {
     const std::string_view id = event.id.view();
     const std::uint32_t begin = blob::contributions_at(bytes);
     const std::uint32_t revokes_begin = blob::revokes_at(bytes);
     Place place;
     if (index != nullptr) {
-      if (index->has_id(id)) return {ApplyOutcome::kDuplicate};
-      if (index->records() >= options.max_events_per_subject) return {ApplyOutcome::kSubjectFull};
+      if (const auto refused = refusal(*index, id)) return {*refused};
       place.insert_at = begin + index->contribution_insert_point(
                                     bytes + begin, revokes_begin - begin, event.time_ms, id);
       place.flag = index->awaited(id);
@@ -253,8 +259,7 @@ struct SubjectTable::Impl {
     const std::uint32_t size = blob::blob_size(bytes);
     Place place;
     if (index != nullptr) {
-      if (index->has_id(id)) return {ApplyOutcome::kDuplicate};
-      if (index->records() >= options.max_events_per_subject) return {ApplyOutcome::kSubjectFull};
+      if (const auto refused = refusal(*index, id)) return {*refused};
       place.insert_at =
           revokes_begin + index->revoke_insert_point(bytes + revokes_begin, size - revokes_begin,
                                                      event.time_ms, id);

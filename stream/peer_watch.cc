@@ -31,7 +31,8 @@ void PeerWatch::take(ConnectionCounts& counts) {
     if (event.size() < sizeof(std::uint16_t)) continue;
     std::uint16_t id = 0;
     std::memcpy(&id, event.data(), sizeof id);
-    std::atomic<std::uint64_t>& counter = id == ZMQ_EVENT_ACCEPTED ? counts.accepted : counts.closed;
+    std::atomic<std::uint64_t>& counter =
+        id == ZMQ_EVENT_ACCEPTED ? counts.accepted : counts.closed;
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 }

@@ -151,6 +151,15 @@ std::string fingerprint(const std::set<std::string>& subjects, TableOf table_of)
   return out;
 }
 
+// Every subject's score at every probe time is the brief's formula's.
+void expect_the_formula(const RandomHistory& history, const SubjectTable& table) {
+  for (const std::int64_t at : kProbeTimes) {
+    for (const auto& [subject, expected] : history.expected_scores(at)) {
+      EXPECT_EQ(table.score_at(*table.find(subject), at).raw, expected) << subject << " at " << at;
+    }
+  }
+}
+
 TEST(SubjectTableOrderTest, ScoresAndExplainDoNotDependOnArrivalOrder) {
   const RandomHistory history(20240601);
   const std::set<std::string> subjects = history.subjects();
@@ -170,13 +179,7 @@ TEST(SubjectTableOrderTest, ScoresAndExplainDoNotDependOnArrivalOrder) {
         fingerprint(subjects, [&](const std::string&) -> const SubjectTable& { return table; });
     if (order == 0) {
       reference = print;
-      // The first order is also checked against the formula itself.
-      for (const std::int64_t at : kProbeTimes) {
-        for (const auto& [subject, expected] : history.expected_scores(at)) {
-          EXPECT_EQ(table.score_at(*table.find(subject), at).raw, expected)
-              << subject << " at " << at;
-        }
-      }
+      expect_the_formula(history, table);  // the first order is also checked against it
       continue;
     }
     ASSERT_EQ(print, reference) << "arrival order " << order;
@@ -247,12 +250,7 @@ TEST(SubjectTableOrderTest, IndexedSubjectsAnswerAsScannedOnesInEveryOrder) {
           fingerprint(subjects, [&](const std::string&) -> const SubjectTable& { return table; });
       if (reference.empty()) {
         reference = print;
-        for (const std::int64_t at : kProbeTimes) {
-          for (const auto& [subject, expected] : history.expected_scores(at)) {
-            EXPECT_EQ(table.score_at(*table.find(subject), at).raw, expected)
-                << subject << " at " << at;
-          }
-        }
+        expect_the_formula(history, table);
         continue;
       }
       ASSERT_EQ(print, reference) << "threshold " << threshold << ", order " << order;

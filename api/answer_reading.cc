@@ -304,6 +304,21 @@ bool read(Fields& f, ImpactAnswer& a) {
   return f.ok();
 }
 
+bool read(Fields& f, AlertBody& a) {
+  std::string cause;
+  f.read("seq", a.seq).read("subject", a.subject).read("from", a.from).read("to", a.to);
+  f.read("score", a.score).read("event", a.event).time("time", a.time_ms).read("cause", cause);
+  if (cause != "event" && cause != "expiry") f.fail();
+  a.by_expiry = cause == "expiry";
+  return f.ok();
+}
+
+bool read(Fields& f, AlertsAnswer& a) {
+  f.list("alerts", a.alerts, [](Fields& item, AlertBody& alert) { read(item, alert); });
+  f.read("next", a.next).read("oldest", a.oldest).read("last", a.last).read("missed", a.missed);
+  return f.ok();
+}
+
 // {"error":{"code","message"}} as its refusal.
 Status read_error(element error) {
   std::string_view code, message;
@@ -347,5 +362,19 @@ template Result<ReloadAnswer> parse_answer(std::string_view);
 template Result<WorkersAnswer> parse_answer(std::string_view);
 template Result<SnapshotAnswer> parse_answer(std::string_view);
 template Result<ImpactAnswer> parse_answer(std::string_view);
+template Result<AlertsAnswer> parse_answer(std::string_view);
+
+Result<AlertBody> parse_alert(std::string_view json) {
+  simdjson::dom::parser parser;
+  object fields;
+  if (parser.parse(json.data(), json.size()).get_object().get(fields) != simdjson::SUCCESS) {
+    return Status::invalid_argument("an alert body is a JSON object");
+  }
+  Fields reader(fields);
+  AlertBody alert;
+  if (!read(reader, alert))
+    return Status::invalid_argument("not an alert body: " + std::string(json));
+  return alert;
+}
 
 }  // namespace tally::api

@@ -313,4 +313,24 @@ std::string to_json(const SnapshotAnswer& answer) {
   });
 }
 
+std::string to_json(const AlertBody& alert) {
+  return json_object([&](JsonWriter& json) {
+    json.field("seq", alert.seq).field("subject", alert.subject).field("from", alert.from);
+    json.field("to", alert.to).field("score", alert.score).field("event", alert.event);
+    json.field("time", format_rfc3339_ms(alert.time_ms));
+    json.field("cause", alert.by_expiry ? "expiry" : "event");
+  });
+}
+
+std::string alerts_json(const std::vector<std::string_view>& bodies, std::uint64_t next,
+                        std::uint64_t oldest, std::uint64_t last, std::uint64_t missed) {
+  return json_object([&](JsonWriter& json) {
+    json.key("alerts").begin_array();
+    for (const std::string_view body : bodies) json.raw(body);
+    json.end_array();
+    json.field("next", next).field("oldest", oldest).field("last", last);
+    json.field("missed", missed);
+  });
+}
+
 }  // namespace tally::api

@@ -307,6 +307,39 @@ struct ImpactAnswer {
   std::optional<std::vector<ImpactRow>> rows;
 };
 
+// A tier-change alert: the body the alerts socket publishes (its first frame
+// is the tier entered, `to`) and the alert log keeps:
+//   {"seq","subject","from","to","score","event","time","cause"}
+// `seq` numbers a daemon's alerts 1, 2, 3... across restarts (a jump means
+// alerts were missed: the alerts op has them); "" is the tier below every
+// tier; `event` caused the change, by arriving ("cause":"event") or by
+// expiring ("cause":"expiry"); `time` is when.
+struct AlertBody {
+  std::uint64_t seq = 0;
+  std::string subject;
+  std::string from;
+  std::string to;
+  std::int64_t score = 0;
+  std::string event;
+  std::int64_t time_ms = 0;
+  bool by_expiry = false;
+  friend bool operator==(const AlertBody&, const AlertBody&) = default;
+};
+
+// {"alerts":[bodies],"next","oldest","last","missed"}: alerts from the log in
+// seq order; `next` is the seq to ask for next (one past the last returned),
+// `oldest` the oldest seq the log keeps, `last` the newest (0: none yet), and
+// `missed` how many of the alerts asked for are gone (dropped by retention:
+// `since` was older than `oldest`).
+struct AlertsAnswer {
+  static constexpr Op kOp = Op::kAlerts;  // the op it answers
+  std::vector<AlertBody> alerts;
+  std::uint64_t next = 0;
+  std::uint64_t oldest = 0;
+  std::uint64_t last = 0;
+  std::uint64_t missed = 0;
+};
+
 // {"error":{"code","message"}}: a refusal (error_code_of) as tallyd answers
 // it. Any other failure is a bug and is answered as bad_request.
 std::string error_json(const Status& refusal);
@@ -320,6 +353,12 @@ std::string to_json(const ReloadAnswer& answer);
 std::string to_json(const WorkersAnswer& answer);
 std::string to_json(const SnapshotAnswer& answer);
 std::string to_json(const ImpactAnswer& answer);
+std::string to_json(const AlertBody& alert);
+// The bodies are written as given: each is an AlertBody's JSON (the log keeps them so).
+std::string alerts_json(const std::vector<std::string_view>& bodies, std::uint64_t next,
+                        std::uint64_t oldest, std::uint64_t last, std::uint64_t missed);
+// One alert body (as published or logged); invalid_argument if it is not one.
+Result<AlertBody> parse_alert(std::string_view json);
 
 // Reads an answer back (Answer: any of the above). An {"error":...} answer
 // (a refused reload too) comes back as its refusal: error_code_of gives the

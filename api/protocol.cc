@@ -11,9 +11,10 @@ namespace tally::api {
 namespace {
 
 static_assert(std::variant_size_v<Request> == kOpNames.size(), "one request type per op");
-static_assert(kOpNames.size() == static_cast<std::size_t>(Op::kImpact) + 1);
+static_assert(kOpNames.size() == static_cast<std::size_t>(Op::kAlerts) + 1);
 static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kBusy) + 1);
-static_assert(kMaxTopN == 10'000 && kMaxWorkers == 4096, "the messages below name the limits");
+static_assert(kMaxTopN == 10'000 && kMaxWorkers == 4096 && kMaxAlertsLimit == 10'000,
+              "the messages below name the limits");
 
 template <std::size_t N>
 std::optional<std::size_t> index_of(const std::array<std::string_view, N>& names,
@@ -155,6 +156,22 @@ Result<Request> impact_request(Object object) {
   return Request(std::move(request));
 }
 
+Result<Request> alerts_request(Object object) {
+  AlertsRequest request;
+  auto since_field = object["since"];
+  if (since_field.error() == simdjson::SUCCESS &&
+      since_field.get_uint64().get(request.since) != simdjson::SUCCESS) {
+    return refusal(ErrorCode::kBadField, "`since` must be a sequence number (an integer >= 0)");
+  }
+  auto limit_field = object["limit"];
+  if (limit_field.error() == simdjson::SUCCESS &&
+      (limit_field.get_uint64().get(request.limit) != simdjson::SUCCESS || request.limit == 0 ||
+       request.limit > kMaxAlertsLimit)) {
+    return refusal(ErrorCode::kBadField, "`limit` must be an integer from 1 to 10000");
+  }
+  return Request(request);
+}
+
 std::string unknown_op_message(std::string_view op) {
   // At most 32 bytes of what was sent: a huge op name is not echoed whole.
   std::string message = "unknown op `";
@@ -241,6 +258,8 @@ Result<Request> parse_request(std::string_view json, simdjson::dom::parser& pars
       return Request(SnapshotRequest{});
     case Op::kImpact:
       return impact_request(object);
+    case Op::kAlerts:
+      return alerts_request(object);
   }
   return Status::internal("an op without a parser");
 }
@@ -266,6 +285,8 @@ std::string to_json(const Request& request) {
           json.field("n", r.n).field("order", to_string(r.order));
         } else if constexpr (std::is_same_v<R, WorkersRequest>) {
           if (r.set) json.field("set", *r.set);
+        } else if constexpr (std::is_same_v<R, AlertsRequest>) {
+          json.field("since", r.since).field("limit", r.limit);
         } else if constexpr (std::is_same_v<R, ImpactRequest>) {
           json.field("rules", r.rules).field("file", r.file);
           if (r.at_ms) json.field("at", *r.at_ms);

@@ -15,6 +15,7 @@
 //   {"op":"workers"[,"set":1..4096]}
 //   {"op":"impact","rules":TOML_TEXT[,"file":NAME][,"at":TIME][,"top":1..10000 (10)]
 //                  [,"rows":[FROM_GROUP,TO_GROUP]]}
+//   {"op":"alerts"[,"since":SEQ (the oldest kept)][,"limit":1..10000 (1000)]}
 //
 // A request that cannot be answered gets {"error":{"code":C,"message":M}}
 // with C an ErrorCode's name, never silence.
@@ -52,10 +53,12 @@ enum class Op : std::uint8_t {
   kWorkers,   // the worker count
   kSnapshot,  // write a snapshot now
   kImpact,    // what a proposed rules file would do to every subject (nothing changes)
+  kAlerts,    // tier-change alerts from the alert log, by sequence number
 };
 // Stable names, in the enum's order: what `"op"` carries.
-inline constexpr std::array<std::string_view, 9> kOpNames = {
-    "score", "explain", "history", "top", "stats", "reload", "workers", "snapshot", "impact"};
+inline constexpr std::array<std::string_view, 10> kOpNames = {
+    "score",  "explain", "history",  "top",    "stats",
+    "reload", "workers", "snapshot", "impact", "alerts"};
 std::string_view to_string(Op op) noexcept;
 std::optional<Op> op_named(std::string_view name) noexcept;
 
@@ -94,7 +97,9 @@ std::string_view to_string(Order order) noexcept;
 // Limits: a request outside them is refused with bad_field.
 inline constexpr std::uint64_t kDefaultTopN = 10;
 inline constexpr std::uint64_t kMaxTopN = 10'000;
-inline constexpr std::uint32_t kMaxWorkers = kKeyGroups;  // a worker owns at least one key group
+inline constexpr std::uint32_t kMaxWorkers = kKeyGroups;
+inline constexpr std::uint64_t kDefaultAlertsLimit = 1'000;
+inline constexpr std::uint64_t kMaxAlertsLimit = 10'000;  // a worker owns at least one key group
 
 // `at_ms` absent: now (the wall clock, or the largest event time seen under
 // clock = "event").
@@ -132,9 +137,16 @@ struct ImpactRequest {
   std::optional<std::pair<std::uint32_t, std::uint32_t>> rows;
 };
 
+// Alerts from seq `since` on (0: from the oldest the log keeps), at most `limit`.
+struct AlertsRequest {
+  std::uint64_t since = 0;
+  std::uint64_t limit = kDefaultAlertsLimit;
+};
+
 // One alternative per op, in Op's order.
-using Request = std::variant<ScoreRequest, ExplainRequest, HistoryRequest, TopRequest, StatsRequest,
-                             ReloadRequest, WorkersRequest, SnapshotRequest, ImpactRequest>;
+using Request =
+    std::variant<ScoreRequest, ExplainRequest, HistoryRequest, TopRequest, StatsRequest,
+                 ReloadRequest, WorkersRequest, SnapshotRequest, ImpactRequest, AlertsRequest>;
 Op op_of(const Request& request) noexcept;
 
 // Reads one request. Failure is a refusal (error_code_of) with the message

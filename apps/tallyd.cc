@@ -146,6 +146,18 @@ int main(int argc, char** argv) {
                      fmt::format("Snapshot after this many journaled records (default {})",
                                  defaults.snapshot_every_records))
           ->check(CLI::PositiveNumber);
+  std::string alerts_retain;
+  std::uint64_t alerts_max_bytes = 0;
+  auto* alerts_retain_flag = app.add_option(
+      "--alerts-retain", alerts_retain,
+      "How long the alert log keeps alerts for the `alerts` op and `tally alerts`, e.g. 7d, "
+      "12h; whole segments go once their newest alert is older (default 7d)");
+  auto* alerts_max_bytes_flag =
+      app.add_option("--alerts-max-bytes", alerts_max_bytes,
+                     fmt::format("The alert log's size cap: past it the oldest alerts go "
+                                 "first (default {})",
+                                 defaults.alert_log.max_bytes))
+          ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 50));
   bool watch_rules = false;
   auto* watch_rules_flag =
       app.add_flag("--watch-rules", watch_rules,
@@ -266,6 +278,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.autoscale.after = std::chrono::milliseconds(*ms);
+  }
+  if (alerts_max_bytes_flag->count() > 0) options.alert_log.max_bytes = alerts_max_bytes;
+  if (alerts_retain_flag->count() > 0) {
+    const auto ms = tally::daemon::parse_alerts_retain_ms(alerts_retain);
+    if (!ms) {
+      std::fprintf(stderr, "tallyd: --alerts-retain `%s`: %s\n", alerts_retain.c_str(),
+                   std::string(ms.status().message()).c_str());
+      return 2;
+    }
+    options.alert_log.retain_ms = *ms;
   }
   if (snapshot_interval_flag->count() > 0) {
     const auto ms = tally::daemon::parse_snapshot_interval_ms(snapshot_interval);

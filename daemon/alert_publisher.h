@@ -1,39 +1,72 @@
-// Tier-change alerts, from the workers to the alerts socket.
+// Tier-change alerts, from the workers to the alert log and the alerts socket.
 //
-// Workers queue their alerts (scorer::Engine::drain_alerts); this publishes
-// each on the PUB socket as two frames: the tier entered, then
-//   {"subject":S,"from":T,"to":T,"score":N,"event":ID,"time":RFC3339,
-//    "cause":"event"|"expiry"}
+// Workers queue their alerts (scorer::Engine::drain_alerts); this gives each
+// the next sequence number, appends it to the alert log (storage/alert_log.h),
+// commits the log (written and, unless --fsync=none, synced), and only then
+// publishes each on the PUB socket as two frames: the tier entered, then the
+// body (api::AlertBody's JSON, "seq" first). So every seq a subscriber sees
+// is in the log, and a subscriber that sees seq jump reads the gap back with
+// the `alerts` op.
+//
 // A send never waits: a subscriber past its high-water mark loses alerts
-// (PUB semantics), the workers never stall on it.
+// (PUB semantics), the workers never stall on it; the log still has them.
+// While the log cannot be written (a full disk) alerts wait here, unpublished,
+// and past kMaxWaiting the workers wait on their alert queues.
 //
 // Thread-safety: the control thread only (it drains the engine's alert
-// queues, which have one consumer); the control loop calls it between
-// requests and while a worker answers one, the shutdown sequence while it
-// waits for each step.
+// queues, which have one consumer, and owns the log); the control loop calls
+// it between requests and while a worker answers one, the shutdown sequence
+// while it waits for each step. The counters are atomics for /metrics.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 #include <zmq.hpp>
 
+#include "api/answers.h"
+#include "core/alert_counters.h"
 #include "scorer/engine.h"
+#include "storage/alert_log.h"
 
 namespace tally::daemon {
 
-// The JSON body of one alert (the second frame).
-std::string alert_body(const scorer::Alert& alert);
+// The body of one alert (the second frame).
+api::AlertBody alert_body(std::uint64_t seq, const scorer::Alert& alert);
 
 class AlertPublisher {
  public:
-  AlertPublisher(scorer::Engine& engine, zmq::socket_t& alerts)
-      : engine_(engine), alerts_(alerts) {}
+  static constexpr std::size_t kMaxWaiting = 100'000;
 
-  // Publishes every alert the workers have queued.
+  AlertPublisher(scorer::Engine& engine, zmq::socket_t& alerts, storage::AlertLog& log,
+                 AlertCounters& counters);
+  AlertPublisher(const AlertPublisher&) = delete;
+  AlertPublisher& operator=(const AlertPublisher&) = delete;
+
+  // At start, after recovery: appends a journaled alert the log lacks (a
+  // crash came between its journal write and the log's), to be published by
+  // the next publish_pending().
+  void restore(const storage::journal::Record& record);
+  // Logs and publishes every alert the workers have queued.
   void publish_pending();
 
+  const storage::AlertLog& log() const noexcept { return log_; }
+
  private:
+  void append(api::AlertBody body, const storage::journal::AlertOrigin& origin);
+  void update_counters();
+
   scorer::Engine& engine_;
   zmq::socket_t& alerts_;
+  storage::AlertLog& log_;
+  AlertCounters& counters_;
+  // Appended to the log, waiting for its commit: topic and body frames.
+  std::vector<std::pair<std::string, std::string>> waiting_;
+  std::uint64_t drained_waiting_ = 0;  // of them, drained from the engine
+  std::int64_t error_logged_ms_ = 0;
+  std::int64_t retention_checked_ms_ = 0;
 };
 
 }  // namespace tally::daemon

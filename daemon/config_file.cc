@@ -157,6 +157,14 @@ constexpr Key kKeys[] = {
      [](const Value& v, DaemonOptions& o) {
        o.snapshot_interval_ms = v.duration(parse_snapshot_interval_ms);
      }},
+    {"alerts_retain",
+     [](const Value& v, DaemonOptions& o) {
+       o.alert_log.retain_ms = v.duration(parse_alerts_retain_ms);
+     }},
+    {"alerts_max_bytes",
+     [](const Value& v, DaemonOptions& o) {
+       o.alert_log.max_bytes = static_cast<std::uint64_t>(v.positive());
+     }},
     {"snapshot_every",
      [](const Value& v, DaemonOptions& o) {
        o.snapshot_every_records = static_cast<std::uint64_t>(v.positive());
@@ -200,6 +208,10 @@ Result<std::int64_t> parse_snapshot_interval_ms(std::string_view text) {
 }
 
 Result<std::int64_t> parse_autoscale_after_ms(std::string_view text) {
+  return parse_snapshot_interval_ms(text);
+}
+
+Result<std::int64_t> parse_alerts_retain_ms(std::string_view text) {
   return parse_snapshot_interval_ms(text);
 }
 

@@ -32,6 +32,8 @@ Result<std::int64_t> parse_expiry_sweep_ms(std::string_view text);
 Result<std::int64_t> parse_snapshot_interval_ms(std::string_view text);
 // --autoscale-after: a positive duration ("30s", "2m").
 Result<std::int64_t> parse_autoscale_after_ms(std::string_view text);
+// --alerts-retain / alerts_retain: a positive duration ("7d", "12h").
+Result<std::int64_t> parse_alerts_retain_ms(std::string_view text);
 // --autoscale-high: a utilisation above 0 and at most 1 ("0.8").
 Result<double> parse_autoscale_high(std::string_view text);
 

@@ -18,7 +18,9 @@ ControlLoop::ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, z
       query_(query),
       alerts_(alerts),
       watcher_(std::move(watcher)),
-      handler_(engine, &ingest, [&alerts] { alerts.publish_pending(); }) {}
+      handler_(engine, &ingest, [&alerts] { alerts.publish_pending(); }) {
+  handler_.set_alert_log(&alerts.log());
+}
 
 void ControlLoop::run(SignalWatcher& signals) {
   while (!signals.stop_requested()) {

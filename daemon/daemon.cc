@@ -19,7 +19,7 @@ int Daemon::run(SignalWatcher& signals) {
   scorer::Engine& engine = *parts->engine;
   IngestThread ingest =
       parts->jetstream ? IngestThread(*parts->jetstream) : IngestThread(*parts->ingest);
-  AlertPublisher alerts(engine, parts->alerts);
+  AlertPublisher& alerts = *parts->alert_publisher;
   std::optional<RulesWatcher> watcher;
   if (options_.watch_rules) watcher.emplace(options_.rules_path);
   ControlLoop control(engine, parts->ingest_counters(), parts->query, alerts, std::move(watcher),

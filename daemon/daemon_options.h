@@ -12,6 +12,7 @@
 #include "monitoring/metrics_exporter.h"
 #include "scorer/autoscaler.h"
 #include "scorer/engine.h"
+#include "storage/alert_log.h"
 #include "stream/ingest_server.h"
 #include "stream/jetstream_source.h"
 
@@ -38,6 +39,11 @@ struct DaemonOptions {
   std::string query_bind = api::kDefaultQueryEndpoint;
   // Tier-change alerts (PUB; first frame the new tier's name). Default from the brief.
   std::string alerts_bind = api::kDefaultAlertsEndpoint;
+  // The alert log (storage/alert_log.h) in DATA/alerts, or in memory with
+  // --no-journal: how long alerts are kept (whole segments are dropped once
+  // their newest alert is older), and its size cap. Defaults 7 days, 1 GiB.
+  // (segment_bytes follows from max_bytes: at most a quarter of it.)
+  storage::AlertLogOptions alert_log;
   stream::IngestOptions ingest;
   // --nats: events come from the replicated log (stream/jetstream_source.h)
   // instead of the ZeroMQ ingest sockets, which are then not opened. Off by

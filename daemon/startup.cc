@@ -32,11 +32,20 @@ void prepare_data_dir(DaemonOptions& options, DaemonParts& parts) {
   options.jetstream.rejects = options.ingest.rejects;
   options.scorer.worker.journal.enabled = options.journal;
   options.scorer.worker.journal.dir = options.data_dir;
+  options.scorer.alert_log = options.journal;
+  options.alert_log.fsync = options.scorer.worker.journal.fsync;
+  options.alert_log.dir =
+      options.journal ? (std::filesystem::path(options.data_dir) / "alerts").string() : "";
+  options.alert_log.segment_bytes = std::min(
+      options.alert_log.segment_bytes, std::max<std::uint64_t>(options.alert_log.max_bytes / 4, 1));
   if (options.journal) {
     Result<storage::DirLock> lock = storage::DirLock::acquire(env, options.data_dir);
     if (!lock) throw StateRefused(lock.status().to_string());
     parts.lock.emplace(std::move(lock).value());
   }
+  Result<std::unique_ptr<storage::AlertLog>> log = storage::AlertLog::open(env, options.alert_log);
+  if (!log) throw StateRefused("alert log: " + log.status().to_string());
+  parts.alert_log = std::move(log).value();
 }
 
 zmq::socket_t bind_socket(zmq::context_t& context, zmq::socket_type type,
@@ -81,16 +90,20 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   parts.query.set(zmq::sockopt::sndhwm, 64);
   parts.alerts = bind_socket(parts.context, zmq::socket_type::pub, options.alerts_bind, "alerts");
   // A PUB socket drops for a subscriber that falls behind its high-water
-  // mark; a deep queue makes that a slow consumer's problem only under
-  // sustained overload.
-  parts.alerts.set(zmq::sockopt::sndhwm, 100000);
+  // mark. Every alert is in the alert log first and carries its seq, so a
+  // subscriber that falls behind reads what it lost there; the queue only
+  // bounds what tallyd holds for each slow one (about 2 MB).
+  parts.alerts.set(zmq::sockopt::sndhwm, 10000);
+  parts.alert_publisher = std::make_unique<AlertPublisher>(engine, parts.alerts, *parts.alert_log,
+                                                           parts.alert_counters);
   if (options.autoscale.enabled()) {
     parts.autoscaler = std::make_unique<scorer::Autoscaler>(options.autoscale);
   }
   options.metrics.version = TALLY_VERSION;
   try {
     parts.metrics = std::make_unique<monitoring::MetricsExporter>(
-        options.metrics, engine, parts.ingest_counters(), parts.autoscaler.get());
+        options.metrics, engine, parts.ingest_counters(), parts.autoscaler.get(),
+        &parts.alert_counters);
   } catch (const std::runtime_error& listen_error) {
     throw ConfigError(listen_error.what());
   }
@@ -98,12 +111,14 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
 
 // Replays the data directory into the started workers and says what was
 // read. Returns whether it held nothing (a new node, or no journal).
-bool recover(const DaemonOptions& options, scorer::Engine& engine) {
+bool recover(const DaemonOptions& options, scorer::Engine& engine, AlertPublisher& alerts) {
   if (!options.journal) {
-    std::printf("journal off: scores live in memory only\n");
+    std::printf(
+        "journal off: scores live in memory only; the alert log too (alert seq starts at 1)\n");
     return true;
   }
-  Result<storage::RecoveryReport> recovered = engine.recover();
+  Result<storage::RecoveryReport> recovered =
+      engine.recover([&alerts](const storage::journal::Record& alert) { alerts.restore(alert); });
   if (!recovered) throw StateRefused(recovered.status().to_string());
   const storage::RecoveryReport& report = *recovered;
   for (const std::string& repaired : report.repaired) {
@@ -120,6 +135,17 @@ bool recover(const DaemonOptions& options, scorer::Engine& engine) {
       static_cast<unsigned long long>(report.journal_records),
       static_cast<unsigned long long>(report.files), static_cast<double>(report.bytes) / 1e6,
       report.seconds, storage::to_string(options.scorer.worker.journal.fsync));
+  const storage::AlertLog& log = alerts.log();
+  if (log.next_seq() == log.oldest_seq()) {
+    std::printf("alert log: no alerts kept; the next is seq %llu\n",
+                static_cast<unsigned long long>(log.next_seq()));
+  } else {
+    std::printf("alert log: seq %llu to %llu kept (%.1f MB), %llu restored from the journals\n",
+                static_cast<unsigned long long>(log.oldest_seq()),
+                static_cast<unsigned long long>(log.next_seq() - 1),
+                static_cast<double>(log.bytes()) / 1e6,
+                static_cast<unsigned long long>(log.counters().appended));
+  }
   return report.snapshot_records + report.journal_records == 0;
 }
 
@@ -150,7 +176,7 @@ std::unique_ptr<DaemonParts> start_up(DaemonOptions& options) {
   parts->engine = std::make_unique<scorer::Engine>(options.scorer, std::move(rules));
   open_sockets(options, *parts);
   parts->engine->start();
-  start_consuming(*parts, recover(options, *parts->engine));
+  start_consuming(*parts, recover(options, *parts->engine, *parts->alert_publisher));
   return parts;
 }
 

@@ -11,7 +11,8 @@
 //   5. the workers started and the data directory's snapshot and journals
 //      recovered into them (damaged: StateRefused naming file and
 //      offset), reported in one line: "recovered N records (...)" or
-//      "journal off: ..."
+//      "journal off: ..."; the alert log opened (DATA/alerts) and given the
+//      journaled alerts it lacks, reported as "alert log: ..."
 //
 // It ends with no event taken: the caller starts the ingest thread, then
 // prints the ready lines (print_ready_lines), which scripts and tests wait for.
@@ -21,6 +22,7 @@
 #include <optional>
 #include <zmq.hpp>
 
+#include "daemon/alert_publisher.h"
 #include "daemon/daemon_options.h"
 #include "monitoring/metrics_exporter.h"
 #include "scorer/autoscaler.h"
@@ -42,6 +44,9 @@ struct DaemonParts {
   zmq::socket_t query;                                 // ROUTER, served by the control loop
   zmq::socket_t alerts;                                // PUB, written by the AlertPublisher
   std::unique_ptr<scorer::Autoscaler> autoscaler;      // with --autoscale
+  std::unique_ptr<storage::AlertLog> alert_log;
+  AlertCounters alert_counters;
+  std::unique_ptr<AlertPublisher> alert_publisher;  // into alert_log, onto `alerts`
   std::unique_ptr<monitoring::MetricsExporter> metrics;
 
   // What the source of events counts: the JetStream source's with --nats.

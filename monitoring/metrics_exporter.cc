@@ -65,8 +65,12 @@ void knock(const std::string& host, int port) {
 class MetricsExporter::Collector final : public prometheus::Collectable {
  public:
   Collector(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,
-            const scorer::Autoscaler* autoscaler)
-      : options_(std::move(options)), engine_(engine), ingest_(ingest), autoscaler_(autoscaler) {}
+            const scorer::Autoscaler* autoscaler, const AlertCounters* alerts)
+      : options_(std::move(options)),
+        engine_(engine),
+        ingest_(ingest),
+        autoscaler_(autoscaler),
+        alerts_(alerts) {}
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
@@ -129,12 +133,39 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
                          MetricType::Gauge, engine_.rules().version()));
     out.push_back(single("tally_workers", "Shard workers", MetricType::Gauge, engine_.workers()));
     append_rescale_families(out);
+    if (alerts_ != nullptr) append_alert_families(out, relaxed);
 
     append_shard_families(out);
     return out;
   }
 
  private:
+  // The alert log and the alerts socket (daemon/alert_publisher.h).
+  template <typename Relaxed>
+  void append_alert_families(std::vector<MetricFamily>& out, const Relaxed& relaxed) const {
+    out.push_back(single("tally_alerts_published_total",
+                         "Alerts sent on the alerts (PUB) socket, each after it was in the alert "
+                         "log; a subscriber that fell behind may have missed some (the log has "
+                         "them)",
+                         MetricType::Counter, relaxed(alerts_->published)));
+    out.push_back(single("tally_alerts_restored_total",
+                         "Journaled alerts the alert log lacked at start (a crash came between "
+                         "the two writes), appended then",
+                         MetricType::Counter, relaxed(alerts_->restored)));
+    out.push_back(single("tally_alert_log_bytes", "Bytes the alert log holds", MetricType::Gauge,
+                         relaxed(alerts_->log_bytes)));
+    out.push_back(single("tally_alert_log_oldest_seq",
+                         "The oldest alert seq the log still holds (older ones were dropped by "
+                         "--alerts-retain or --alerts-max-bytes)",
+                         MetricType::Gauge, relaxed(alerts_->oldest_seq)));
+    out.push_back(single("tally_alert_log_next_seq", "The seq the next alert gets",
+                         MetricType::Gauge, relaxed(alerts_->next_seq)));
+    out.push_back(single("tally_alert_log_errors_total",
+                         "Failed writes of the alert log (its alerts wait, unpublished, and are "
+                         "retried)",
+                         MetricType::Counter, relaxed(alerts_->log_errors)));
+  }
+
   // Live worker-count changes and the autoscaler's decisions.
   void append_rescale_families(std::vector<MetricFamily>& out) const {
     const scorer::RescaleTotals totals = engine_.rescale_totals();
@@ -279,11 +310,12 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
   scorer::Engine& engine_;
   const IngestCounters& ingest_;
   const scorer::Autoscaler* autoscaler_;
+  const AlertCounters* alerts_;
 };
 
 MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
-                                 const IngestCounters& ingest,
-                                 const scorer::Autoscaler* autoscaler) {
+                                 const IngestCounters& ingest, const scorer::Autoscaler* autoscaler,
+                                 const AlertCounters* alerts) {
   const std::string listen = options.listen;
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -300,7 +332,7 @@ MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
     throw std::runtime_error(
         fmt::format("cannot listen for metrics on {}: {}", listen, error.what()));
   }
-  collector_ = std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler);
+  collector_ = std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler, alerts);
   exposer_->RegisterCollectable(collector_);
   const auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();

@@ -153,7 +153,8 @@ const Rule& Engine::recovered_revoke() {
   return *recovered_revoke_;
 }
 
-Result<storage::RecoveryReport> Engine::recover() {
+Result<storage::RecoveryReport> Engine::recover(
+    const std::function<void(const storage::journal::Record&)>& journaled_alert) {
   if (!journaled()) return storage::RecoveryReport{};
   const auto start = std::chrono::steady_clock::now();
   storage::Env* env = options_.worker.env;
@@ -173,6 +174,10 @@ Result<storage::RecoveryReport> Engine::recover() {
   WorkItem item;
   item.kind = WorkKind::kReplay;
   auto read = storage::read_state(env, files, [&](const storage::journal::Record& record) {
+    if (record.kind == storage::journal::RecordKind::kAlert) {
+      if (journaled_alert) journaled_alert(record);
+      return;
+    }
     Event& event = item.event;
     event.id.assign(record.id);
     event.subject.assign(record.subject);
@@ -268,8 +273,11 @@ SnapshotReport Engine::snapshot(const std::function<void()>& while_waiting) {
     report.longest_pause_seconds = std::max(report.longest_pause_seconds, part.seconds);
   }
   if (report.error.empty()) {
-    const Status completed = storage::complete_snapshot(
-        options_.worker.env, options_.worker.journal.dir, report.generation, parts);
+    Status completed = options_.alert_log ? wait_for_alert_log(while_waiting) : Status::ok();
+    if (completed.is_ok()) {
+      completed = storage::complete_snapshot(options_.worker.env, options_.worker.journal.dir,
+                                             report.generation, parts);
+    }
     if (completed.is_ok()) {
       report.ok = true;
       snapshots_taken_.fetch_add(1, std::memory_order_relaxed);
@@ -279,6 +287,28 @@ SnapshotReport Engine::snapshot(const std::function<void()>& while_waiting) {
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+Status Engine::wait_for_alert_log(const std::function<void()>& while_waiting) {
+  // Every worker has moved to the new generation: what its old journals
+  // alerted is queued by now (take_snapshot writes, then queues).
+  std::uint64_t queued = 0;
+  {
+    const std::lock_guard lock(alert_sources_mutex_);
+    for (const ShardWorker* worker : alert_sources_) queued += worker->alerts_queued();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kAlertLogWait;
+  Backoff backoff;
+  while (alerts_logged_.load(std::memory_order_acquire) < queued) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::unavailable(
+          "the alert log has not taken the alerts of the journals this snapshot replaces "
+          "(can it be written? see the log); the journals are kept, the next snapshot retries");
+    }
+    if (while_waiting) while_waiting();
+    backoff.pause();
+  }
+  return Status::ok();
 }
 
 std::int64_t Engine::now_ms() const noexcept {

@@ -118,6 +118,12 @@ struct ScorerOptions {
   // The rules file, re-read by reload().
   std::string rules_path;
   WorkerOptions worker;
+  // Whether alerts go to an alert log (the daemon's, storage/alert_log.h)
+  // that is completed from the journals after a crash. Then a snapshot, before
+  // it deletes the journals it replaces, waits until every alert queued so
+  // far is in the log (note_alerts_logged), or their records would go with
+  // the journals. Default off.
+  bool alert_log = false;
 };
 
 class Engine {
@@ -147,7 +153,10 @@ class Engine {
   // do, an empty report. A failure (damaged state, a journal that cannot be
   // started) names the file and offset; the engine then holds what was read
   // before it and must not take events (the daemon exits).
-  Result<storage::RecoveryReport> recover();
+  // Alert records met in the journals go to `journaled_alert`, in journal
+  // order, instead of to the workers.
+  Result<storage::RecoveryReport> recover(
+      const std::function<void(const storage::journal::Record&)>& journaled_alert = {});
   bool journaled() const noexcept { return options_.worker.journal.enabled; }
 
   // Takes a snapshot now (any thread; concurrent calls run one after the
@@ -235,6 +244,10 @@ class Engine {
 
   // Control thread only: hands every pending alert to `sink`.
   void drain_alerts(const std::function<void(const Alert&)>& sink);
+  // Control thread: `count` drained alerts are now durable in the alert log.
+  void note_alerts_logged(std::uint64_t count) noexcept {
+    alerts_logged_.fetch_add(count, std::memory_order_release);
+  }
 
   // Applies an event directly on the calling thread, bypassing the queues
   // (tests and benchmarks, with the engine not started).
@@ -248,6 +261,10 @@ class Engine {
   // the rescaler finish).
   static std::shared_lock<std::shared_mutex> lock_shared(
       std::shared_mutex& mutex, const std::function<void()>& while_waiting);
+  // A snapshot's wait for the alert log (ScorerOptions::alert_log); gives up
+  // after kAlertLogWait (a log that cannot be written) so a stop never hangs.
+  static constexpr std::chrono::seconds kAlertLogWait{30};
+  Status wait_for_alert_log(const std::function<void()>& while_waiting);
   std::bitset<kKeyGroups> groups_of(std::uint32_t worker) const;
   void add_worker(std::uint32_t id, std::bitset<kKeyGroups> held);  // under topology_, exclusive
   Status open_journal(std::uint32_t worker, std::uint64_t generation);
@@ -292,6 +309,7 @@ class Engine {
   std::shared_mutex moving_;
   std::mutex alert_sources_mutex_;
   std::vector<ShardWorker*> alert_sources_;
+  std::atomic<std::uint64_t> alerts_logged_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> started_{false};
   std::atomic<std::uint64_t> reloads_ok_{0};

@@ -257,8 +257,24 @@ std::string QueryHandler::handle(const api::Request& request) {
           const auto answer = impact(r);
           return answer ? api::to_json(*answer) : api::error_json(answer.status());
         }
+        if constexpr (std::is_same_v<R, api::AlertsRequest>) {
+          auto answer = alerts(r);
+          return answer ? std::move(answer).value() : api::error_json(answer.status());
+        }
       },
       request);
+}
+
+Result<std::string> QueryHandler::alerts(const api::AlertsRequest& request) {
+  if (alert_log_ == nullptr) {
+    return api::refusal(api::ErrorCode::kNotSupported, "this daemon keeps no alert log");
+  }
+  const Result<storage::AlertRange> range = alert_log_->read(request.since, request.limit);
+  if (!range) return api::refusal(api::ErrorCode::kNotSupported, range.status().to_string());
+  std::vector<std::string_view> bodies(range->bodies.begin(), range->bodies.end());
+  const std::uint64_t missed =
+      request.since > 0 && request.since < range->oldest ? range->oldest - request.since : 0;
+  return api::alerts_json(bodies, range->next, range->oldest, range->last, missed);
 }
 
 api::ExplainAnswer QueryHandler::subject_answer(const std::string& subject,

@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "scorer/engine.h"
 #include "scorer/rules_impact.h"
+#include "storage/alert_log.h"
 
 namespace tally::scorer {
 
@@ -53,6 +54,11 @@ class QueryHandler {
   // Runs the impact of a proposed file to its end (tests, scripts). The
   // daemon uses start_or_answer so that it can answer other requests meanwhile.
   Result<api::ImpactAnswer> impact(const api::ImpactRequest& request);
+  // The alerts op reads this log (the daemon's; the caller's thread must be
+  // the log's owner). Without one, alerts answers not_supported.
+  void set_alert_log(const storage::AlertLog* log) noexcept { alert_log_ = log; }
+  // The alerts op's JSON: the bodies are the log's, written as kept.
+  Result<std::string> alerts(const api::AlertsRequest& request);
 
   // For a caller that must not wait on an impact: an impact request starts
   // a job (answered by answer_of once done); anything else is answered now.
@@ -68,6 +74,7 @@ class QueryHandler {
   Engine& engine_;
   const IngestCounters* ingest_;
   std::function<void()> while_waiting_;
+  const storage::AlertLog* alert_log_ = nullptr;
   simdjson::dom::parser parser_;
 };
 

@@ -187,6 +187,11 @@ Status parse_tiers(std::string_view file, const toml::node& node, std::vector<Ti
     if (name == nullptr || name->as_string() == nullptr || name->as_string()->get().empty()) {
       return refusal(file, element, "a tier needs a non-empty string `name`");
     }
+    if (name->as_string()->get().size() > kMaxTierNameBytes) {
+      return refusal(file, *name,
+                     fmt::format("a tier name is at most {} bytes (it travels in every alert)",
+                                 kMaxTierNameBytes));
+    }
     if (min == nullptr) return refusal(file, element, "a tier needs a `min`");
     const Result<std::int64_t> min_value = integer(file, *min, "min");
     if (!min_value) return min_value.status();

@@ -33,6 +33,9 @@ struct Rule : EventTypeTerms {
   std::uint32_t rules_version = 0;  // the RuleSet::version() it came from
 };
 
+// A tier's name travels in every alert and in the journal's alert records.
+inline constexpr std::size_t kMaxTierNameBytes = 256;
+
 struct Tier {
   std::string name;
   std::int64_t min = 0;

@@ -110,7 +110,10 @@ void ShardWorker::run(const std::atomic<bool>& stop) {
   // Last chance for what is buffered; a disk that stays full loses nothing
   // that was acknowledged (unanswered batches are resent by their clients).
   for (int attempt = 0; attempt < 50; ++attempt) {
-    if (journal_->finish().is_ok()) break;
+    if (journal_->finish().is_ok()) {
+      queue_staged_alerts();
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (journal_->pending_bytes() > 0) {
@@ -143,6 +146,7 @@ void ShardWorker::commit(std::int64_t wall_ms) {
     journal_error_streak_ = 0;
   }
   journaled_records_.store(journal_->counters().records, std::memory_order_relaxed);
+  queue_staged_alerts();  // a good flush wrote everything buffered
   if (!journal_->settled()) return;
   for (BatchTicket* ticket : awaiting_journal_) release(ticket);
   awaiting_journal_.clear();
@@ -462,10 +466,35 @@ void ShardWorker::publish_alert(std::string_view subject, std::string_view cause
   alert.score = score;
   alert.time_ms = time_ms;
   alert.by_expiry = by_expiry;
+  if (journal_ == nullptr) {
+    queue_alert(alert);
+    return;
+  }
+  storage::journal::Record record;
+  record.time_ms = time_ms;
+  record.score = score;
+  record.by_expiry = by_expiry;
+  record.id = alert.event_id.view();
+  record.subject = alert.subject.view();
+  record.tier_from = from;
+  record.tier_to = to;
+  journal_->append_alert(record);
+  alert.origin = record.origin;
+  staged_alerts_.push_back(alert);
+}
+
+void ShardWorker::queue_staged_alerts() {
+  for (const Alert& alert : staged_alerts_) queue_alert(alert);
+  staged_alerts_.clear();
+}
+
+void ShardWorker::queue_alert(const Alert& alert) {
   // The control thread drains alerts continuously (also while it waits on a
   // command), so waiting here cannot deadlock; it never drops an alert.
   Backoff backoff;
   while (!alerts_.push(alert)) backoff.pause();
+  alerts_queued_.store(alerts_queued_.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_release);
 }
 
 void ShardWorker::maybe_purge(std::int64_t wall_ms) {

@@ -70,6 +70,10 @@ struct Alert {
   std::int64_t score = 0;
   std::int64_t time_ms = 0;  // when: "now" at the event, or the expiry instant
   bool by_expiry = false;    // caused by event_id expiring, not by an event arriving
+  // Its journal record's name (all zero without a journal): the alert log
+  // (storage/alert_log.h) keeps it, so recovery knows which journaled
+  // alerts the log already has.
+  storage::journal::AlertOrigin origin;
 };
 
 using AlertQueue = boost::lockfree::spsc_queue<Alert, boost::lockfree::capacity<16384>>;
@@ -170,6 +174,11 @@ class ShardWorker {
 
   std::uint32_t id() const noexcept { return id_; }
   AlertQueue& alerts() noexcept { return alerts_; }
+  // Alerts put on the queue so far; any thread. With a journal an alert is
+  // queued only once its record has been written (see commit()).
+  std::uint64_t alerts_queued() const noexcept {
+    return alerts_queued_.load(std::memory_order_acquire);
+  }
 
   // For commands (they run on this worker's thread):
   const SubjectTable& table() const noexcept { return table_; }
@@ -216,6 +225,9 @@ class ShardWorker {
   void publish_alert(std::string_view subject, std::string_view cause_id, std::string_view from,
                      std::string_view to, std::int64_t score, std::int64_t time_ms,
                      bool by_expiry = false);
+  // Puts the alerts whose journal records are written on the queue.
+  void queue_staged_alerts();
+  void queue_alert(const Alert& alert);
 
   std::uint32_t id_;
   std::atomic<bool> retire_{false};
@@ -236,6 +248,11 @@ class ShardWorker {
   TicketQueue& done_tickets_;
   SubjectTable table_;
   AlertQueue alerts_;
+  std::atomic<std::uint64_t> alerts_queued_{0};
+  // Alerts journaled but not yet written: they reach the queue (and so the
+  // alert log and the PUB socket) only once their records are in the file,
+  // so that no subscriber hears of a change a crash could still undo.
+  std::vector<Alert> staged_alerts_;
   std::unique_ptr<storage::JournalWriter> journal_;  // null: no journal
   // Batches whose events this worker applied, waiting for the journal.
   std::vector<BatchTicket*> awaiting_journal_;

@@ -121,9 +121,9 @@ bool check_file_header(std::string_view bytes, std::string_view magic, std::stri
   }
   std::uint32_t version = 0;
   std::memcpy(&version, bytes.data() + magic.size(), sizeof version);
-  if (version != kFormatVersion) {
-    error = "format version " + std::to_string(version) + ", this build reads version " +
-            std::to_string(kFormatVersion);
+  if (version < kOldestReadableVersion || version > kFormatVersion) {
+    error = "format version " + std::to_string(version) + ", this build reads versions " +
+            std::to_string(kOldestReadableVersion) + " to " + std::to_string(kFormatVersion);
     return false;
   }
   return true;
@@ -167,6 +167,28 @@ void append_record(std::string& out, const Record& record) {
   const std::uint32_t crc = crc32c(payload, length);
   std::memcpy(out.data() + start, &length32, sizeof length32);
   std::memcpy(out.data() + start + 4, &crc, sizeof crc);
+}
+
+void append_alert_record(std::string& out, const Record& record) {
+  std::string payload;
+  put<std::uint8_t>(payload, static_cast<std::uint8_t>(RecordKind::kAlert));
+  put<std::int64_t>(payload, record.time_ms);
+  put<std::int64_t>(payload, record.score);
+  put<std::uint8_t>(payload, record.by_expiry ? 1 : 0);
+  put<std::uint64_t>(payload, record.origin.generation);
+  put<std::uint32_t>(payload, record.origin.worker);
+  put<std::uint64_t>(payload, record.origin.ordinal);
+  put<std::uint8_t>(payload, static_cast<std::uint8_t>(record.id.size()));
+  payload += record.id;
+  put<std::uint8_t>(payload, static_cast<std::uint8_t>(record.subject.size()));
+  payload += record.subject;
+  put<std::uint16_t>(payload, static_cast<std::uint16_t>(record.tier_from.size()));
+  payload += record.tier_from;
+  put<std::uint16_t>(payload, static_cast<std::uint16_t>(record.tier_to.size()));
+  payload += record.tier_to;
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(payload.size()));
+  put<std::uint32_t>(out, crc32c(payload.data(), payload.size()));
+  out += payload;
 }
 
 void append_end_record(std::string& out, std::uint64_t count) {
@@ -229,6 +251,21 @@ ReadStatus read_record(std::string_view data, std::size_t& offset, Record& recor
     if (record.id.empty() || record.subject.empty() || record.id.size() > kMaxIdBytes ||
         record.subject.size() > kMaxSubjectBytes || record.source.size() > kMaxSourceBytes ||
         record.revokes.size() > kMaxIdBytes) {
+      return ReadStatus::kBadPayload;
+    }
+  } else if (record.kind == RecordKind::kAlert) {
+    record.time_ms = in.get<std::int64_t>();
+    record.score = in.get<std::int64_t>();
+    record.by_expiry = in.get<std::uint8_t>() != 0;
+    record.origin.generation = in.get<std::uint64_t>();
+    record.origin.worker = in.get<std::uint32_t>();
+    record.origin.ordinal = in.get<std::uint64_t>();
+    record.id = in.string<std::uint8_t>();
+    record.subject = in.string<std::uint8_t>();
+    record.tier_from = in.string<std::uint16_t>();
+    record.tier_to = in.string<std::uint16_t>();
+    if (record.id.empty() || record.subject.empty() || record.id.size() > kMaxIdBytes ||
+        record.subject.size() > kMaxSubjectBytes || record.origin.ordinal == 0) {
       return ReadStatus::kBadPayload;
     }
   } else {

@@ -19,8 +19,20 @@
 //                           | u16 type_len | type | u8 source_len | source
 //                           | (revoke only) u8 revokes_len | revokes
 //                           | (revoke only) u8 reason_len | reason
+// Alert payload (format 2):  u8 kind | i64 time_ms | i64 score | u8 by_expiry
+//                           | u64 generation | u32 worker | u64 ordinal
+//                           | u8 id_len | id (the cause) | u8 subject_len
+//                           | subject | u16 from_len | from | u16 to_len | to
 // Snapshot end (last record of every snapshot, so a cut file is detected
 // even without the rename): kind kEnd, then u64 record count.
+//
+// An alert record is a tier change the worker raised, journaled in the same
+// group commit as the event that caused it, so that it is durable before that
+// event's batch is acknowledged. Applying ignores it; the daemon's alert log
+// (alert_log.h) is completed from these after a crash. Its origin (the
+// journal generation, the worker, and the worker's count of alerts in that
+// generation) names it uniquely: every process start and every snapshot opens
+// a new generation.
 //
 // Integers are little-endian (the only byte order Tally is built for; the
 // static_assert in the .cc says so). A record carries the terms it was applied
@@ -41,7 +53,9 @@ namespace tally::storage::journal {
 
 inline constexpr std::string_view kJournalMagic = "TALLYJNL";
 inline constexpr std::string_view kSnapshotMagic = "TALLYSNP";
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 added alert records; version 1 files (no alerts) are read as well.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kOldestReadableVersion = 1;
 inline constexpr std::size_t kFileHeaderBytes = 16;
 inline constexpr std::size_t kRecordHeaderBytes = 8;
 // No valid payload is longer (the strings are bounded by event.h's limits and
@@ -52,7 +66,16 @@ inline constexpr std::size_t kMaxPayloadBytes = 4096;
 enum class RecordKind : std::uint8_t {
   kEvent = 1,   // an accepted event: a contribution
   kRevoke = 2,  // an accepted revoke
+  kAlert = 3,   // a tier change raised by an accepted event or an expiry
   kEnd = 0x7f,  // end of a snapshot
+};
+
+// Which alert of which journal: unique across restarts (see above).
+struct AlertOrigin {
+  std::uint64_t generation = 0;
+  std::uint32_t worker = 0;
+  std::uint64_t ordinal = 0;  // 1 for the worker's first alert in the generation
+  friend bool operator==(const AlertOrigin&, const AlertOrigin&) = default;
 };
 
 // A decoded record. Views point into the buffer it was decoded from.
@@ -69,6 +92,12 @@ struct Record {
   std::string_view revokes;     // revoke only
   std::string_view reason;      // revoke only
   std::uint64_t end_count = 0;  // kEnd only: records before it
+  // kAlert only (time_ms is the change's time, id its cause, subject its subject).
+  std::int64_t score = 0;
+  bool by_expiry = false;
+  AlertOrigin origin;
+  std::string_view tier_from;
+  std::string_view tier_to;
 };
 
 std::string file_header(std::string_view magic);
@@ -80,6 +109,8 @@ bool check_file_header(std::string_view bytes, std::string_view magic, std::stri
 // decoder's), so encoding cannot fail. Reuses `out`'s capacity: no allocation
 // once the buffer has grown to its working size.
 void append_record(std::string& out, const Record& record);
+// Appends one alert record (kind kAlert; tier names up to kMaxTypeBytes).
+void append_alert_record(std::string& out, const Record& record);
 void append_end_record(std::string& out, std::uint64_t count);
 
 enum class ReadStatus : std::uint8_t {

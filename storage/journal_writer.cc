@@ -53,6 +53,7 @@ Status JournalWriter::start_generation(std::uint64_t generation) {
   }
   generation_ = generation;
   segment_ = 0;
+  alert_ordinal_ = 0;
   return open_segment();
 }
 
@@ -93,6 +94,12 @@ Status JournalWriter::open_segment() {
 void JournalWriter::append(const journal::Record& record) {
   journal::append_record(buffer_, record);
   ++counters_.records;
+}
+
+void JournalWriter::append_alert(journal::Record& record) {
+  record.kind = journal::RecordKind::kAlert;
+  record.origin = {generation_, worker_, ++alert_ordinal_};
+  journal::append_alert_record(buffer_, record);
 }
 
 Status JournalWriter::write_pending() {

@@ -66,7 +66,7 @@ struct JournalOptions {
 };
 
 struct JournalCounters {
-  std::uint64_t records = 0;
+  std::uint64_t records = 0;  // events and revokes (alert records are not counted)
   std::uint64_t bytes_written = 0;
   std::uint64_t syncs = 0;
   std::uint64_t errors = 0;  // failed writes, syncs or file creations
@@ -88,6 +88,10 @@ class JournalWriter {
   // Buffers one record (an accepted event or revoke). No syscall, no
   // allocation once the buffer has reached its working size.
   void append(const journal::Record& record);
+  // Buffers one alert record, stamping its origin (this generation, this
+  // worker, the next ordinal) into `record`; the alert is durable with the
+  // same flush as the records before it.
+  void append_alert(journal::Record& record);
 
   // Writes what is buffered; syncs if `acks_waiting` (kBatch), or, in any
   // mode but kNone, if the sync interval has passed since the last sync.
@@ -122,6 +126,7 @@ class JournalWriter {
   std::uint32_t worker_;
   std::uint64_t generation_ = 0;
   std::uint32_t segment_ = 0;
+  std::uint64_t alert_ordinal_ = 0;     // alerts appended in this generation
   std::unique_ptr<WritableFile> file_;  // null between segments
   std::string path_;
   bool sync_owed_ = false;  // written since the last sync

@@ -108,9 +108,13 @@ Status read_journal(Env* env, const std::string& path, RecoveryReport& report,
           return Status::corruption(
               fmt::format("{}: offset {}: a snapshot end record in a journal", path, at));
         }
-        note_record(record, report);
+        if (record.kind == journal::RecordKind::kAlert) {
+          ++report.journal_alerts;
+        } else {
+          note_record(record, report);
+          ++report.journal_records;
+        }
         sink(record);
-        ++report.journal_records;
       }
     }
   }  // unmapped before it is cut

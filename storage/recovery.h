@@ -1,7 +1,7 @@
 // Recovery: reading a data directory's snapshot and journals back.
 //
 // read_state() reads the files scan_state_dir() (state_dir.h) selected and
-// hands every event and revoke record to a sink; it knows nothing of workers,
+// hands every event, revoke and alert record to a sink; it knows nothing of workers,
 // so the sink may route records to any number of them.
 //
 // What it decides:
@@ -39,7 +39,8 @@ struct RecoveryReport {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
   std::uint64_t snapshot_records = 0;
-  std::uint64_t journal_records = 0;
+  std::uint64_t journal_records = 0;  // events and revokes
+  std::uint64_t journal_alerts = 0;   // alert records (handed to the sink too)
   // Torn tails cut off, one line each: "FILE: cut N bytes at offset O (why)".
   std::vector<std::string> repaired;
   std::int64_t max_time_ms = 0;         // the largest event time read
@@ -48,7 +49,7 @@ struct RecoveryReport {
 };
 
 // Reads every snapshot part and journal of `files`, calling `sink` for each
-// event and revoke record (the views die when it returns). Cuts torn journal
+// event, revoke and alert record (the views die when it returns). Cuts torn journal
 // tails; fails (kCorruption, or kIoError for a file that cannot be read or
 // cut) on anything else, having called `sink` for the records before it.
 Result<RecoveryReport> read_state(Env* env, const StateFiles& files,

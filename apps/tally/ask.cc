@@ -115,6 +115,8 @@ int ask(zmq::context_t& context, const ClientOptions& options, const api::Reques
       return show<api::SnapshotAnswer>(op, *text, options.json, print_snapshot);
     case api::Op::kImpact:
       return show<api::ImpactAnswer>(op, *text, options.json, print_impact);
+    case api::Op::kAlerts:  // `tally alerts` reads them (alerts_command.h); here as JSON
+      return show<api::AlertsAnswer>(op, *text, true, [](const api::AlertsAnswer&) {});
   }
   return kExitError;
 }

@@ -13,6 +13,7 @@
 
 #include "api/endpoints.h"
 #include "apps/tally/admin_commands.h"
+#include "apps/tally/alerts_command.h"
 #include "apps/tally/ask.h"
 #include "apps/tally/client_options.h"
 #include "apps/tally/cluster_command.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   const RevokeCommand revoke(app);
   const RulesCommand rules(app);
   const ClusterCommand cluster(app);
+  const AlertsCommand alerts(app);
   app.footer(
       "Examples:\n"
       "  tally score plate:NY:ABC1234 [--at 2025-03-01T00:00:00Z]\n"
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
       "  tally top 10 [--lowest]\n"
       "  tally stats | tally reload | tally workers [N] | tally snapshot\n"
       "  tally send events.ndjson --ack\n"
+      "  tally alerts --follow [--tier suspended] [--state FILE]\n"
       "  tally cluster init --nats nats://127.0.0.1:4222 | tally cluster status --nats URLS\n"
       "Run `tally COMMAND --help` for each command's flags.\n\n"
       "Exit codes: 0 done; 1 tallyd answered with an error (send --ack: something\n"
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   if (rules.parsed()) return rules.run(options);
   if (cluster.parsed()) return cluster.run(options);
   try {
+    if (alerts.parsed()) return alerts.run(options);
     zmq::context_t context(1);
     if (send.parsed()) return send.run(context, options);
     if (revoke.parsed()) return revoke.run(context, options);

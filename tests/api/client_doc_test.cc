@@ -77,6 +77,9 @@ std::vector<std::string> everything_written() {
   impact.rows = std::vector<ImpactRow>{{}};
   out.push_back(to_json(impact));
   out.push_back(to_json(SnapshotAnswer{}));
+  out.push_back(to_json(AlertsRequest{}));
+  const std::string alert = to_json(AlertBody{});
+  out.push_back(alerts_json({alert}, 2, 1, 1, 0));
   out.push_back(error_json(refusal(ErrorCode::kBadField, "x")));
   return out;
 }

@@ -97,7 +97,7 @@ TEST(ProtocolTest, EveryRefusalIsNamed) {
   }
   EXPECT_EQ(parse_request(R"({"op":"fly"})").status().message(),
             "unknown op `fly`; expected one of score, explain, history, top, stats, reload, "
-            "workers, snapshot, impact");
+            "workers, snapshot, impact, alerts");
 }
 
 TEST(ProtocolTest, WhatAClientSendsParsesBackToTheSameRequest) {

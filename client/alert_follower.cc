@@ -114,7 +114,8 @@ Result<std::optional<api::AlertBody>> AlertFollower::next(std::chrono::milliseco
     const auto until = std::min(deadline, last_heard_ + options_.quiet_check);
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
     zmq::pollitem_t item{subscription_.handle(), 0, ZMQ_POLLIN, 0};
-    const Result<int> polled = poll_sockets({&item, 1}, std::max(left, std::chrono::milliseconds(0)));
+    const Result<int> polled =
+        poll_sockets({&item, 1}, std::max(left, std::chrono::milliseconds(0)));
     if (!polled) return polled.status();
     if (*polled == 0) {
       if (std::chrono::steady_clock::now() >= deadline) return std::optional<api::AlertBody>();
@@ -128,7 +129,7 @@ Result<std::optional<api::AlertBody>> AlertFollower::next(std::chrono::milliseco
     }
     last_heard_ = std::chrono::steady_clock::now();
     Result<api::AlertBody> alert = api::parse_alert(frames[1].to_string_view());
-    if (!alert) continue;  // not an alert body: nothing to deliver
+    if (!alert) continue;                  // not an alert body: nothing to deliver
     if (alert->seq < expected_) continue;  // already delivered (from the log)
     if (alert->seq > expected_) {
       // A jump: the log has everything before it (it is written first).

@@ -156,8 +156,8 @@ Status AlertLog::load_segment(const std::string& name, bool newest) {
   }
   if (!segments_.empty() && segments_.back().end_seq != first_seq) {
     return Status::corruption(fmt::format(
-        "{}: starts at seq {}, but the segment before it ends at {}: a segment is missing",
-        path, first_seq, segments_.back().end_seq - 1));
+        "{}: starts at seq {}, but the segment before it ends at {}: a segment is missing", path,
+        first_seq, segments_.back().end_seq - 1));
   }
   next_seq_ = segment.end_seq;
   bytes_ += segment.size;
@@ -264,9 +264,9 @@ Status AlertLog::commit(std::int64_t now_ms) {
 
 void AlertLog::enforce_retention(std::int64_t now_ms) {
   // Never the newest segment: it holds the last seq, which numbering goes on from.
-  while (segments_.size() > 1 && segments_.front().closed &&
-         (segments_.front().newest_ms < now_ms - options_.retain_ms ||
-          bytes_ > options_.max_bytes)) {
+  while (
+      segments_.size() > 1 && segments_.front().closed &&
+      (segments_.front().newest_ms < now_ms - options_.retain_ms || bytes_ > options_.max_bytes)) {
     drop_oldest();
   }
 }
@@ -293,10 +293,9 @@ Result<AlertRange> AlertLog::read(std::uint64_t since, std::uint64_t limit) cons
   range.first = since;
   limit = std::min(limit, kMaxReadLimit);
   // The segment holding `since`: the last one starting at or before it.
-  auto segment = std::upper_bound(segments_.begin(), segments_.end(), since,
-                                  [](std::uint64_t seq, const Segment& s) {
-                                    return seq < s.first_seq;
-                                  });
+  auto segment =
+      std::upper_bound(segments_.begin(), segments_.end(), since,
+                       [](std::uint64_t seq, const Segment& s) { return seq < s.first_seq; });
   if (segment != segments_.begin()) --segment;
   std::uint64_t seq = since;
   for (; segment != segments_.end() && range.bodies.size() < limit && seq < end; ++segment) {

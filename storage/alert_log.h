@@ -118,10 +118,10 @@ class AlertLog {
     std::uint64_t first_seq = 0;
     std::uint64_t end_seq = 0;  // one past the last committed alert
     std::int64_t newest_ms = 0;
-    std::string path;              // file mode
-    std::string memory;            // memory mode: the segment's bytes
-    std::uint64_t size = 0;        // committed bytes
-    std::vector<std::uint64_t> marks;  // offset of alert first_seq + k*kMarkSpacing
+    std::string path;                    // file mode
+    std::string memory;                  // memory mode: the segment's bytes
+    std::uint64_t size = 0;              // committed bytes
+    std::vector<std::uint64_t> marks;    // offset of alert first_seq + k*kMarkSpacing
     std::unique_ptr<WritableFile> file;  // the open newest segment (file mode)
     bool closed = false;
   };

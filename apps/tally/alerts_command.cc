@@ -77,7 +77,9 @@ AlertsCommand::AlertsCommand(CLI::App& app) : alerts_endpoint_(api::kDefaultAler
       ->capture_default_str();
   command_->footer(
       "Each line is an alert body as tallyd publishes it:\n"
-      "  {\"seq\":7,\"subject\":\"plate:NY:ABC1234\",\"from\":\"clean\",\"to\":\"warning\",\"score\":4,\n"
+      "  "
+      "{\"seq\":7,\"subject\":\"plate:NY:ABC1234\",\"from\":\"clean\",\"to\":\"warning\",\"score\":"
+      "4,\n"
       "   \"event\":\"nyc:4521236789\",\"time\":\"2025-03-01T12:00:00Z\",\"cause\":\"event\"}\n"
       "seq numbers a daemon's alerts 1, 2, 3... across restarts. The alerts socket alone\n"
       "loses alerts when a subscriber falls behind; this command notices every jump in seq\n"
@@ -173,16 +175,16 @@ int AlertsCommand::run(const ClientOptions& options) const {
   save(true);
   const client::AlertFollowerCounters& counts = follower.counters();
   if (counts.missed > 0 && exit_code == kExitDone) exit_code = kExitError;
-  std::fprintf(stderr,
-               "tally alerts: %llu printed%s, %llu gaps filled from the log (%llu alerts read "
-               "there), %llu missed (gone from the log)%s\n",
-               static_cast<unsigned long long>(printed),
-               printed > 0 ? fmt::format(" (seq {}..{})", first_printed, last_seq).c_str() : "",
-               static_cast<unsigned long long>(counts.gaps),
-               static_cast<unsigned long long>(counts.from_log),
-               static_cast<unsigned long long>(counts.missed),
-               state_path_.empty() ? ""
-                                   : fmt::format("; last seq {} in {}", last_seq, state_path_).c_str());
+  std::fprintf(
+      stderr,
+      "tally alerts: %llu printed%s, %llu gaps filled from the log (%llu alerts read "
+      "there), %llu missed (gone from the log)%s\n",
+      static_cast<unsigned long long>(printed),
+      printed > 0 ? fmt::format(" (seq {}..{})", first_printed, last_seq).c_str() : "",
+      static_cast<unsigned long long>(counts.gaps),
+      static_cast<unsigned long long>(counts.from_log),
+      static_cast<unsigned long long>(counts.missed),
+      state_path_.empty() ? "" : fmt::format("; last seq {} in {}", last_seq, state_path_).c_str());
   return exit_code;
 }
 

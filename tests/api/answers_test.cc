@@ -196,6 +196,29 @@ TEST(AnswersTest, TopStatsWorkersAndSnapshotRoundTrip) {
   EXPECT_EQ(parse_answer<SnapshotAnswer>(to_json(snapshot))->records, 100u);
 }
 
+TEST(AnswersTest, AnAlertBodyAndTheAlertsAnswerRoundTrip) {
+  const AlertBody alert{7, "plate:NY:\"A\"", "", "warning", 6, "e2", 1'714'608'000'000, false};
+  const std::string body = to_json(alert);
+  EXPECT_EQ(body, R"({"seq":7,"subject":"plate:NY:\"A\"","from":"","to":"warning","score":6,)"
+                  R"("event":"e2","time":"2024-05-02T00:00:00Z","cause":"event"})");
+  EXPECT_EQ(*parse_alert(body), alert);
+  AlertBody expiry = alert;
+  expiry.by_expiry = true;
+  EXPECT_EQ(*parse_alert(to_json(expiry)), expiry);
+  EXPECT_FALSE(parse_alert(R"({"seq":1})"));
+  EXPECT_FALSE(parse_alert(R"({"seq":1,"subject":"s","from":"","to":"t","score":1,"event":"e",)"
+                           R"("time":"2024-05-02T00:00:00Z","cause":"guess"})"));
+
+  const std::string answer = alerts_json({body, to_json(expiry)}, 9, 3, 12, 2);
+  const auto back = parse_answer<AlertsAnswer>(answer);
+  ASSERT_TRUE(back) << back.status().to_string();
+  EXPECT_EQ(back->alerts, (std::vector<AlertBody>{alert, expiry}));
+  EXPECT_EQ(back->next, 9u);
+  EXPECT_EQ(back->oldest, 3u);
+  EXPECT_EQ(back->last, 12u);
+  EXPECT_EQ(back->missed, 2u);
+}
+
 TEST(AnswersTest, StatsAreReadLenientlyForOtherVersions) {
   const auto totals =
       parse_answer<StatsAnswer>(R"({"accepted":1,"duplicates":0,"rejected":{"a":2,"b":3}})");

@@ -58,6 +58,20 @@ TEST(ProtocolTest, TopAndWorkersTakeTheirDefaultsAndLimits) {
   EXPECT_EQ(std::get<TopRequest>(*lowest).order, Order::kLowest);
   EXPECT_FALSE(std::get<WorkersRequest>(*parse_request(R"({"op":"workers"})")).set);
   EXPECT_EQ(std::get<WorkersRequest>(*parse_request(R"({"op":"workers","set":4096})")).set, 4096u);
+  const auto alerts = parse_request(R"({"op":"alerts"})");
+  ASSERT_TRUE(alerts);
+  EXPECT_EQ(std::get<AlertsRequest>(*alerts).since, 0u);
+  EXPECT_EQ(std::get<AlertsRequest>(*alerts).limit, kDefaultAlertsLimit);
+  const auto most = parse_request(R"({"op":"alerts","since":17,"limit":10000})");
+  ASSERT_TRUE(most);
+  EXPECT_EQ(std::get<AlertsRequest>(*most).since, 17u);
+  EXPECT_EQ(std::get<AlertsRequest>(*most).limit, kMaxAlertsLimit);
+  for (const char* bad : {R"({"op":"alerts","limit":0})", R"({"op":"alerts","limit":10001})",
+                          R"({"op":"alerts","since":-1})", R"({"op":"alerts","since":"1"})"}) {
+    const auto refused = parse_request(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(error_code_of(refused.status()), ErrorCode::kBadField) << bad;
+  }
 }
 
 TEST(ProtocolTest, EveryRefusalIsNamed) {
@@ -114,6 +128,8 @@ TEST(ProtocolTest, WhatAClientSendsParsesBackToTheSameRequest) {
       SnapshotRequest{},
       ImpactRequest{"[rules.a]\npoints = 1\n", "new.toml", 7, 20, std::make_pair(64u, 128u)},
       ImpactRequest{"", "proposal.toml", std::nullopt, 10, std::nullopt},
+      AlertsRequest{},
+      AlertsRequest{123, 10'000},
   };
   for (const Request& request : requests) {
     const std::string json = to_json(request);

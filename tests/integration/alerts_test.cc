@@ -112,8 +112,8 @@ class AlertsTest : public ::testing::Test {
 
   std::vector<std::string> tally_alerts(const DaemonProcess& daemon,
                                         std::vector<std::string> flags) const {
-    std::vector<std::string> argv = {tally_path(), "--query", daemon.query(), "alerts",
-                                     "--alerts", daemon.alerts()};
+    std::vector<std::string> argv = {tally_path(), "--query",  daemon.query(),
+                                     "alerts",     "--alerts", daemon.alerts()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     return argv;
   }
@@ -276,7 +276,10 @@ TEST_F(AlertsTest, SeqGoesOnAfterSigtermAndSigkillAndTheJournalRestoresWhatTheLo
     const std::vector<api::AlertBody> logged = whole_log(daemon);
     expect_complete(logged, 1200);
     for (std::uint64_t i = 0; i < 1200; ++i) {
-      const char* prefix = i < 300 ? "first-" : i < 600 ? "second-" : i < 900 ? "third-" : "fourth-";
+      const char* prefix = i < 300   ? "first-"
+                           : i < 600 ? "second-"
+                           : i < 900 ? "third-"
+                                     : "fourth-";
       EXPECT_TRUE(logged[i].subject.starts_with(prefix)) << i << ": " << logged[i].subject;
     }
     EXPECT_NE(daemon.scrape_metrics().find("tally_alerts_restored_total 5"), std::string::npos);

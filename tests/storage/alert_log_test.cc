@@ -123,7 +123,9 @@ TEST_P(AlertLogTest, RetentionDropsWholeOldSegmentsButNeverTheNewest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(FileAndMemory, AlertLogTest, ::testing::Bool(),
-                         [](const auto& param_info) { return param_info.param ? "Files" : "Memory"; });
+                         [](const auto& param_info) {
+                           return param_info.param ? "Files" : "Memory";
+                         });
 
 TEST(AlertLogFilesTest, NumberingGoesOnAfterReopeningAndOriginsAreKnown) {
   ScratchDir dir("alert-log-reopen");

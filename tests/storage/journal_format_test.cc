@@ -72,6 +72,37 @@ TEST(JournalFormatTest, CrcIsCastagnoli) {
   EXPECT_EQ(journal::crc32c("", 0), 0u);
 }
 
+TEST(JournalFormatTest, AnAlertRecordRoundTripsWithItsOrigin) {
+  std::string bytes;
+  Record alert;
+  alert.kind = RecordKind::kAlert;
+  alert.time_ms = 1'700'000'000'123;
+  alert.score = -42;
+  alert.by_expiry = true;
+  alert.origin = {7, 3, 12};
+  alert.id = "e9";
+  alert.subject = "plate:NY:A";
+  alert.tier_from = "";  // below every tier
+  alert.tier_to = "warning";
+  journal::append_alert_record(bytes, alert);
+  journal::append_record(bytes, sample_record("e10", "s"));
+
+  std::size_t offset = 0;
+  Record read;
+  ASSERT_EQ(journal::read_record(bytes, offset, read), ReadStatus::kOk);
+  EXPECT_EQ(read.kind, RecordKind::kAlert);
+  EXPECT_EQ(read.time_ms, alert.time_ms);
+  EXPECT_EQ(read.score, -42);
+  EXPECT_TRUE(read.by_expiry);
+  EXPECT_EQ(read.origin, (journal::AlertOrigin{7, 3, 12}));
+  EXPECT_EQ(read.id, "e9");
+  EXPECT_EQ(read.subject, "plate:NY:A");
+  EXPECT_EQ(read.tier_from, "");
+  EXPECT_EQ(read.tier_to, "warning");
+  ASSERT_EQ(journal::read_record(bytes, offset, read), ReadStatus::kOk);
+  EXPECT_EQ(read.kind, RecordKind::kEvent);
+}
+
 TEST(JournalFormatTest, HeadersAreChecked) {
   std::string error;
   EXPECT_TRUE(journal::check_file_header(journal::file_header(journal::kJournalMagic),
@@ -83,6 +114,10 @@ TEST(JournalFormatTest, HeadersAreChecked) {
   future[8] = 9;
   EXPECT_FALSE(journal::check_file_header(future, journal::kJournalMagic, error));
   EXPECT_NE(error.find("format version 9"), std::string::npos);
+  // Files of version 1 (before alert records) are still read.
+  std::string version1 = journal::file_header(journal::kJournalMagic);
+  version1[8] = 1;
+  EXPECT_TRUE(journal::check_file_header(version1, journal::kJournalMagic, error)) << error;
 }
 
 }  // namespace

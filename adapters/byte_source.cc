@@ -196,13 +196,19 @@ std::unique_ptr<ByteSource> fd_source(int fd) {
   return std::make_unique<FdSource>(fd, false, fmt::format("descriptor {}", fd));
 }
 
-Result<std::string> read_small_file(const std::string& path) {
+Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::io_error(fmt::format("cannot open {}", path), errno);
-  std::stringstream text;
-  text << in.rdbuf();
+  std::string text(max_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) return Status::io_error(fmt::format("cannot read {}", path), errno);
-  return text.str();
+  const auto got = static_cast<std::size_t>(in.gcount());
+  if (got > max_bytes) {
+    return Status::invalid_argument(
+        fmt::format("{} is over {} bytes: not the small file expected", path, max_bytes));
+  }
+  text.resize(got);
+  return text;
 }
 
 std::unique_ptr<ByteSource> follow_input(const std::string& path) {

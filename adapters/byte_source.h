@@ -53,8 +53,11 @@ Result<std::unique_ptr<ByteSource>> open_input(const std::string& path);
 // A source over a descriptor it does not own, read as it is (no gzip).
 std::unique_ptr<ByteSource> fd_source(int fd);
 
-// The whole of a small file (a mapping, a key, a time zone).
-Result<std::string> read_small_file(const std::string& path);
+// The whole of a small file (a mapping, a key, a time zone): refused
+// (invalid_argument, naming it) past `max_bytes`, which is all that is read,
+// so /dev/zero or a wrong path to a huge file costs nothing. Default 16 MiB.
+Result<std::string> read_small_file(const std::string& path,
+                                    std::size_t max_bytes = std::size_t{16} << 20);
 
 // Follows `path` (see above). A gzip file cannot be followed: its first
 // read fails with a message saying so.

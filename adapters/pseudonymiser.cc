@@ -41,12 +41,14 @@ Result<Pseudonymiser> Pseudonymiser::from_hex(std::string_view text) {
 }
 
 Result<Pseudonymiser> Pseudonymiser::from_key_file(const std::string& path) {
-  const Result<std::string> text = read_small_file(path);
+  // A key is 64 hex digits; a file much larger is not one.
+  Result<std::string> text = read_small_file(path, 4096);
   if (!text) {
-    return Status::io_error(fmt::format("cannot read key file {}", path),
-                            text.status().sys_errno());
+    return Status::invalid_argument(
+        fmt::format("cannot read key file {}: {}", path, text.status().message()));
   }
   Result<Pseudonymiser> result = from_hex(*text);
+  ::sodium_memzero(text->data(), text->size());
   if (!result) return result.status().with_context(fmt::format("key file {}", path));
   return result;
 }

@@ -12,7 +12,7 @@ namespace {
 
 static_assert(std::variant_size_v<Request> == kOpNames.size(), "one request type per op");
 static_assert(kOpNames.size() == static_cast<std::size_t>(Op::kAlerts) + 1);
-static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kBusy) + 1);
+static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kForbidden) + 1);
 static_assert(kMaxTopN == 10'000 && kMaxWorkers == 4096 && kMaxAlertsLimit == 10'000,
               "the messages below name the limits");
 

@@ -74,11 +74,12 @@ enum class ErrorCode : std::uint8_t {
   kNotSupported,    // this daemon cannot do that (no journal to snapshot)
   kSnapshotFailed,  // a worker could not write its snapshot part
   kBusy,            // a worker-count change is running: ask again when it ends
+  kForbidden,       // the client's roles do not allow the op (tallyd --auth)
 };
 // Stable names, in the enum's order: what `"code"` carries.
-inline constexpr std::array<std::string_view, 9> kErrorCodeNames = {
+inline constexpr std::array<std::string_view, 10> kErrorCodeNames = {
     "bad_request",   "unknown_op",    "missing_field",   "bad_field", "bad_time",
-    "rules_refused", "not_supported", "snapshot_failed", "busy"};
+    "rules_refused", "not_supported", "snapshot_failed", "busy",      "forbidden"};
 std::string_view to_string(ErrorCode code) noexcept;
 std::optional<ErrorCode> error_code_named(std::string_view name) noexcept;
 

@@ -48,6 +48,11 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
                  "overrides the mapping's time_zone");
   app.add_option("--submit", options.publisher.endpoint, "tallyd's acknowledged ingest endpoint")
       ->default_val(api::kDefaultSubmitEndpoint);
+  std::string curve_key, server_key;
+  app.add_option("--key", curve_key,
+                 "tallyd --auth: this adapter's secret key file (NAME.key, `tally keygen`)");
+  app.add_option("--server-key", server_key,
+                 "tallyd --auth: the server's public key, or its .pub file");
   app.add_flag(
       "--dry-run", options.dry_run,
       "Print the events as NDJSON on stdout instead of sending them (for mapping authors)");
@@ -142,6 +147,10 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
     pseudonymiser.emplace(std::move(*read));
     mapping->set_pseudonymiser(&*pseudonymiser);
   }
+  Result<std::shared_ptr<const security::CurveCredentials>> curve =
+      security::load_credentials(curve_key, server_key);
+  if (!curve) return fail(curve.status().to_string());
+  options.publisher.curve = std::move(curve).value();
   options.publisher.acknowledged = true;
   options.publisher.ack_timeout = to_ms(ack_timeout_s);
   options.publisher.send_timeout = to_ms(send_timeout_s);

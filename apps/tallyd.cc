@@ -146,6 +146,17 @@ int main(int argc, char** argv) {
                      fmt::format("Snapshot after this many journaled records (default {})",
                                  defaults.snapshot_every_records))
           ->check(CLI::PositiveNumber);
+  std::string auth_path;
+  bool insecure = false;
+  auto* auth_flag = app.add_option(
+      "--auth", auth_path,
+      "Authenticate every socket (ZeroMQ CURVE): only the clients FILE names get in, each "
+      "limited to its roles (producer, appeals, reader, operator); re-read with the rules. "
+      "README, \"Security\"");
+  auto* insecure_flag = app.add_flag(
+      "--insecure", insecure,
+      "Without --auth, listen on non-loopback addresses anyway (anyone who can reach the "
+      "ports can send, revoke, read and administer)");
   std::string alerts_retain;
   std::uint64_t alerts_max_bytes = 0;
   auto* alerts_retain_flag = app.add_option(
@@ -279,6 +290,8 @@ int main(int argc, char** argv) {
     }
     options.autoscale.after = std::chrono::milliseconds(*ms);
   }
+  if (auth_flag->count() > 0) options.auth_path = auth_path;
+  if (insecure_flag->count() > 0) options.insecure = true;
   if (alerts_max_bytes_flag->count() > 0) options.alert_log.max_bytes = alerts_max_bytes;
   if (alerts_retain_flag->count() > 0) {
     const auto ms = tally::daemon::parse_alerts_retain_ms(alerts_retain);

@@ -81,6 +81,8 @@ struct Settings {
   std::string rescale = "4,2";  // rescale: the worker counts to change to, in order
   std::string write_rules;      // write a generated rules file here and exit
   std::size_t rule_count = 10'000;
+  std::string key_file, server_key;  // tallyd --auth
+  std::shared_ptr<const tally::security::CurveCredentials> curve;
 };
 
 // One workload's shape, after defaults.
@@ -135,6 +137,7 @@ PublishSummary publish(zmq::context_t& context, const Settings& settings, const 
   options.batch_max_bytes = std::size_t{64} << 20;  // batches by count only
   options.max_in_flight = settings.in_flight;
   options.send_high_water_mark = 10000;
+  options.curve = settings.curve;
   tally::client::Publisher publisher(context, options);
   const auto start = Clock::now();
   const std::chrono::duration<double> per_event(rate > 0 ? 1.0 / rate : 0.0);
@@ -172,7 +175,8 @@ struct ReloadTimes {
 ReloadTimes reload_while(zmq::context_t& context, const Settings& settings, unsigned count,
                          const std::atomic<bool>& load_running) {
   ReloadTimes times;
-  tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10));
+  tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10),
+                                    settings.curve);
   const std::string request = tally::api::to_json(tally::api::ReloadRequest{});
   while (times.ms.size() < count && load_running.load()) {
     const auto start = Clock::now();
@@ -268,7 +272,8 @@ std::string milliseconds(const HistogramBuckets& buckets, double q) {
 std::string rescale_while(zmq::context_t& context, const Settings& settings,
                           const std::atomic<bool>& load_running) {
   using tally::api::WorkersAnswer;
-  tally::client::QueryClient client(context, settings.query, std::chrono::seconds(30));
+  tally::client::QueryClient client(context, settings.query, std::chrono::seconds(30),
+                                    settings.curve);
   AckProbe probe(context, settings, split(settings.types, ',').front());
   const auto pause = [&](std::chrono::seconds length) {
     const auto until = Clock::now() + length;
@@ -480,6 +485,8 @@ int main(int argc, char** argv) {
   app.add_option("--submit", settings.submit, "tallyd's acknowledged-batch endpoint")
       ->capture_default_str();
   app.add_option("--query", settings.query, "tallyd's query endpoint")->capture_default_str();
+  app.add_option("--key", settings.key_file, "tallyd --auth: a secret key file (NAME.key)");
+  app.add_option("--server-key", settings.server_key, "tallyd --auth: the server's public key");
   app.add_option("--metrics", settings.metrics, "tallyd's metrics HOST:PORT (IPv4)")
       ->capture_default_str();
   app.add_option("--stall", settings.stall_s,
@@ -498,6 +505,14 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  {
+    auto curve = tally::security::load_credentials(settings.key_file, settings.server_key);
+    if (!curve) {
+      std::fprintf(stderr, "tally-bench: %s\n", curve.status().to_string().c_str());
+      return 2;
+    }
+    settings.curve = std::move(curve).value();
+  }
   const bool rate_given = rate->count() > 0;
 
   if (!settings.write_rules.empty()) {
@@ -541,7 +556,8 @@ int main(int argc, char** argv) {
 
   try {
     zmq::context_t context(1);
-    tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10));
+    tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10),
+                                      settings.curve);
     // Ids unique per run and workload, so that no event is a duplicate of an earlier run's.
     const std::string run_id = fmt::format(
         "bench{:x}", std::chrono::system_clock::now().time_since_epoch().count() % 0xffffffffff);

@@ -23,11 +23,12 @@ Result<api::AlertsAnswer> ask_log(QueryClient& query, std::uint64_t since) {
 
 AlertFollower::AlertFollower(zmq::context_t& context, AlertFollowerOptions options)
     : options_(std::move(options)),
-      query_(context, options_.query_endpoint, options_.query_timeout),
+      query_(context, options_.query_endpoint, options_.query_timeout, options_.curve),
       subscription_(context, zmq::socket_type::sub),
       last_heard_(std::chrono::steady_clock::now()) {
   subscription_.set(zmq::sockopt::linger, 0);
   subscription_.set(zmq::sockopt::subscribe, "");
+  security::secure_client_socket(subscription_, options_.curve.get());
   subscription_.connect(options_.alerts_endpoint);
 }
 

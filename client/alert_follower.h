@@ -47,6 +47,8 @@ struct AlertFollowerOptions {
   // alerts came that the subscription missed (the tail of a burst gives no
   // later seq to show the gap). Default 500 ms.
   std::chrono::milliseconds quiet_check{500};
+  // tallyd --auth: this client's credentials (it needs the reader role).
+  std::shared_ptr<const security::CurveCredentials> curve;
 };
 
 struct AlertFollowerCounters {

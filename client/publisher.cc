@@ -65,6 +65,7 @@ Publisher::Publisher(zmq::context_t& context, PublisherOptions options)
                     : static_cast<int>(std::min<std::int64_t>(options_.send_timeout.count(),
                                                               std::numeric_limits<int>::max())));
   }
+  security::secure_client_socket(socket_, options_.curve.get());
   socket_.connect(options_.endpoint);
   batch_prefix_ = fmt::format("{}-{}-", ::getpid(),
                               std::chrono::duration_cast<std::chrono::milliseconds>(

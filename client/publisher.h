@@ -49,6 +49,7 @@
 #include <zmq.hpp>
 
 #include "api/endpoints.h"
+#include "security/curve_client.h"
 
 namespace simdjson::dom {
 class parser;
@@ -88,6 +89,8 @@ struct PublisherOptions {
   // Acknowledged mode: rejected lines kept with their input line number
   // (every rejection is counted by reason regardless). Default 1000.
   std::size_t max_rejected_lines = 1000;
+  // tallyd --auth: this client's CURVE credentials. Null: a plain socket.
+  std::shared_ptr<const security::CurveCredentials> curve;
 };
 
 struct RejectedLine {

@@ -11,8 +11,12 @@
 namespace tally::client {
 
 QueryClient::QueryClient(zmq::context_t& context, std::string endpoint,
-                         std::chrono::milliseconds timeout)
-    : context_(context), endpoint_(std::move(endpoint)), timeout_(timeout) {
+                         std::chrono::milliseconds timeout,
+                         std::shared_ptr<const security::CurveCredentials> curve)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      timeout_(timeout),
+      curve_(std::move(curve)) {
   connect();
 }
 
@@ -20,6 +24,7 @@ void QueryClient::connect() {
   socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
   // Nothing left to deliver matters once we have given up on an answer.
   socket_.set(zmq::sockopt::linger, 0);
+  security::secure_client_socket(socket_, curve_.get());
   socket_.connect(endpoint_);
 }
 

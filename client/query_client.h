@@ -21,6 +21,7 @@
 #include <zmq.hpp>
 
 #include "core/status.h"
+#include "security/curve_client.h"
 
 namespace tally::client {
 
@@ -28,7 +29,9 @@ class QueryClient {
  public:
   // Connects (ZeroMQ connects lazily: no daemon is needed yet). Throws
   // zmq::error_t for an endpoint ZeroMQ cannot parse.
-  QueryClient(zmq::context_t& context, std::string endpoint, std::chrono::milliseconds timeout);
+  // `curve`: this client's credentials for tallyd --auth (null: a plain socket).
+  QueryClient(zmq::context_t& context, std::string endpoint, std::chrono::milliseconds timeout,
+              std::shared_ptr<const security::CurveCredentials> curve = nullptr);
 
   // The answer's body; or kUnavailable when none came within the timeout,
   // its message fit for a user: "no answer from tcp://... within 5s (is
@@ -45,6 +48,7 @@ class QueryClient {
   zmq::context_t& context_;
   std::string endpoint_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<const security::CurveCredentials> curve_;
   zmq::socket_t socket_;
 };
 

@@ -18,13 +18,14 @@ enum class RejectReason : std::uint8_t {
   kOversized,      // the line, or a field, is longer than its limit
   kBadRevoke,      // a `revoke` without a usable `revokes`, or revoking itself
   kSubjectFull,    // its subject holds --max-events-per-subject events (refused by the worker)
+  kForbidden,      // the sender's roles do not allow it (a revoke without `appeals`; --auth)
 };
 
-inline constexpr std::size_t kRejectReasonCount = 8;
+inline constexpr std::size_t kRejectReasonCount = 9;
 
 inline constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
-    "malformed_json", "missing_field", "bad_field",  "bad_time",
-    "unknown_type",   "oversized",     "bad_revoke", "subject_full",
+    "malformed_json", "missing_field", "bad_field",    "bad_time",  "unknown_type",
+    "oversized",      "bad_revoke",    "subject_full", "forbidden",
 };
 
 constexpr std::string_view to_string(RejectReason reason) noexcept {

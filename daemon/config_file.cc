@@ -165,6 +165,8 @@ constexpr Key kKeys[] = {
      [](const Value& v, DaemonOptions& o) {
        o.alert_log.max_bytes = static_cast<std::uint64_t>(v.positive());
      }},
+    {"auth", [](const Value& v, DaemonOptions& o) { o.auth_path = v.path(); }},
+    {"insecure", [](const Value& v, DaemonOptions& o) { o.insecure = v.flag(); }},
     {"snapshot_every",
      [](const Value& v, DaemonOptions& o) {
        o.snapshot_every_records = static_cast<std::uint64_t>(v.positive());

@@ -12,14 +12,33 @@ namespace tally::daemon {
 
 ControlLoop::ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, zmq::socket_t& query,
                          AlertPublisher& alerts, std::optional<RulesWatcher> watcher,
-                         scorer::Autoscaler* autoscaler)
+                         scorer::Autoscaler* autoscaler, security::AccessRegistry* access,
+                         std::string auth_path)
     : engine_(engine),
       autoscaler_(autoscaler),
       query_(query),
       alerts_(alerts),
       watcher_(std::move(watcher)),
-      handler_(engine, &ingest, [&alerts] { alerts.publish_pending(); }) {
+      handler_(engine, &ingest, [&alerts] { alerts.publish_pending(); }),
+      access_(access) {
   handler_.set_alert_log(&alerts.log());
+  if (access_ == nullptr) return;
+  access_view_.emplace(*access_);
+  handler_.set_reload_step(
+      [access, path = std::move(auth_path)]() -> Result<std::function<void()>> {
+        Result<std::shared_ptr<const security::AccessList>> list = security::AccessList::load(path);
+        if (!list) return list.status().with_context("--auth");
+        std::shared_ptr<const security::AccessList> loaded = std::move(list).value();
+        if (loaded->server_public_key() != access->current()->server_public_key()) {
+          return Status::invalid_argument(
+              "--auth: the server key changed; a new server key needs a restart (every client "
+              "must be given it)");
+        }
+        return std::function<void()>([access, loaded] {
+          access->replace(loaded);
+          spdlog::info("auth: {} clients now", loaded->clients().size());
+        });
+      });
 }
 
 void ControlLoop::run(SignalWatcher& signals) {
@@ -70,7 +89,16 @@ void ControlLoop::answer_ready_requests() {
     }
     if (frames_.size() < 2) continue;  // no routing id: cannot answer anyway
     // Echo the envelope and answer the last frame.
-    scorer::QueryHandler::Reply reply = handler_.start_or_answer(frames_.back().to_string_view());
+    scorer::QueryHandler::Permit permit;
+    if (access_view_) {
+      const std::string_view sender = security::sender_of(frames_.back());
+      const security::Roles roles = access_view_->get().roles_of(sender);
+      permit = [roles, sender](const api::Request& request) {
+        return security::AccessList::may_ask(roles, sender, request);
+      };
+    }
+    scorer::QueryHandler::Reply reply =
+        handler_.start_or_answer(frames_.back().to_string_view(), permit);
     if (auto* job = std::get_if<std::unique_ptr<scorer::ImpactJob>>(&reply)) {
       frames_.pop_back();
       impacts_.push_back({std::move(frames_), std::move(*job)});

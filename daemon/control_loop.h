@@ -28,6 +28,8 @@
 #include "scorer/autoscaler.h"
 #include "scorer/engine.h"
 #include "scorer/query_handler.h"
+#include "security/access.h"
+#include "security/zap_handler.h"
 
 namespace tally::daemon {
 
@@ -42,9 +44,12 @@ class ControlLoop {
   static constexpr std::chrono::seconds kLoadSample{1};
 
   // `watcher` empty: the rules file is not watched. `autoscaler` null: off.
+  // `access` null: no --auth (every request allowed). With it, each request
+  // is checked against its sender's roles, and a reload re-reads `auth_path`.
   ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, zmq::socket_t& query,
               AlertPublisher& alerts, std::optional<RulesWatcher> watcher,
-              scorer::Autoscaler* autoscaler);
+              scorer::Autoscaler* autoscaler, security::AccessRegistry* access = nullptr,
+              std::string auth_path = {});
 
   void run(SignalWatcher& signals);
 
@@ -71,6 +76,8 @@ class ControlLoop {
   AlertPublisher& alerts_;
   std::optional<RulesWatcher> watcher_;
   scorer::QueryHandler handler_;
+  security::AccessRegistry* access_;
+  std::optional<security::AccessView> access_view_;
   std::vector<zmq::message_t> frames_;  // reused
 };
 

@@ -23,7 +23,7 @@ int Daemon::run(SignalWatcher& signals) {
   std::optional<RulesWatcher> watcher;
   if (options_.watch_rules) watcher.emplace(options_.rules_path);
   ControlLoop control(engine, parts->ingest_counters(), parts->query, alerts, std::move(watcher),
-                      parts->autoscaler.get());
+                      parts->autoscaler.get(), parts->access.get(), options_.auth_path);
   print_ready_lines(*parts, options_);
 
   std::optional<SnapshotScheduler> snapshots;

@@ -44,6 +44,13 @@ struct DaemonOptions {
   // their newest alert is older), and its size cap. Defaults 7 days, 1 GiB.
   // (segment_bytes follows from max_bytes: at most a quarter of it.)
   storage::AlertLogOptions alert_log;
+  // --auth FILE (security/access.h): CURVE on every ZeroMQ socket, only the
+  // clients the file names let in, each limited to its roles; re-read with
+  // the rules (SIGHUP, `reload`). Empty: no authentication, and then tallyd
+  // listens only on loopback addresses unless `insecure`.
+  std::string auth_path;
+  // --insecure: listen on other addresses without --auth. Default off.
+  bool insecure = false;
   stream::IngestOptions ingest;
   // --nats: events come from the replicated log (stream/jetstream_source.h)
   // instead of the ZeroMQ ingest sockets, which are then not opened. Off by

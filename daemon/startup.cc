@@ -22,6 +22,61 @@ std::shared_ptr<const scorer::RuleSet> load_initial_rules(const std::string& pat
   return std::move(result).value();
 }
 
+// Loopback endpoints only reach this machine's users; anything else reaches
+// whoever the network lets through.
+bool is_loopback(std::string_view endpoint) {
+  for (const std::string_view local : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://",
+                                       "inproc://", "127.", "localhost:", "[::1]:"}) {
+    if (endpoint.starts_with(local)) return true;
+  }
+  return false;
+}
+
+// Without --auth, every listening address must be loopback unless
+// --insecure says otherwise: an open socket lets anyone send events and
+// revokes, and read and change everything.
+void check_exposure(const DaemonOptions& options) {
+  if (!options.auth_path.empty() || options.insecure) return;
+  std::vector<std::pair<const char*, std::string>> listening = {
+      {"query", options.query_bind},
+      {"alerts", options.alerts_bind},
+      {"metrics", options.metrics.listen}};
+  if (!options.jetstream.enabled()) {
+    listening.emplace_back("ingest", options.ingest.ingest_bind);
+    listening.emplace_back("submit", options.ingest.submit_bind);
+  }
+  for (const auto& [what, endpoint] : listening) {
+    if (is_loopback(endpoint)) continue;
+    throw ConfigError(fmt::format(
+        "refusing to listen for {} on {} without --auth: anyone who can reach it could send "
+        "events and revokes, read personal records and change the daemon. Give --auth FILE "
+        "(README, \"Security\"), bind a loopback address, or pass --insecure to accept that",
+        what, endpoint));
+  }
+}
+
+// --auth: the access list, the ZAP handler, and the ingest sockets' hooks.
+void prepare_access(DaemonOptions& options, DaemonParts& parts) {
+  if (options.auth_path.empty()) return;
+  Result<std::shared_ptr<const security::AccessList>> list =
+      security::AccessList::load(options.auth_path);
+  if (!list) throw ConfigError("--auth: " + list.status().to_string());
+  parts.access = std::make_unique<security::AccessRegistry>(std::move(list).value());
+  parts.zap =
+      std::make_unique<security::ZapHandler>(parts.context, *parts.access, parts.auth_counters);
+  const std::shared_ptr<const security::AccessList> server = parts.access->current();
+  options.ingest.secure_socket = [server](zmq::socket_t& socket, bool acknowledged) {
+    security::secure_server_socket(
+        socket, *server, acknowledged ? security::Door::kSubmit : security::Door::kIngest);
+  };
+  options.ingest.rights_of =
+      [view = security::AccessView(*parts.access)](const zmq::message_t& message) mutable {
+        const security::Roles roles = view.get().roles_of(security::sender_of(message));
+        return stream::SenderRights{security::has(roles, security::Role::kProducer),
+                                    security::has(roles, security::Role::kAppeals)};
+      };
+}
+
 void prepare_data_dir(DaemonOptions& options, DaemonParts& parts) {
   storage::Env* env = options.scorer.worker.env;
   if (const Status created = env->create_dir(options.data_dir); !created.is_ok()) {
@@ -49,9 +104,11 @@ void prepare_data_dir(DaemonOptions& options, DaemonParts& parts) {
 }
 
 zmq::socket_t bind_socket(zmq::context_t& context, zmq::socket_type type,
-                          const std::string& endpoint, const char* what) {
+                          const std::string& endpoint, const char* what,
+                          const security::AccessList* access, security::Door door) {
   zmq::socket_t socket(context, type);
   socket.set(zmq::sockopt::linger, 0);
+  if (access != nullptr) security::secure_server_socket(socket, *access, door);
   try {
     socket.bind(endpoint);
   } catch (const zmq::error_t& error) {
@@ -82,13 +139,17 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
       throw ConfigError(bind_error.what());
     }
   }
-  parts.query = bind_socket(parts.context, zmq::socket_type::router, options.query_bind, "query");
+  const std::shared_ptr<const security::AccessList> access =
+      parts.access ? parts.access->current() : nullptr;
+  parts.query = bind_socket(parts.context, zmq::socket_type::router, options.query_bind, "query",
+                            access.get(), security::Door::kQuery);
   parts.query.set(zmq::sockopt::maxmsgsize, options.ingest.max_message_bytes);
   // Answers queued per client: one that asks without reading cannot make
   // tallyd hold its answers without bound (further ones are dropped, and
   // it times out as a client that got no answer).
   parts.query.set(zmq::sockopt::sndhwm, 64);
-  parts.alerts = bind_socket(parts.context, zmq::socket_type::pub, options.alerts_bind, "alerts");
+  parts.alerts = bind_socket(parts.context, zmq::socket_type::pub, options.alerts_bind, "alerts",
+                             access.get(), security::Door::kAlerts);
   // A PUB socket drops for a subscriber that falls behind its high-water
   // mark. Every alert is in the alert log first and carries its seq, so a
   // subscriber that falls behind reads what it lost there; the queue only
@@ -103,7 +164,7 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   try {
     parts.metrics = std::make_unique<monitoring::MetricsExporter>(
         options.metrics, engine, parts.ingest_counters(), parts.autoscaler.get(),
-        &parts.alert_counters);
+        &parts.alert_counters, parts.access ? &parts.auth_counters : nullptr);
   } catch (const std::runtime_error& listen_error) {
     throw ConfigError(listen_error.what());
   }
@@ -171,7 +232,9 @@ std::unique_ptr<DaemonParts> start_up(DaemonOptions& options) {
   (void)spdlog::default_logger();
   auto rules = load_initial_rules(options.rules_path);
   options.scorer.rules_path = options.rules_path;
+  check_exposure(options);
   auto parts = std::make_unique<DaemonParts>();
+  prepare_access(options, *parts);
   prepare_data_dir(options, *parts);
   parts->engine = std::make_unique<scorer::Engine>(options.scorer, std::move(rules));
   open_sockets(options, *parts);
@@ -191,6 +254,12 @@ void print_ready_lines(DaemonParts& parts, const DaemonOptions& options) {
     std::printf("listening ingest %s (PULL)\n", parts.ingest->ingest_endpoint().c_str());
     std::printf("listening submit %s (ROUTER, acknowledged batches)\n",
                 parts.ingest->submit_endpoint().c_str());
+  }
+  if (parts.access) {
+    const auto list = parts.access->current();
+    std::printf("auth %s: %zu clients; server public key %s (clients pass it as --server-key)\n",
+                options.auth_path.c_str(), list->clients().size(),
+                list->server_public_key().c_str());
   }
   std::printf("listening query %s (ROUTER)\n",
               parts.query.get(zmq::sockopt::last_endpoint).c_str());

@@ -2,7 +2,8 @@
 // event. Runs on the control thread (the caller of Daemon::run), in order:
 //
 //   1. the rules file, loaded and validated (refused: ConfigError naming
-//      file, line and reason)
+//      file, line and reason); with --auth the access list too, and without
+//      it every address checked to be loopback (unless --insecure)
 //   2. the data directory, created if missing, and its LOCK taken (held by
 //      another daemon: StateRefused naming the holder's pid)
 //   3. the engine, its workers not yet running
@@ -27,6 +28,8 @@
 #include "monitoring/metrics_exporter.h"
 #include "scorer/autoscaler.h"
 #include "scorer/engine.h"
+#include "security/access.h"
+#include "security/zap_handler.h"
 #include "storage/state_dir.h"
 #include "stream/ingest_server.h"
 
@@ -39,6 +42,11 @@ struct DaemonParts {
   std::optional<storage::DirLock> lock;  // empty without a journal
   std::unique_ptr<scorer::Engine> engine;
   zmq::context_t context{1};
+  // With --auth: the clients and roles in force, and the handler that lets
+  // them in (before every socket: it must outlive them).
+  std::unique_ptr<security::AccessRegistry> access;
+  AuthCounters auth_counters;
+  std::unique_ptr<security::ZapHandler> zap;
   std::unique_ptr<stream::IngestServer> ingest;
   std::unique_ptr<stream::JetStreamSource> jetstream;  // with --nats; then ingest is not bound
   zmq::socket_t query;                                 // ROUTER, served by the control loop

@@ -65,12 +65,14 @@ void knock(const std::string& host, int port) {
 class MetricsExporter::Collector final : public prometheus::Collectable {
  public:
   Collector(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,
-            const scorer::Autoscaler* autoscaler, const AlertCounters* alerts)
+            const scorer::Autoscaler* autoscaler, const AlertCounters* alerts,
+            const AuthCounters* auth)
       : options_(std::move(options)),
         engine_(engine),
         ingest_(ingest),
         autoscaler_(autoscaler),
-        alerts_(alerts) {}
+        alerts_(alerts),
+        auth_(auth) {}
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
@@ -134,6 +136,15 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     out.push_back(single("tally_workers", "Shard workers", MetricType::Gauge, engine_.workers()));
     append_rescale_families(out);
     if (alerts_ != nullptr) append_alert_families(out, relaxed);
+    if (auth_ != nullptr) {
+      auto handshakes = family("tally_auth_handshakes_total",
+                               "Connections to the ZeroMQ sockets under --auth, let in or refused "
+                               "(no CURVE, an unknown key, or roles that do not open the socket)",
+                               MetricType::Counter);
+      add(handshakes, relaxed(auth_->allowed), {{"result", "allowed"}});
+      add(handshakes, relaxed(auth_->denied), {{"result", "denied"}});
+      out.push_back(std::move(handshakes));
+    }
 
     append_shard_families(out);
     return out;
@@ -311,11 +322,12 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
   const IngestCounters& ingest_;
   const scorer::Autoscaler* autoscaler_;
   const AlertCounters* alerts_;
+  const AuthCounters* auth_;
 };
 
 MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
                                  const IngestCounters& ingest, const scorer::Autoscaler* autoscaler,
-                                 const AlertCounters* alerts) {
+                                 const AlertCounters* alerts, const AuthCounters* auth) {
   const std::string listen = options.listen;
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -332,7 +344,8 @@ MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
     throw std::runtime_error(
         fmt::format("cannot listen for metrics on {}: {}", listen, error.what()));
   }
-  collector_ = std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler, alerts);
+  collector_ =
+      std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler, alerts, auth);
   exposer_->RegisterCollectable(collector_);
   const auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();

@@ -20,6 +20,7 @@
 
 #include "api/endpoints.h"
 #include "core/alert_counters.h"
+#include "core/auth_counters.h"
 #include "core/ingest_counters.h"
 #include "scorer/autoscaler.h"
 #include "scorer/engine.h"
@@ -45,10 +46,10 @@ class MetricsExporter {
   static constexpr std::chrono::milliseconds kRequestTimeout{2000};
   // Starts listening; throws std::runtime_error naming the address on failure.
   // `autoscaler` null: tallyd runs without one (its decisions count 0).
-  // `alerts` null: no alert families.
+  // `alerts` null: no alert families. `auth` null: tallyd runs without --auth.
   MetricsExporter(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,
                   const scorer::Autoscaler* autoscaler = nullptr,
-                  const AlertCounters* alerts = nullptr);
+                  const AlertCounters* alerts = nullptr, const AuthCounters* auth = nullptr);
   ~MetricsExporter();
 
   // "http://HOST:PORT/metrics" with the port actually bound.

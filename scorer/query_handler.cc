@@ -361,8 +361,15 @@ api::StatsAnswer QueryHandler::stats() {
 }
 
 api::ReloadAnswer QueryHandler::reload() {
+  std::function<void()> after;
+  if (reload_step_) {
+    Result<std::function<void()>> step = reload_step_();
+    if (!step) return api::ReloadAnswer::refused(step.status());
+    after = std::move(step).value();
+  }
   Result<std::shared_ptr<const RuleSet>> result = engine_.reload();
   if (!result) return api::ReloadAnswer::refused(result.status());
+  if (after) after();
   const RuleSet& rules = **result;
   return api::ReloadAnswer::loaded(rules.version(), rules.rules().size(), rules.source());
 }
@@ -398,9 +405,12 @@ Result<api::ImpactAnswer> QueryHandler::impact(const api::ImpactRequest& request
   return (*job)->answer();
 }
 
-QueryHandler::Reply QueryHandler::start_or_answer(std::string_view request) {
+QueryHandler::Reply QueryHandler::start_or_answer(std::string_view request, const Permit& permit) {
   const Result<api::Request> parsed = api::parse_request(request, parser_);
   if (!parsed) return api::error_json(parsed.status());
+  if (permit) {
+    if (const Status allowed = permit(*parsed); !allowed.is_ok()) return api::error_json(allowed);
+  }
   if (const auto* impact_request = std::get_if<api::ImpactRequest>(&*parsed)) {
     Result<std::unique_ptr<ImpactJob>> job = ImpactJob::start(engine_, *impact_request);
     if (!job) return api::error_json(impact_refusal(job.status()));

@@ -62,8 +62,16 @@ class QueryHandler {
 
   // For a caller that must not wait on an impact: an impact request starts
   // a job (answered by answer_of once done); anything else is answered now.
+  // `permit`, when set, decides whether the request's sender may ask it
+  // (tallyd --auth); its refusal is the answer.
   using Reply = std::variant<std::string, std::unique_ptr<ImpactJob>>;
-  Reply start_or_answer(std::string_view request);
+  using Permit = std::function<Status(const api::Request&)>;
+  Reply start_or_answer(std::string_view request, const Permit& permit = {});
+  // Runs before a reload takes the new rules: a refusal refuses the reload
+  // (nothing changes); on success the returned step runs once the rules are
+  // in (the daemon re-reads its --auth file this way).
+  using ReloadStep = std::function<Result<std::function<void()>>()>;
+  void set_reload_step(ReloadStep step) { reload_step_ = std::move(step); }
   static std::string answer_of(const ImpactJob& job);
 
  private:
@@ -75,6 +83,7 @@ class QueryHandler {
   const IngestCounters* ingest_;
   std::function<void()> while_waiting_;
   const storage::AlertLog* alert_log_ = nullptr;
+  ReloadStep reload_step_;
   simdjson::dom::parser parser_;
 };
 

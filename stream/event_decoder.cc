@@ -520,7 +520,7 @@ Status EventDecoder::decode_line(std::string_view line, const EventTypeResolver&
 }
 
 std::uint32_t EventDecoder::decode_batch(std::string_view payload, const EventTypeResolver& types,
-                                         DecodeSink& sink) {
+                                         DecodeSink& sink, SenderRights rights) {
   // Grows to the largest batch seen, then is reused: no allocation per batch.
   // After a batch larger than kKeptBufferBytes the buffer is given back, so
   // one huge message does not keep its memory for the life of the process.
@@ -529,13 +529,14 @@ std::uint32_t EventDecoder::decode_batch(std::string_view payload, const EventTy
   if (!payload.empty()) std::memcpy(padded_.data(), payload.data(), payload.size());
   std::memset(padded_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
   const std::uint32_t lines =
-      decode_padded_batch(std::string_view(padded_.data(), payload.size()), types, sink);
+      decode_padded_batch(std::string_view(padded_.data(), payload.size()), types, sink, rights);
   if (padded_.capacity() > kKeptBufferBytes) std::string().swap(padded_);
   return lines;
 }
 
 std::uint32_t EventDecoder::decode_padded_batch(std::string_view payload,
-                                                const EventTypeResolver& types, DecodeSink& sink) {
+                                                const EventTypeResolver& types, DecodeSink& sink,
+                                                SenderRights rights) {
   std::uint32_t line_number = 0;
   std::uint32_t lines = 0;
   std::size_t start = 0;
@@ -549,7 +550,13 @@ std::uint32_t EventDecoder::decode_padded_batch(std::string_view payload,
     if (is_blank(line)) continue;
     ++lines;
     const Status result = decode_line(line, types, scratch_);
-    if (result.is_ok()) {
+    if (result.is_ok() && !(scratch_.type->is_revoke ? rights.revokes : rights.events)) {
+      sink.on_reject(
+          line_number, line,
+          rejected(RejectReason::kForbidden,
+                   scratch_.type->is_revoke ? "a revoke: the sender lacks the `appeals` role"
+                                            : "an event: the sender lacks the `producer` role"));
+    } else if (result.is_ok()) {
       sink.on_event(scratch_, line_number);
     } else {
       sink.on_reject(line_number, line, result);

@@ -49,6 +49,13 @@ class DecodeSink {
   virtual void on_reject(std::uint32_t line_number, std::string_view line, const Status& why) = 0;
 };
 
+// What the sender of a batch may send (tallyd --auth: its roles); a line it
+// may not is refused `forbidden`. Everything, without --auth.
+struct SenderRights {
+  bool events = true;   // the producer role
+  bool revokes = true;  // the appeals role
+};
+
 class EventDecoder {
  public:
   explicit EventDecoder(DecoderOptions options = {});
@@ -61,12 +68,12 @@ class EventDecoder {
   // Copies `payload` into the reusable padded buffer, then decodes each line.
   // Returns the number of non-blank lines.
   std::uint32_t decode_batch(std::string_view payload, const EventTypeResolver& types,
-                             DecodeSink& sink);
+                             DecodeSink& sink, SenderRights rights = {});
 
   // Same, for a caller whose buffer already has SIMDJSON_PADDING readable
   // bytes after `payload` (no copy).
   std::uint32_t decode_padded_batch(std::string_view payload, const EventTypeResolver& types,
-                                    DecodeSink& sink);
+                                    DecodeSink& sink, SenderRights rights = {});
 
  private:
   DecoderOptions options_;

@@ -53,6 +53,10 @@ void IngestServer::bind() {
   }
   // An unroutable reply (client gone) is dropped by ZeroMQ, not an error.
   submit_.set(zmq::sockopt::router_mandatory, false);
+  if (options_.secure_socket) {
+    options_.secure_socket(pull_, false);
+    options_.secure_socket(submit_, true);
+  }
   auto bind_one = [](zmq::socket_t& socket, const std::string& endpoint, const char* what) {
     try {
       socket.bind(endpoint);
@@ -117,7 +121,8 @@ void IngestServer::handle_pull_message(zmq::message_t& payload) {
   add_relaxed(counters_.messages, 1);
   router_->begin("ingest", nullptr);
   const std::uint32_t lines = decoder_.decode_batch(
-      payload.to_string_view(), *types_.load(std::memory_order_acquire), *router_);
+      payload.to_string_view(), *types_.load(std::memory_order_acquire), *router_,
+      options_.rights_of ? options_.rights_of(payload) : SenderRights{});
   add_relaxed(counters_.received, lines);
   router_->finish(event_clock_);
 }
@@ -160,8 +165,11 @@ void IngestServer::handle_submit_message(std::vector<zmq::message_t>& frames) {
   ticket->batch_id = frames[first].to_string();
   BatchTicket* raw = ticket.release();  // owned by the pipeline until answered
   router_->begin("submit", raw);
-  const std::uint32_t lines = decoder_.decode_batch(
-      frames[first + 1].to_string_view(), *types_.load(std::memory_order_acquire), *router_);
+  const SenderRights rights =
+      options_.rights_of ? options_.rights_of(frames[first + 1]) : SenderRights{};
+  const std::uint32_t lines =
+      decoder_.decode_batch(frames[first + 1].to_string_view(),
+                            *types_.load(std::memory_order_acquire), *router_, rights);
   add_relaxed(counters_.received, lines);
   const std::uint32_t workers = router_->finish(event_clock_);
   ++tickets_outstanding_;

@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,12 @@ struct IngestOptions {
   // Default 64 MiB.
   std::int64_t max_message_bytes = std::int64_t{64} << 20;
   DecoderOptions decoder;
+  // tallyd --auth: makes each socket a CURVE server before it binds
+  // (`acknowledged`: the submit socket), and says what the sender of a
+  // message (its connection's authenticated client) may send. Unset: open
+  // sockets, everything allowed.
+  std::function<void(zmq::socket_t& socket, bool acknowledged)> secure_socket;
+  std::function<SenderRights(const zmq::message_t& message)> rights_of;
 };
 
 class IngestServer {

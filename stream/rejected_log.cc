@@ -1,8 +1,10 @@
 #include "stream/rejected_log.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -42,7 +44,10 @@ RejectedLog::~RejectedLog() {
 }
 
 void RejectedLog::open() {
-  file_ = std::fopen(options_.path.c_str(), "ab");
+  // 0600: rejected lines are raw input, plates and all (personal data).
+  const int fd = ::open(options_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  file_ = fd < 0 ? nullptr : ::fdopen(fd, "ab");
+  if (fd >= 0 && file_ == nullptr) ::close(fd);
   if (file_ == nullptr) {
     throw std::runtime_error("cannot open " + options_.path + ": " + std::strerror(errno));
   }

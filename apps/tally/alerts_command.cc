@@ -101,6 +101,7 @@ int AlertsCommand::run(const ClientOptions& options) const {
   follow.query_endpoint = options.query_endpoint;
   follow.query_timeout = options.timeout();
   follow.since = since_;
+  follow.curve = options.curve;
   follow.from_now = follow_ && since_ == 0;
   if (!state_path_.empty()) {
     const Result<std::optional<std::uint64_t>> saved = read_state(state_path_);

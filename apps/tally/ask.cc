@@ -88,7 +88,7 @@ CLI::App* add_query_subcommand(CLI::App& app, const std::string& name,
 }
 
 int ask(zmq::context_t& context, const ClientOptions& options, const api::Request& request) {
-  client::QueryClient client(context, options.query_endpoint, options.timeout());
+  client::QueryClient client(context, options.query_endpoint, options.timeout(), options.curve);
   const auto text = client.request(api::to_json(request));
   if (!text) {
     std::fprintf(stderr, "tally: %s\n", text.status().to_string().c_str());

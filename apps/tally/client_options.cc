@@ -1,5 +1,7 @@
 #include "apps/tally/client_options.h"
 
+#include <cstdio>
+
 namespace tally::cli {
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -7,6 +9,17 @@ std::chrono::milliseconds to_ms(double seconds) {
 }
 
 std::chrono::milliseconds ClientOptions::timeout() const { return to_ms(timeout_s); }
+
+bool ClientOptions::load_credentials() {
+  Result<std::shared_ptr<const security::CurveCredentials>> loaded =
+      security::load_credentials(key_file, server_key);
+  if (!loaded) {
+    std::fprintf(stderr, "tally: %s\n", loaded.status().to_string().c_str());
+    return false;
+  }
+  curve = std::move(loaded).value();
+  return true;
+}
 
 void add_client_options(CLI::App& app, ClientOptions& options) {
   app.add_option("--query", options.query_endpoint, "tallyd's query socket (ROUTER)")
@@ -20,6 +33,10 @@ void add_client_options(CLI::App& app, ClientOptions& options) {
                  "Seconds to wait for an answer, or for tallyd to take a message (send)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--key", options.key_file,
+                 "tallyd --auth: this client's secret key file (NAME.key, from `tally keygen`)");
+  app.add_option("--server-key", options.server_key,
+                 "tallyd --auth: the server's public key, or its .pub file (tallyd prints it)");
   app.add_flag("--json", options.json,
                "Print tallyd's JSON answer as it is (send: the summary as JSON)");
 }

@@ -4,9 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "api/endpoints.h"
+#include "security/curve_client.h"
 
 namespace tally::cli {
 
@@ -22,8 +24,16 @@ struct ClientOptions {
   std::string submit_endpoint = api::kDefaultSubmitEndpoint;
   double timeout_s = 5;
   bool json = false;  // print tallyd's answer as it is
+  // tallyd --auth: --key FILE and --server-key KEY|FILE, loaded into `curve`
+  // by load_credentials() (null without them).
+  std::string key_file;
+  std::string server_key;
+  std::shared_ptr<const security::CurveCredentials> curve;
 
   std::chrono::milliseconds timeout() const;
+  // Reads --key and --server-key; false (having said why on stderr) if they
+  // cannot be used.
+  bool load_credentials();
 };
 
 // Registers --query, --ingest, --submit, --timeout and --json on `app`.

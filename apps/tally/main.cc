@@ -17,6 +17,7 @@
 #include "apps/tally/ask.h"
 #include "apps/tally/client_options.h"
 #include "apps/tally/cluster_command.h"
+#include "apps/tally/keygen_command.h"
 #include "apps/tally/query_commands.h"
 #include "apps/tally/revoke_command.h"
 #include "apps/tally/rules_command.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   const RulesCommand rules(app);
   const ClusterCommand cluster(app);
   const AlertsCommand alerts(app);
+  const KeygenCommand keygen(app);
   app.footer(
       "Examples:\n"
       "  tally score plate:NY:ABC1234 [--at 2025-03-01T00:00:00Z]\n"
@@ -50,13 +52,16 @@ int main(int argc, char** argv) {
       "  tally stats | tally reload | tally workers [N] | tally snapshot\n"
       "  tally send events.ndjson --ack\n"
       "  tally alerts --follow [--tier suspended] [--state FILE]\n"
+      "  tally keygen reader && tally --key reader.key --server-key server.pub score S\n"
       "  tally cluster init --nats nats://127.0.0.1:4222 | tally cluster status --nats URLS\n"
       "Run `tally COMMAND --help` for each command's flags.\n\n"
       "Exit codes: 0 done; 1 tallyd answered with an error (send --ack: something\n"
       "was not acknowledged); 2 no answer within --timeout, or bad input; 3 rules\n"
       "check: the rules file was refused.");
   CLI11_PARSE(app, argc, argv);
+  if (!options.load_credentials()) return kExitNoAnswer;
 
+  if (keygen.parsed()) return keygen.run();
   if (rules.parsed()) return rules.run(options);
   if (cluster.parsed()) return cluster.run(options);
   try {

@@ -71,6 +71,7 @@ int RevokeCommand::run(zmq::context_t& context, const ClientOptions& options) co
   publishing.ack_timeout = to_ms(std::min(options.timeout_s, 2.0));
   publishing.max_attempts = std::max(1, static_cast<int>(options.timeout_s / 2.0) + 1);
   publishing.send_timeout = options.timeout();
+  publishing.curve = options.curve;
   client::Publisher publisher(context, publishing);
   publisher.add(event_line(id));
   const client::PublishSummary summary = publisher.finish();

@@ -142,7 +142,7 @@ int run_impact(zmq::context_t& context, const ClientOptions& options, const Impa
     }
   }
   client::QueryClient client(context, options.query_endpoint,
-                             std::max(options.timeout(), to_ms(impact.wait_s)));
+                             std::max(options.timeout(), to_ms(impact.wait_s)), options.curve);
   int exit_code = kExitDone;
   const auto summary = ask_impact(client, request, exit_code);
   if (!summary) return exit_code;

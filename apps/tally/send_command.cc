@@ -128,6 +128,7 @@ int SendCommand::run(zmq::context_t& context, const ClientOptions& options) cons
   publishing.ack_timeout = to_ms(ack_timeout_s_);
   publishing.max_attempts = attempts_;
   publishing.send_timeout = options.timeout();
+  publishing.curve = options.curve;
   client::Publisher publisher(context, publishing);
 
   std::vector<InputFile> inputs;

@@ -63,6 +63,10 @@ TEST(PseudonymiserTest, KeyFilesAreCheckedWithAUsefulMessage) {
   const auto absent = Pseudonymiser::from_key_file((dir / "absent.key").string());
   EXPECT_FALSE(absent);
   EXPECT_NE(message(absent).find("cannot read key file"), std::string::npos) << message(absent);
+  // Read with a limit: /dev/zero is refused at once, not read forever.
+  const auto endless = Pseudonymiser::from_key_file("/dev/zero");
+  EXPECT_FALSE(endless);
+  EXPECT_NE(message(endless).find("over 4096 bytes"), std::string::npos) << message(endless);
 }
 
 }  // namespace

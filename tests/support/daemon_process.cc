@@ -95,6 +95,13 @@ int DaemonProcess::terminate(std::chrono::seconds timeout) {
   return stop_with(SIGTERM, timeout).value_or(-1);
 }
 
+void DaemonProcess::use_credentials(std::shared_ptr<const security::CurveCredentials> curve) {
+  curve_ = std::move(curve);
+  query_socket_.reset();
+  push_socket_.reset();
+  dealer_socket_.reset();
+}
+
 void DaemonProcess::send_signal(int signal) {
   if (process_) process_->send_signal(signal);
 }
@@ -103,6 +110,7 @@ std::string DaemonProcess::ask(const std::string& request) {
   if (!query_socket_) {
     query_socket_.emplace(context_, zmq::socket_type::req);
     query_socket_->set(zmq::sockopt::linger, 0);
+    security::secure_client_socket(*query_socket_, curve_.get());
     query_socket_->connect(query_);
   }
   if (!query_socket_->send(zmq::buffer(request), zmq::send_flags::none)) {
@@ -122,6 +130,7 @@ void DaemonProcess::push(const std::string& ndjson) {
     push_socket_.emplace(context_, zmq::socket_type::push);
     push_socket_->set(zmq::sockopt::linger, 5000);
     push_socket_->set(zmq::sockopt::sndtimeo, static_cast<int>(kAnswerTimeout.count() * 1000));
+    security::secure_client_socket(*push_socket_, curve_.get());
     push_socket_->connect(ingest_);
   }
   if (!push_socket_->send(zmq::buffer(ndjson), zmq::send_flags::none)) {
@@ -133,6 +142,7 @@ std::string DaemonProcess::submit_batch(const std::string& batch_id, const std::
   if (!dealer_socket_) {
     dealer_socket_.emplace(context_, zmq::socket_type::dealer);
     dealer_socket_->set(zmq::sockopt::linger, 0);
+    security::secure_client_socket(*dealer_socket_, curve_.get());
     dealer_socket_->connect(submit_);
   }
   std::array<zmq::const_buffer, 2> frames = {zmq::buffer(batch_id), zmq::buffer(ndjson)};

@@ -21,6 +21,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "security/curve_client.h"
 #include "tests/support/child_process.h"
 #include "tests/support/files.h"
 #include "tests/support/json.h"
@@ -72,6 +73,9 @@ class DaemonProcess {
                           std::chrono::seconds timeout = std::chrono::seconds(60));
   // HTTP GET of the metrics URL; the body. Throws without a 200 answer.
   std::string scrape_metrics();
+  // tallyd --auth: the credentials ask, push and submit_batch use from now on
+  // (their sockets are made anew); null: plain sockets.
+  void use_credentials(std::shared_ptr<const security::CurveCredentials> curve);
 
  private:
   std::optional<int> stop_with(int signal, std::chrono::milliseconds timeout);
@@ -79,6 +83,7 @@ class DaemonProcess {
   std::unique_ptr<ChildProcess> process_;
   std::string ingest_, submit_, query_, alerts_, metrics_url_;
   zmq::context_t context_{1};
+  std::shared_ptr<const security::CurveCredentials> curve_;
   std::optional<zmq::socket_t> query_socket_, push_socket_, dealer_socket_;
 };
 

@@ -136,12 +136,13 @@ void read_contribution(Fields& f, Contribution& c) {
   if (c.revoked) {
     f.read("revoked_by", c.revocation.by).read("revoke_source", c.revocation.source);
     f.read("revoke_reason", c.revocation.reason).time("revoked_at", c.revocation.at_ms);
+    f.optional("revoke_client", c.revocation.client);
   }
 }
 
 void read_pending(Fields& f, PendingRevoke& r) {
   f.read("id", r.id).read("revokes", r.revokes).read("source", r.source);
-  f.read("reason", r.reason).time("time", r.time_ms);
+  f.read("reason", r.reason).time("time", r.time_ms).optional("client", r.client);
 }
 
 void read_entry(Fields& f, TimelineEntry& e) {
@@ -157,6 +158,7 @@ void read_entry(Fields& f, TimelineEntry& e) {
   f.optional("rules_version", e.rules_version).optional("source", e.source);
   if (f.has("expires")) f.time("expires", e.expires_ms);
   f.optional("revoked", e.revoked).optional("by", e.by).optional("reason", e.reason);
+  f.optional("client", e.client);
   f.optional("revokes", e.revokes).optional("from", e.from).optional("to", e.to);
   f.optional("cause", e.cause).optional("by_expiry", e.by_expiry).optional("score", e.score);
 }

@@ -54,6 +54,7 @@ void write_contributions(JsonWriter& json, std::string_view key,
           .field("revoke_source", c.revocation.source)
           .field("revoke_reason", c.revocation.reason);
       time_field(json, "revoked_at", c.revocation.at_ms);
+      if (!c.revocation.client.empty()) json.field("revoke_client", c.revocation.client);
     }
     json.end_object();
   }
@@ -75,7 +76,9 @@ void write_entry(JsonWriter& json, const TimelineEntry& e) {
       break;
     case What::kRevoked:
       json.field("id", e.id).field("by", e.by).field("source", e.source);
-      json.field("reason", e.reason).field("score", e.score);
+      json.field("reason", e.reason);
+      if (!e.client.empty()) json.field("client", e.client);
+      json.field("score", e.score);
       break;
     case What::kExpired:
     case What::kExpires:
@@ -84,6 +87,7 @@ void write_entry(JsonWriter& json, const TimelineEntry& e) {
     case What::kRevokePending:
       json.field("id", e.id).field("revokes", e.revokes).field("source", e.source);
       json.field("reason", e.reason);
+      if (!e.client.empty()) json.field("client", e.client);
       break;
     case What::kTier:
       json.field("from", e.from).field("to", e.to).field("cause", e.cause);
@@ -149,6 +153,7 @@ std::string to_json(const ExplainAnswer& answer) {
       json.begin_object().field("id", r.id).field("revokes", r.revokes).field("source", r.source);
       json.field("reason", r.reason);
       time_field(json, "time", r.time_ms);
+      if (!r.client.empty()) json.field("client", r.client);
       json.end_object();
     }
     json.end_array();

@@ -42,10 +42,13 @@ struct Revocation {
   std::string source;      // "revoke_source"
   std::string reason;      // "revoke_reason": the revoke's attrs.reason
   std::int64_t at_ms = 0;  // "revoked_at": the revoke event's time
+  std::string client;      // "revoke_client": who sent it, authenticated (tallyd --auth)
 };
 
 // {"id","type","points","time","expires","source","rules_version"} and, when
-// revoked, {"revoked_by","revoke_source","revoke_reason","revoked_at"}.
+// revoked, {"revoked_by","revoke_source","revoke_reason","revoked_at"}, then
+// "revoke_client" when the revoke came through tallyd --auth (the client's
+// name from the auth file, beside the self-declared source).
 struct Contribution {
   std::string id;
   std::string type;  // the rule it was scored by
@@ -58,13 +61,15 @@ struct Contribution {
   Revocation revocation;  // when revoked
 };
 
-// A revoke whose event has not been seen: {"id","revokes","source","reason","time"}.
+// A revoke whose event has not been seen: {"id","revokes","source","reason","time"}
+// and "client" as for a revocation.
 struct PendingRevoke {
   std::string id;
   std::string revokes;  // the id of the event it cancels
   std::string source;
   std::string reason;
   std::int64_t time_ms = 0;
+  std::string client;  // the authenticated sender (tallyd --auth); "" without
 };
 
 // The score's fields, then "contributions" (counting at `at`), "inactive"
@@ -82,9 +87,10 @@ struct ExplainAnswer {
 // One moment a subject's record changed. Which fields an entry carries
 // depends on `what` (the JSON writes only those, in this order):
 //   accepted        id, type, points, rules_version, source, expires, revoked (only if true), score
-//   revoked         id, by, source, reason, score
+//   revoked         id, by, source, reason, [client,] score
 //   expired/expires id, points (the negative of the event's), score
-//   revoke_pending  id, revokes, source, reason
+//   revoke_pending  id, revokes, source, reason, [client]
+// (client: the revoke's authenticated sender, when it came through --auth)
 //   tier            from, to, cause (an event id), by_expiry, score
 struct TimelineEntry {
   enum class What : std::uint8_t { kAccepted, kRevoked, kExpired, kExpires, kRevokePending, kTier };
@@ -104,6 +110,7 @@ struct TimelineEntry {
   bool revoked = false;
   std::string by{};
   std::string reason{};
+  std::string client{};
   std::string revokes{};
   std::string from{};
   std::string to{};

@@ -157,6 +157,11 @@ int main(int argc, char** argv) {
       "--insecure", insecure,
       "Without --auth, listen on non-loopback addresses anyway (anyone who can reach the "
       "ports can send, revoke, read and administer)");
+  std::string metrics_auth;
+  auto* metrics_auth_flag = app.add_option(
+      "--metrics-auth", metrics_auth,
+      "GET /metrics requires HTTP basic authentication with the USER:PASSWORD on FILE's first "
+      "line (mode 600). Plain HTTP: over a network, add a TLS proxy");
   std::string alerts_retain;
   std::uint64_t alerts_max_bytes = 0;
   auto* alerts_retain_flag = app.add_option(
@@ -291,6 +296,7 @@ int main(int argc, char** argv) {
     options.autoscale.after = std::chrono::milliseconds(*ms);
   }
   if (auth_flag->count() > 0) options.auth_path = auth_path;
+  if (metrics_auth_flag->count() > 0) options.metrics_auth_path = metrics_auth;
   if (insecure_flag->count() > 0) options.insecure = true;
   if (alerts_max_bytes_flag->count() > 0) options.alert_log.max_bytes = alerts_max_bytes;
   if (alerts_retain_flag->count() > 0) {

@@ -175,9 +175,10 @@ int main(int argc, char** argv) {
     }
     auto start = std::chrono::steady_clock::now();
     const std::uint64_t journal_subjects = std::max<std::uint64_t>(1, journal_events / 4);
+    const tally::scorer::InternTable interns;
     for (std::uint64_t i = 0; i < journal_events; ++i) {
       auto& writer = *writers[i % 2];
-      writer.append(tally::scorer::record_of(event_of(rule_set, i, journal_subjects)));
+      writer.append(tally::scorer::record_of(event_of(rule_set, i, journal_subjects), interns));
       if (writer.pending_bytes() > (4u << 20)) (void)writer.flush(false, 0);
     }
     for (auto& writer : writers) (void)writer->finish();

@@ -7,9 +7,30 @@
 #include <unistd.h>
 
 namespace tally::client {
+namespace {
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kDigits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::uint32_t group = static_cast<std::uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size())
+      group |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(bytes[i + 1])) << 8;
+    if (i + 2 < bytes.size()) group |= static_cast<std::uint8_t>(bytes[i + 2]);
+    out += kDigits[(group >> 18) & 63];
+    out += kDigits[(group >> 12) & 63];
+    out += i + 1 < bytes.size() ? kDigits[(group >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kDigits[group & 63] : '=';
+  }
+  return out;
+}
+
+}  // namespace
 
 std::optional<std::string> http_get(const std::string& host, int port, const std::string& path,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout,
+                                    const std::string& basic_auth) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::nullopt;
   // Each connect, write and read gives up after `timeout`.
@@ -26,8 +47,9 @@ std::optional<std::string> http_get(const std::string& host, int port, const std
     ::close(fd);
     return std::nullopt;
   }
-  const std::string request =
-      "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n";
+  if (!basic_auth.empty()) request += "Authorization: Basic " + base64(basic_auth) + "\r\n";
+  request += "Connection: close\r\n\r\n";
   if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return std::nullopt;

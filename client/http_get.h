@@ -10,8 +10,10 @@ namespace tally::client {
 
 // GET http://HOST:PORT/PATH with HOST an IPv4 address. The body of a 200
 // answer, or nullopt (no connection, another status, or no progress for
-// `timeout` while connecting, sending or reading).
+// `timeout` while connecting, sending or reading). `basic_auth`, if not
+// empty, is "USER:PASSWORD", sent as HTTP basic authentication.
 std::optional<std::string> http_get(const std::string& host, int port, const std::string& path,
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                    const std::string& basic_auth = {});
 
 }  // namespace tally::client

@@ -51,6 +51,10 @@ inline constexpr std::size_t kMaxSubjectBytes = 128;
 inline constexpr std::size_t kMaxSourceBytes = 64;
 // A revoke's `attrs.reason` (why an appeal was upheld), kept for `explain`.
 inline constexpr std::size_t kMaxReasonBytes = 120;
+// An authenticated client's name (the auth file's [[client]] name), and the
+// actor ref of an event no authenticated client sent.
+inline constexpr std::size_t kMaxActorBytes = 64;
+inline constexpr std::uint16_t kNoActor = 0xffff;
 
 // Expiry sentinel: a contribution that never expires.
 inline constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
@@ -79,7 +83,12 @@ struct Event {
   FixedString<kMaxSubjectBytes> subject;
   FixedString<kMaxIdBytes> revokes;  // only for `revoke`
   FixedString<kMaxSourceBytes> source;
-  FixedString<kMaxReasonBytes> reason;   // only for `revoke`: attrs.reason
+  FixedString<kMaxReasonBytes> reason;  // only for `revoke`: attrs.reason
+  // Only for `revoke`: the authenticated client that sent it (tallyd --auth),
+  // as a ref into the engine's intern table (scorer/intern_table.h: its name
+  // is interned like a source), so that the name costs an item 2 bytes, not
+  // 66 (it fills the padding before `type`). kNoActor without --auth.
+  std::uint16_t actor_ref = kNoActor;
   const EventTypeTerms* type = nullptr;  // never null for a decoded event
   std::int64_t time_ms = 0;              // event time, epoch milliseconds UTC
   std::uint64_t subject_hash = 0;        // routes the event; see key_groups.h

@@ -167,6 +167,7 @@ constexpr Key kKeys[] = {
      }},
     {"auth", [](const Value& v, DaemonOptions& o) { o.auth_path = v.path(); }},
     {"insecure", [](const Value& v, DaemonOptions& o) { o.insecure = v.flag(); }},
+    {"metrics_auth", [](const Value& v, DaemonOptions& o) { o.metrics_auth_path = v.path(); }},
     {"snapshot_every",
      [](const Value& v, DaemonOptions& o) {
        o.snapshot_every_records = static_cast<std::uint64_t>(v.positive());

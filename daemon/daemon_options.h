@@ -51,6 +51,10 @@ struct DaemonOptions {
   std::string auth_path;
   // --insecure: listen on other addresses without --auth. Default off.
   bool insecure = false;
+  // --metrics-auth FILE: GET /metrics requires HTTP basic authentication with
+  // the USER:PASSWORD on the file's first line (owner-only, like a key).
+  // Empty: /metrics is open to whoever reaches it.
+  std::string metrics_auth_path;
   stream::IngestOptions ingest;
   // --nats: events come from the replicated log (stream/jetstream_source.h)
   // instead of the ZeroMQ ingest sockets, which are then not opened. Off by

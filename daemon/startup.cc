@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "scorer/rules.h"
 
@@ -69,12 +70,26 @@ void prepare_access(DaemonOptions& options, DaemonParts& parts) {
     security::secure_server_socket(
         socket, *server, acknowledged ? security::Door::kSubmit : security::Door::kIngest);
   };
-  options.ingest.rights_of =
-      [view = security::AccessView(*parts.access)](const zmq::message_t& message) mutable {
-        const security::Roles roles = view.get().roles_of(security::sender_of(message));
-        return stream::SenderRights{security::has(roles, security::Role::kProducer),
-                                    security::has(roles, security::Role::kAppeals)};
-      };
+}
+
+// What the sender of each ingest message may send, by its roles in force, and
+// its name as an actor ref for the revokes it sends (interned once per name).
+std::function<stream::SenderRights(const zmq::message_t&)> rights_of_senders(
+    const security::AccessRegistry& access, scorer::InternTable& interns) {
+  return [view = security::AccessView(access), interns = &interns,
+          refs = std::map<std::string, std::uint16_t, std::less<>>()](
+             const zmq::message_t& message) mutable {
+    const std::string_view sender = security::sender_of(message);
+    const security::Roles roles = view.get().roles_of(sender);
+    stream::SenderRights rights{security::has(roles, security::Role::kProducer),
+                                security::has(roles, security::Role::kAppeals)};
+    if (rights.revokes) {
+      auto it = refs.find(sender);
+      if (it == refs.end()) it = refs.emplace(sender, interns->intern_source(sender)).first;
+      rights.actor_ref = it->second;
+    }
+    return rights;
+  };
 }
 
 void prepare_data_dir(DaemonOptions& options, DaemonParts& parts) {
@@ -119,6 +134,7 @@ zmq::socket_t bind_socket(zmq::context_t& context, zmq::socket_type type,
 
 void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   scorer::Engine& engine = *parts.engine;
+  if (parts.access) options.ingest.rights_of = rights_of_senders(*parts.access, engine.interns());
   parts.ingest = std::make_unique<stream::IngestServer>(
       options.ingest, parts.context, engine.queues(),
       static_cast<std::uint32_t>(scorer::QueueRow::kIngest), engine.groups(), engine.types(),
@@ -161,6 +177,18 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
     parts.autoscaler = std::make_unique<scorer::Autoscaler>(options.autoscale);
   }
   options.metrics.version = TALLY_VERSION;
+  if (!options.metrics_auth_path.empty()) {
+    Result<security::SecretKey> secret = security::read_secret_line_file(options.metrics_auth_path);
+    if (!secret) throw ConfigError("--metrics-auth: " + secret.status().to_string());
+    const std::string& line = secret->z85();
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
+      throw ConfigError("--metrics-auth " + options.metrics_auth_path +
+                        ": the first line must be USER:PASSWORD");
+    }
+    options.metrics.basic_auth_user = line.substr(0, colon);
+    options.metrics.basic_auth_password = line.substr(colon + 1);
+  }
   try {
     parts.metrics = std::make_unique<monitoring::MetricsExporter>(
         options.metrics, engine, parts.ingest_counters(), parts.autoscaler.get(),

@@ -344,9 +344,28 @@ MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
     throw std::runtime_error(
         fmt::format("cannot listen for metrics on {}: {}", listen, error.what()));
   }
+  std::string auth_user = options.basic_auth_user;
+  std::string auth_password = options.basic_auth_password;
   collector_ =
       std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler, alerts, auth);
   exposer_->RegisterCollectable(collector_);
+  if (!auth_user.empty()) {
+    exposer_->RegisterAuth(
+        [user = std::move(auth_user), password = std::move(auth_password)](
+            const std::string& given_user, const std::string& given_password) {
+          // Compared in full whatever differs first: no timing hint.
+          const auto same = [](const std::string& a, const std::string& b) {
+            unsigned char diff = a.size() == b.size() ? 0 : 1;
+            for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+              diff |=
+                  static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
+            }
+            return diff == 0;
+          };
+          return same(given_user, user) & same(given_password, password);
+        },
+        "tally");
+  }
   const auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
   const std::string host = listen.substr(0, colon);

@@ -36,6 +36,11 @@ struct MetricsOptions {
   std::string listen = api::kDefaultMetricsAddress;
   // Reported as tally_build_info{version=...}.
   std::string version;
+  // Not empty: GET /metrics requires HTTP basic authentication with this
+  // user and password (--metrics-auth). Plain HTTP: over a network, put a
+  // TLS proxy in front (README, "Security").
+  std::string basic_auth_user;
+  std::string basic_auth_password;
 };
 
 class MetricsExporter {

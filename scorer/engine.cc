@@ -184,6 +184,7 @@ Result<storage::RecoveryReport> Engine::recover(
     event.source.assign(record.source);
     event.revokes.assign(record.revokes);
     event.reason.assign(record.reason);
+    event.actor_ref = record.actor.empty() ? kNoActor : interns_.intern_source(record.actor);
     event.time_ms = record.time_ms;
     event.type = recovered_rule(record);
     event.subject_hash = stable_hash64(record.subject);

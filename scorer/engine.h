@@ -144,6 +144,9 @@ class Engine {
   // Events the workers refused (a subject past --max-events-per-subject), for
   // the ingest thread to record and answer; lives as long as the engine.
   RefusalBox& refusals() noexcept { return refusals_; }
+  // The rules and sources every worker's table shares; the daemon interns a
+  // revoke's authenticated sender here too (Event::actor_ref). Any thread.
+  InternTable& interns() noexcept { return interns_; }
 
   // Replays a data directory's snapshot and journals into the workers (which
   // must be started, with ingest not yet running), then starts the journals

@@ -44,6 +44,8 @@ namespace tally::scorer {
 
 class InternTable {
  public:
+  // Event::actor_ref is a source ref (an actor's name is interned as a source).
+  static_assert(kNoActor == 0xffff);
   // The ref of a value that is not interned: the record holds it inline.
   static constexpr std::uint16_t kSpilled = 0xffff;
   // Refs 0 .. 0xfffe.
@@ -65,6 +67,11 @@ class InternTable {
   // What a ref returned by intern_rule / intern_source stands for.
   const Rule& rule_at(std::uint16_t ref) const noexcept {
     return *rules_[ref].load(std::memory_order_acquire);
+  }
+  // The name behind an Event::actor_ref; "" for kNoActor (or kSpilled: the
+  // dictionary was full when the name came, see actor_ref_of).
+  std::string_view actor_at(std::uint16_t ref) const noexcept {
+    return ref == kSpilled ? std::string_view() : source_at(ref);
   }
   std::string_view source_at(std::uint16_t ref) const noexcept {
     return *sources_[ref].load(std::memory_order_acquire);

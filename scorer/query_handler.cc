@@ -34,7 +34,7 @@ api::Contribution contribution_of(const ContributionView& c) {
   out.revoked = c.revoked;
   if (c.revoked) {
     out.revocation = {std::string(c.revoked_by), std::string(c.revoke_source),
-                      std::string(c.revoke_reason), c.revoked_at_ms};
+                      std::string(c.revoke_reason), c.revoked_at_ms, std::string(c.revoke_actor)};
   }
   return out;
 }
@@ -62,7 +62,8 @@ class ScoreCommand final : public SubjectCommand {
     });
     table.for_each_pending_revoke(*state, [&](const PendingRevokeView& r) {
       answer.pending_revokes.push_back({std::string(r.id), std::string(r.target),
-                                        std::string(r.source), std::string(r.reason), r.time_ms});
+                                        std::string(r.source), std::string(r.reason), r.time_ms,
+                                        std::string(r.actor)});
     });
   }
 
@@ -140,6 +141,7 @@ class HistoryCommand final : public SubjectCommand {
                            .source = std::string(c.revoke_source),
                            .by = std::string(c.revoked_by),
                            .reason = std::string(c.revoke_reason),
+                           .client = std::string(c.revoke_actor),
                            .score = score_at(c.revoked_at_ms)});
       } else if (c.expires_ms != kNever) {
         entries.push_back({.time_ms = c.expires_ms,
@@ -155,6 +157,7 @@ class HistoryCommand final : public SubjectCommand {
                          .id = std::string(r.id),
                          .source = std::string(r.source),
                          .reason = std::string(r.reason),
+                         .client = std::string(r.actor),
                          .revokes = std::string(r.target)});
     });
     TierChangeFinder finder;

@@ -4,7 +4,7 @@
 
 namespace tally::scorer {
 
-storage::journal::Record record_of(const Event& event) noexcept {
+storage::journal::Record record_of(const Event& event, const InternTable& interns) noexcept {
   const Rule& rule = RuleSet::rule_of(*event.type);
   storage::journal::Record record;
   record.kind =
@@ -19,6 +19,7 @@ storage::journal::Record record_of(const Event& event) noexcept {
   record.source = event.source.view();
   record.revokes = rule.is_revoke ? event.revokes.view() : std::string_view();
   record.reason = rule.is_revoke ? event.reason.view() : std::string_view();
+  record.actor = rule.is_revoke ? interns.actor_at(event.actor_ref) : std::string_view();
   return record;
 }
 
@@ -40,6 +41,7 @@ storage::SnapshotPartResult write_snapshot_part(const SubjectTable& table, stora
       record.source = c.source;
       record.revokes = {};
       record.reason = {};
+      record.actor = {};
       out.add(record);
     });
     table.for_each_revoke(state, [&](const RevokeView& r) {
@@ -53,6 +55,7 @@ storage::SnapshotPartResult write_snapshot_part(const SubjectTable& table, stora
       record.source = r.source;
       record.revokes = r.target;
       record.reason = r.reason;
+      record.actor = r.actor;
       out.add(record);
     });
   });

@@ -22,7 +22,8 @@ namespace tally::scorer {
 
 // The journal record of an accepted event or revoke; views point into `event`
 // and its rule.
-storage::journal::Record record_of(const Event& event) noexcept;
+// `interns` resolves a revoke's actor ref to the client's name.
+storage::journal::Record record_of(const Event& event, const InternTable& interns) noexcept;
 
 // Writes `table` as part `worker` of snapshot `generation` in `dir`, through
 // `env`: one record per contribution (revoked ones included) and one per

@@ -251,7 +251,7 @@ ApplyOutcome ShardWorker::apply_item(const WorkItem& item) {
           : chunk_wall_ms_;
   const ApplyOutcome outcome = apply(item.event, now);
   if (journal_ != nullptr && outcome == ApplyOutcome::kAccepted) {
-    journal_->append(record_of(item.event));
+    journal_->append(record_of(item.event, *context_.interns));
   }
   if (outcome == ApplyOutcome::kSubjectFull) refuse(item);
   latency_.record(std::max<std::int64_t>(0, chunk_steady_ns_ - item.received_ns));

@@ -261,9 +261,10 @@ inline void write_contribution(char* at, std::int64_t time_ms, const Rule* rule,
 
 //   +0 i64 time_ms | +8 u16 source_ref | +10 u8 id_len (bit 7: the target is a
 //   contribution here) | +11 id | u8 target_len | target | u8 reason_len
-//   | reason | [u8 len, source, if source_ref is kSpilled]
+//   | reason | u8 actor_len | actor | [u8 len, source, if source_ref is kSpilled]
 inline constexpr std::uint32_t kRevokeIdAt = 10;
-inline constexpr std::uint32_t kRevokeFixedBytes = 13;  // with the target's and reason's lengths
+// With the target's, reason's and actor's lengths.
+inline constexpr std::uint32_t kRevokeFixedBytes = 14;
 
 struct Revoke {
   std::int64_t time_ms;
@@ -272,11 +273,12 @@ struct Revoke {
   std::string_view id;
   std::string_view target;
   std::string_view reason;
+  std::string_view actor;  // the authenticated client that sent it; empty without --auth
   std::uint32_t bytes;
 
   std::string_view source(const InternTable& interns) const noexcept {
     if (source_ref != InternTable::kSpilled) return interns.source_at(source_ref);
-    return read_short_string(reason.data() + reason.size());
+    return read_short_string(actor.data() + actor.size());
   }
 };
 
@@ -289,34 +291,39 @@ inline Revoke read_revoke(const char* at) noexcept {
   r.target_present = id.flag;
   r.target = read_short_string(r.id.data() + r.id.size());
   r.reason = read_short_string(r.target.data() + r.target.size());
-  std::uint32_t bytes = kRevokeFixedBytes +
-                        static_cast<std::uint32_t>(r.id.size() + r.target.size() + r.reason.size());
+  r.actor = read_short_string(r.reason.data() + r.reason.size());
+  std::uint32_t bytes =
+      kRevokeFixedBytes +
+      static_cast<std::uint32_t>(r.id.size() + r.target.size() + r.reason.size() + r.actor.size());
   if (r.source_ref == InternTable::kSpilled) bytes += 1 + static_cast<std::uint8_t>(at[bytes]);
   r.bytes = bytes;
   return r;
 }
 
 inline std::uint32_t revoke_bytes(std::string_view id, std::string_view target,
-                                  std::string_view reason, std::string_view source,
-                                  std::uint16_t source_ref) noexcept {
+                                  std::string_view reason, std::string_view actor,
+                                  std::string_view source, std::uint16_t source_ref) noexcept {
   return static_cast<std::uint32_t>(kRevokeFixedBytes + id.size() + target.size() + reason.size() +
+                                    actor.size() +
                                     (source_ref == InternTable::kSpilled ? 1 + source.size() : 0));
 }
 
 inline void write_revoke(char* at, std::int64_t time_ms, std::string_view source,
                          std::uint16_t source_ref, bool target_present, std::string_view id,
-                         std::string_view target, std::string_view reason) noexcept {
+                         std::string_view target, std::string_view reason,
+                         std::string_view actor) noexcept {
   store(at, time_ms);
   store(at + 8, source_ref);
   std::size_t next = kRevokeIdAt + write_id(at + kRevokeIdAt, id, target_present);
   next += write_short_string(at + next, target);
   next += write_short_string(at + next, reason);
+  next += write_short_string(at + next, actor);
   if (source_ref == InternTable::kSpilled) write_short_string(at + next, source);
 }
 
 // Every subject's first record fits a short-form blob, whatever its fields.
 static_assert(kShortHeaderBytes + kMaxSubjectBytes + kRevokeFixedBytes + 2 * kMaxIdBytes +
-                          kMaxReasonBytes + 1 + kMaxSourceBytes <
+                          kMaxReasonBytes + kMaxActorBytes + 1 + kMaxSourceBytes <
                       kShortFormLimit &&
                   kContributionFixedBytes + kMaxIdBytes + sizeof(Rule*) + 1 + kMaxSourceBytes <=
                       kRevokeFixedBytes + 2 * kMaxIdBytes + 1 + kMaxSourceBytes,

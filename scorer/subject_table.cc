@@ -139,9 +139,10 @@ struct SubjectTable::Impl {
     const std::uint16_t source_ref_value = source_ref(source);
     const std::uint16_t rule_ref_value = rule.is_revoke ? kSpilled : rule_ref(&rule);
     const std::uint32_t bytes =
-        rule.is_revoke ? blob::revoke_bytes(id, event.revokes.view(), event.reason.view(), source,
-                                            source_ref_value)
-                       : blob::contribution_bytes(id, rule_ref_value, source, source_ref_value);
+        rule.is_revoke
+            ? blob::revoke_bytes(id, event.revokes.view(), event.reason.view(),
+                                 interns.actor_at(event.actor_ref), source, source_ref_value)
+            : blob::contribution_bytes(id, rule_ref_value, source, source_ref_value);
     const std::uint32_t records_at = blob::records_at(subject);
     const std::uint32_t size = records_at + bytes;
     const Handle handle = arena.allocate(BlobArena::capacity_for(size));
@@ -149,7 +150,8 @@ struct SubjectTable::Impl {
     blob::write_header(out, subject, size, rule.is_revoke ? records_at : size);
     if (rule.is_revoke) {
       blob::write_revoke(out + records_at, event.time_ms, source, source_ref_value, false, id,
-                         event.revokes.view(), event.reason.view());
+                         event.revokes.view(), event.reason.view(),
+                         interns.actor_at(event.actor_ref));
     } else {
       blob::write_contribution(out + records_at, event.time_ms, &rule, rule_ref_value, source,
                                source_ref_value, false, id);
@@ -344,7 +346,9 @@ struct SubjectTable::Impl {
     const std::string_view source = event.source.view();
     const std::uint16_t source_ref_value = source_ref(source);
     const std::string_view reason = event.reason.view();
-    const std::uint32_t bytes = blob::revoke_bytes(id, target, reason, source, source_ref_value);
+    const std::string_view actor = interns.actor_at(event.actor_ref);
+    const std::uint32_t bytes =
+        blob::revoke_bytes(id, target, reason, actor, source, source_ref_value);
     std::uint32_t size = blob::blob_size(bytes_in);
     if (std::uint64_t{size} + bytes + blob::kWidenBytes > blob::kMaxBlobBytes) {
       return ApplyOutcome::kSubjectFull;
@@ -357,7 +361,7 @@ struct SubjectTable::Impl {
     char* out = grow(handle, size, bytes);
     std::memmove(out + insert_at + bytes, out + insert_at, size - insert_at);
     blob::write_revoke(out + insert_at, event.time_ms, source, source_ref_value, place.flag, id,
-                       target, reason);
+                       target, reason, actor);
     blob::set_sizes(out, size + bytes, revokes_begin + shift);
     // Contribution offsets are unchanged: revoke records come after them.
     if (place.flag) blob::set_flag(out + place.target_at + shift + blob::kContributionIdAt, true);
@@ -529,6 +533,7 @@ void SubjectTable::for_each_contribution(
         view.revoked_by = r.id;
         view.revoke_source = r.source(interns);
         view.revoke_reason = r.reason;
+        view.revoke_actor = r.actor;
         view.revoked_at_ms = r.time_ms;
       }
     }
@@ -541,7 +546,7 @@ void SubjectTable::for_each_pending_revoke(
     const SubjectState& state, const std::function<void(const PendingRevokeView&)>& visit) const {
   for_each_revoke(state, [&](const RevokeView& r) {
     if (r.target_present) return;
-    visit({r.id, r.target, r.source, r.reason, r.time_ms});
+    visit({r.id, r.target, r.source, r.reason, r.actor, r.time_ms});
   });
 }
 
@@ -557,6 +562,7 @@ void SubjectTable::for_each_revoke(const SubjectState& state,
     view.target = r.target;
     view.source = r.source(interns);
     view.reason = r.reason;
+    view.actor = r.actor;
     view.time_ms = r.time_ms;
     view.target_present = r.target_present;
     visit(view);

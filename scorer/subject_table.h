@@ -83,6 +83,7 @@ struct ContributionView {
   std::string_view revoked_by;     // the revoke event's id, when revoked
   std::string_view revoke_source;  // the revoke event's source
   std::string_view revoke_reason;  // the revoke event's attrs.reason
+  std::string_view revoke_actor;   // the authenticated client that sent it (--auth)
   std::int64_t revoked_at_ms = 0;  // the revoke event's time
   const Rule* rule = nullptr;      // the terms it was applied with
 };
@@ -93,6 +94,7 @@ struct PendingRevokeView {
   std::string_view target;  // the id it revokes
   std::string_view source;
   std::string_view reason;
+  std::string_view actor;  // the authenticated client that sent it (--auth)
   std::int64_t time_ms = 0;
 };
 
@@ -102,6 +104,7 @@ struct RevokeView {
   std::string_view target;
   std::string_view source;
   std::string_view reason;
+  std::string_view actor;  // the authenticated client that sent it (--auth)
   std::int64_t time_ms = 0;
   bool target_present = false;
 };

@@ -1,9 +1,9 @@
 #include "security/access.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <filesystem>
-#include <toml++/toml.h>
 
 namespace tally::security {
 namespace {
@@ -100,9 +100,9 @@ Result<std::shared_ptr<const AccessList>> AccessList::load(const std::string& pa
         return refusal(path, element.source(), fmt::format("two clients named `{}`", client.name));
       }
       if (list->by_key_.contains(client.public_key)) {
-        return refusal(path, element.source(),
-                       fmt::format("client `{}` has the public key of another client",
-                                   client.name));
+        return refusal(
+            path, element.source(),
+            fmt::format("client `{}` has the public key of another client", client.name));
       }
       list->by_name_.emplace(client.name, list->clients_.size());
       list->by_key_.emplace(client.public_key, list->clients_.size());
@@ -152,11 +152,12 @@ Status AccessList::may_ask(Roles roles, std::string_view client, const api::Requ
   }
   const Role needed = operate ? Role::kOperator : Role::kReader;
   if (has(roles, needed)) return Status::ok();
-  return api::refusal(api::ErrorCode::kForbidden,
-                      fmt::format("client `{}` (roles {}) may not ask `{}`{}: that takes the {} role",
-                                  client, roles_text(roles), api::to_string(op),
-                                  op == api::Op::kWorkers && operate ? " with `set`" : "",
-                                  kRoleNames[static_cast<std::size_t>(needed)]));
+  return api::refusal(
+      api::ErrorCode::kForbidden,
+      fmt::format("client `{}` (roles {}) may not ask `{}`{}: that takes the {} role", client,
+                  roles_text(roles), api::to_string(op),
+                  op == api::Op::kWorkers && operate ? " with `set`" : "",
+                  kRoleNames[static_cast<std::size_t>(needed)]));
 }
 
 void AccessRegistry::replace(std::shared_ptr<const AccessList> list) {

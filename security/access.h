@@ -56,7 +56,7 @@ struct Client {
 // a known key whose roles can use that socket at all.
 enum class Door : std::uint8_t { kIngest, kSubmit, kQuery, kAlerts };
 inline constexpr std::array<std::string_view, 4> kDoorNames = {"ingest", "submit", "query",
-                                                              "alerts"};
+                                                               "alerts"};
 
 class AccessList {
  public:

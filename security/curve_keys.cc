@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -14,8 +15,8 @@ namespace tally::security {
 namespace {
 
 // Reads at most kMaxKeyFileBytes + 1 bytes of `path`; `secret` also checks
-// that only the owner may read it.
-Result<std::string> read_key_file(const std::string& path, bool secret) {
+// that only the owner may read it; `key`: its content must be a key.
+Result<std::string> read_key_file(const std::string& path, bool secret, bool key = true) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::io_error(fmt::format("cannot open key file {}", path), errno);
   struct stat info {};
@@ -26,9 +27,9 @@ Result<std::string> read_key_file(const std::string& path, bool secret) {
   }
   if (secret && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     ::close(fd);
-    return Status::invalid_argument(fmt::format(
-        "secret key file {} may be read by group or others (mode {:o}): chmod 600 {}", path,
-        info.st_mode & 0777, path));
+    return Status::invalid_argument(
+        fmt::format("secret key file {} may be read by group or others (mode {:o}): chmod 600 {}",
+                    path, info.st_mode & 0777, path));
   }
   std::string bytes(kMaxKeyFileBytes + 1, '\0');
   std::size_t got = 0;
@@ -52,10 +53,14 @@ Result<std::string> read_key_file(const std::string& path, bool secret) {
   }
   bytes.resize(got);
   while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) bytes.pop_back();
+  if (!key) {
+    bytes.resize(std::min(bytes.find('\n'), bytes.size()));
+    return bytes;
+  }
   if (!is_z85_key(bytes)) {
     wipe(bytes);
-    return Status::invalid_argument(fmt::format(
-        "key file {} does not hold a key (40 Z85 characters and a newline)", path));
+    return Status::invalid_argument(
+        fmt::format("key file {} does not hold a key (40 Z85 characters and a newline)", path));
   }
   return bytes;
 }
@@ -80,9 +85,7 @@ Status write_file(const std::string& path, const std::string& text, mode_t mode)
 
 SecretKey::~SecretKey() { wipe(z85_); }
 
-SecretKey::SecretKey(SecretKey&& other) noexcept : z85_(std::move(other.z85_)) {
-  wipe(other.z85_);
-}
+SecretKey::SecretKey(SecretKey&& other) noexcept : z85_(std::move(other.z85_)) { wipe(other.z85_); }
 
 SecretKey& SecretKey::operator=(SecretKey&& other) noexcept {
   if (this != &other) {
@@ -131,6 +134,12 @@ Result<std::string> public_key_of(const SecretKey& secret) {
 
 Result<SecretKey> read_secret_key_file(const std::string& path) {
   Result<std::string> text = read_key_file(path, /*secret=*/true);
+  if (!text) return text.status();
+  return SecretKey(std::move(text).value());
+}
+
+Result<SecretKey> read_secret_line_file(const std::string& path) {
+  Result<std::string> text = read_key_file(path, /*secret=*/true, /*key=*/false);
   if (!text) return text.status();
   return SecretKey(std::move(text).value());
 }

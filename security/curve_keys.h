@@ -63,6 +63,10 @@ Result<SecretKey> read_secret_key_file(const std::string& path);
 // (NAME.pub, at most kMaxKeyFileBytes).
 Result<std::string> read_public_key(const std::string& key_or_file);
 
+// A small secret file other than a key (a password): the same checks as
+// a secret key file (owner-only, at most kMaxKeyFileBytes), its first line.
+Result<SecretKey> read_secret_line_file(const std::string& path);
+
 // Writes PREFIX.key (mode 0600) and PREFIX.pub (0644), each the key and a
 // newline; refuses to overwrite either.
 Status write_key_files(const std::string& prefix, const KeyPair& pair);

@@ -70,8 +70,8 @@ void ZapHandler::run() {
         user = client->name;
       } else if (client != nullptr) {
         text = "roles do not open this socket";
-        spdlog::warn("auth: client `{}` (roles {}) from {} refused at the {} socket",
-                     client->name, roles_text(client->roles), address, door_name(door));
+        spdlog::warn("auth: client `{}` (roles {}) from {} refused at the {} socket", client->name,
+                     roles_text(client->roles), address, door_name(door));
       } else {
         spdlog::warn("auth: unknown key {} from {} refused at the {} socket",
                      std::string_view(key.data(), 8), address, domain);
@@ -79,7 +79,8 @@ void ZapHandler::run() {
     } else {
       text = "CURVE only";
     }
-    (status == "200" ? counters_.allowed : counters_.denied).fetch_add(1, std::memory_order_relaxed);
+    (status == "200" ? counters_.allowed : counters_.denied)
+        .fetch_add(1, std::memory_order_relaxed);
     const std::array<zmq::const_buffer, 6> reply = {
         zmq::str_buffer("1.0"), zmq::buffer(request[1].data(), request[1].size()),
         zmq::buffer(status),    zmq::buffer(text),

@@ -135,7 +135,8 @@ void append_record(std::string& out, const Record& record) {
   const std::size_t length = 1 + 8 + 4 + 8 + 4 + (1 + record.id.size()) +
                              (1 + record.subject.size()) + (2 + record.type.size()) +
                              (1 + record.source.size()) +
-                             (revoke ? 2 + record.revokes.size() + record.reason.size() : 0);
+                             (revoke ? 2 + record.revokes.size() + record.reason.size() : 0) +
+                             (revoke && !record.actor.empty() ? 1 + record.actor.size() : 0);
   const std::size_t start = out.size();
   out.resize(start + kRecordHeaderBytes + length);
   char* const payload = out.data() + start + kRecordHeaderBytes;
@@ -162,6 +163,7 @@ void append_record(std::string& out, const Record& record) {
   if (revoke) {
     put_short(record.revokes);
     put_short(record.reason);
+    if (!record.actor.empty()) put_short(record.actor);
   }
   const auto length32 = static_cast<std::uint32_t>(length);
   const std::uint32_t crc = crc32c(payload, length);
@@ -247,10 +249,11 @@ ReadStatus read_record(std::string_view data, std::size_t& offset, Record& recor
     if (record.kind == RecordKind::kRevoke) {
       record.revokes = in.string<std::uint8_t>();
       record.reason = in.string<std::uint8_t>();
+      if (!in.finished()) record.actor = in.string<std::uint8_t>();
     }
     if (record.id.empty() || record.subject.empty() || record.id.size() > kMaxIdBytes ||
         record.subject.size() > kMaxSubjectBytes || record.source.size() > kMaxSourceBytes ||
-        record.revokes.size() > kMaxIdBytes) {
+        record.revokes.size() > kMaxIdBytes || record.actor.size() > kMaxActorBytes) {
       return ReadStatus::kBadPayload;
     }
   } else if (record.kind == RecordKind::kAlert) {

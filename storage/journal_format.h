@@ -19,6 +19,7 @@
 //                           | u16 type_len | type | u8 source_len | source
 //                           | (revoke only) u8 revokes_len | revokes
 //                           | (revoke only) u8 reason_len | reason
+//                           | (revoke only, optional) u8 actor_len | actor
 // Alert payload (format 2):  u8 kind | i64 time_ms | i64 score | u8 by_expiry
 //                           | u64 generation | u32 worker | u64 ordinal
 //                           | u8 id_len | id (the cause) | u8 subject_len
@@ -89,8 +90,12 @@ struct Record {
   std::string_view subject;
   std::string_view type;  // the rule's name ("revoke" for a revoke)
   std::string_view source;
-  std::string_view revokes;     // revoke only
-  std::string_view reason;      // revoke only
+  std::string_view revokes;  // revoke only
+  std::string_view reason;   // revoke only
+  // Revoke only: the authenticated client that sent it (tallyd --auth).
+  // Written only when not empty, so records without it keep their bytes and
+  // older files read the same.
+  std::string_view actor;
   std::uint64_t end_count = 0;  // kEnd only: records before it
   // kAlert only (time_ms is the change's time, id its cause, subject its subject).
   std::int64_t score = 0;

@@ -557,6 +557,7 @@ std::uint32_t EventDecoder::decode_padded_batch(std::string_view payload,
                    scratch_.type->is_revoke ? "a revoke: the sender lacks the `appeals` role"
                                             : "an event: the sender lacks the `producer` role"));
     } else if (result.is_ok()) {
+      scratch_.actor_ref = scratch_.type->is_revoke ? rights.actor_ref : kNoActor;
       sink.on_event(scratch_, line_number);
     } else {
       sink.on_reject(line_number, line, result);

@@ -54,6 +54,9 @@ class DecodeSink {
 struct SenderRights {
   bool events = true;   // the producer role
   bool revokes = true;  // the appeals role
+  // The authenticated sender, recorded with each revoke it sends
+  // (Event::actor_ref); kNoActor without --auth.
+  std::uint16_t actor_ref = kNoActor;
 };
 
 class EventDecoder {

@@ -15,6 +15,12 @@ std::string time_text(std::int64_t ms, const char* never = "never") {
   return ms == kNever ? never : format_rfc3339_ms(ms);
 }
 
+// A revoke's declared source, and the client that sent it when tallyd
+// authenticated it (--auth): "dmv (client dmv-appeals)".
+std::string revoke_source_text(const std::string& source, const std::string& client) {
+  return client.empty() ? source : fmt::format("{} (client {})", source, client);
+}
+
 void print_contributions(std::string_view title, const std::vector<api::Contribution>& list,
                          bool revoked) {
   if (list.empty()) return;
@@ -28,8 +34,9 @@ void print_contributions(std::string_view title, const std::vector<api::Contribu
         c.id,    c.type, std::to_string(c.points), time_text(c.time_ms), time_text(c.expires_ms),
         c.source};
     if (revoked) {
-      row.insert(row.end(), {c.revocation.by, c.revocation.source, time_text(c.revocation.at_ms),
-                             c.revocation.reason});
+      row.insert(row.end(),
+                 {c.revocation.by, revoke_source_text(c.revocation.source, c.revocation.client),
+                  time_text(c.revocation.at_ms), c.revocation.reason});
     }
     rows.push_back(std::move(row));
   }
@@ -48,11 +55,11 @@ std::string detail_of(const api::TimelineEntry& entry) {
     case What::kExpires:
       return fmt::format("{} {:+}", entry.id, entry.points);
     case What::kRevoked:
-      return fmt::format("{} by {} (source {}): {}", entry.id, entry.by, entry.source,
-                         entry.reason);
+      return fmt::format("{} by {} (source {}): {}", entry.id, entry.by,
+                         revoke_source_text(entry.source, entry.client), entry.reason);
     case What::kRevokePending:
       return fmt::format("{} revokes {}, not seen yet (source {}): {}", entry.id, entry.revokes,
-                         entry.source, entry.reason);
+                         revoke_source_text(entry.source, entry.client), entry.reason);
     case What::kTier: {
       const auto tier_name = [](const std::string& name) { return name.empty() ? "(none)" : name; };
       return fmt::format("{} -> {} ({} {})", tier_name(entry.from), tier_name(entry.to),
@@ -82,7 +89,8 @@ void print_explain(const api::ExplainAnswer& answer) {
   if (!answer.pending_revokes.empty()) {
     std::vector<Row> rows = {{"id", "revokes", "time", "source", "reason"}};
     for (const api::PendingRevoke& p : answer.pending_revokes) {
-      rows.push_back({p.id, p.revokes, time_text(p.time_ms), p.source, p.reason});
+      rows.push_back({p.id, p.revokes, time_text(p.time_ms), revoke_source_text(p.source, p.client),
+                      p.reason});
     }
     fmt::print("revokes waiting for their event ({}):\n", answer.pending_revokes.size());
     print_table(rows, {false, false, false, false, false});

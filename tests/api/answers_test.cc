@@ -20,7 +20,7 @@ Contribution a_contribution(bool revoked) {
   c.source = "cam-9";
   c.rules_version = 2;
   c.revoked = revoked;
-  if (revoked) c.revocation = {"revoke:e1", "court", "misread", kMarch1 + 86'400'000};
+  if (revoked) c.revocation = {"revoke:e1", "court", "misread", kMarch1 + 86'400'000, ""};
   return c;
 }
 
@@ -38,7 +38,7 @@ TEST(AnswersTest, ScoreIsWrittenInTheBriefsShape) {
 
 TEST(AnswersTest, ExplainListsEachGroupAndNeverExpiringIsNull) {
   ExplainAnswer answer{a_score(), {a_contribution(false)}, {}, {a_contribution(true)}, {}};
-  answer.pending_revokes.push_back({"r9", "e9", "court", "appeal", kMarch1});
+  answer.pending_revokes.push_back({"r9", "e9", "court", "appeal", kMarch1, ""});
   const std::string json = to_json(answer);
   EXPECT_EQ(json,
             R"({"subject":"plate:NY:A","score":7,"tier":"warning","events":2,)"

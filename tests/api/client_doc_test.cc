@@ -51,12 +51,16 @@ std::vector<std::string> everything_written() {
 
   Contribution revoked;
   revoked.revoked = true;
-  out.push_back(to_json(ExplainAnswer{{}, {Contribution{}}, {}, {revoked}, {PendingRevoke{}}}));
+  revoked.revocation.client = "appeals-office";
+  PendingRevoke pending;
+  pending.client = "appeals-office";
+  out.push_back(to_json(ExplainAnswer{{}, {Contribution{}}, {}, {revoked}, {pending}}));
   HistoryAnswer history;
   for (std::size_t i = 0; i < TimelineEntry::kWhatNames.size(); ++i) {
     TimelineEntry entry;
     entry.what = static_cast<TimelineEntry::What>(i);
     entry.revoked = true;
+    entry.client = "appeals-office";
     history.timeline.push_back(entry);
   }
   out.push_back(to_json(history));

@@ -11,6 +11,7 @@
 #include <zmq_addon.hpp>
 
 #include "api/answers.h"
+#include "client/http_get.h"
 #include "client/query_client.h"
 #include "security/curve_client.h"
 #include "tests/support/child_process.h"
@@ -41,10 +42,9 @@ class AuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     write_file(dir_ / "rules.toml", kDemeritRules);
-    for (const char* name : {"server", "producer", "appeals", "reader", "operator", "stranger",
-                             "late"}) {
-      const ProgramResult made =
-          run_program({tally_path(), "keygen", (dir_ / name).string()}, 30s);
+    for (const char* name :
+         {"server", "producer", "appeals", "reader", "operator", "stranger", "late"}) {
+      const ProgramResult made = run_program({tally_path(), "keygen", (dir_ / name).string()}, 30s);
       ASSERT_EQ(made.exit_code, 0) << made.output;
     }
     write_auth({"producer", "appeals", "reader", "operator"});
@@ -118,9 +118,9 @@ TEST_F(AuthTest, KeygenWritesASecretOnlyItsOwnerReadsAndRefusesToOverwrite) {
 
   // A secret key others may read is refused, by the client and by tallyd.
   fs::permissions(dir_ / "reader.key", fs::perms::group_read, fs::perm_options::add);
-  const ProgramResult client = run_program(
-      {tally_path(), "--key", (dir_ / "reader.key").string(), "--server-key",
-       (dir_ / "server.pub").string(), "stats"});
+  const ProgramResult client =
+      run_program({tally_path(), "--key", (dir_ / "reader.key").string(), "--server-key",
+                   (dir_ / "server.pub").string(), "stats"});
   EXPECT_EQ(client.exit_code, 2);
   EXPECT_NE(client.output.find("chmod 600"), std::string::npos) << client.output;
   fs::permissions(dir_ / "server.key", fs::perms::others_read, fs::perm_options::add);
@@ -145,9 +145,9 @@ TEST_F(AuthTest, NoKeyOrAnUnknownKeyGetsNothingThroughOnAnySocket) {
     push.set(zmq::sockopt::linger, 0);
     security::secure_client_socket(push, curve.get());
     push.connect(daemon.ingest());
-    (void)push.send(zmq::buffer(event_line("p-" + who, "victim", "red_light",
-                                           "2024-01-01T00:00:00Z")),
-                    zmq::send_flags::dontwait);
+    (void)push.send(
+        zmq::buffer(event_line("p-" + who, "victim", "red_light", "2024-01-01T00:00:00Z")),
+        zmq::send_flags::dontwait);
     zmq::socket_t dealer(context, zmq::socket_type::dealer);
     dealer.set(zmq::sockopt::linger, 0);
     security::secure_client_socket(dealer, curve.get());
@@ -173,9 +173,9 @@ TEST_F(AuthTest, NoKeyOrAnUnknownKeyGetsNothingThroughOnAnySocket) {
   ASSERT_TRUE(eventually(
       [&] {
         const std::string subject = fmt::format("probe-{}", probe++);
-        daemon.submit_batch(subject,
-                            event_line(subject + "a", subject, "red_light", "2024-05-01T00:00:00Z") +
-                                event_line(subject + "b", subject, "red_light", "2024-05-02T00:00:00Z"));
+        daemon.submit_batch(
+            subject, event_line(subject + "a", subject, "red_light", "2024-05-01T00:00:00Z") +
+                         event_line(subject + "b", subject, "red_light", "2024-05-02T00:00:00Z"));
         zmq::pollitem_t heard{reader.handle(), 0, ZMQ_POLLIN, 0};
         return zmq::poll(&heard, 1, 200ms) > 0;
       },
@@ -208,8 +208,8 @@ TEST_F(AuthTest, EachRoleDoesWhatItMayAndTheRestIsRefusedByName) {
             std::string::npos);
 
   // The appeals office's revoke is taken (through `tally revoke`).
-  const ProgramResult revoke = tally_as(
-      daemon, "appeals", {"revoke", "plate:1", "e1", "--reason", "appeal upheld"});
+  const ProgramResult revoke =
+      tally_as(daemon, "appeals", {"revoke", "plate:1", "e1", "--reason", "appeal upheld"});
   EXPECT_EQ(revoke.exit_code, 0) << revoke.output;
   // ...and it may not send events.
   daemon.use_credentials(credentials("appeals"));
@@ -234,10 +234,34 @@ TEST_F(AuthTest, EachRoleDoesWhatItMayAndTheRestIsRefusedByName) {
 
   daemon.use_credentials(credentials("reader"));
   EXPECT_EQ(score_of(daemon, "plate:1"), 0) << "the appeals office's revoke counts";
+  // Every accepted revoke names the client that sent it, beside its source,
+  // in explain and history, and after a restart (journal) and a snapshot.
+  const auto revoked_by_appeals = [](DaemonProcess& running) {
+    const std::string explained = running.ask(R"({"op":"explain","subject":"plate:1"})");
+    EXPECT_NE(explained.find(R"("revoke_source":"appeals","revoke_reason":"appeal upheld")"),
+              std::string::npos)
+        << explained;
+    EXPECT_NE(explained.find(R"("revoke_client":"appeals")"), std::string::npos) << explained;
+    const std::string history = running.ask(R"({"op":"history","subject":"plate:1"})");
+    EXPECT_NE(history.find(R"("what":"revoked")"), std::string::npos) << history;
+    EXPECT_NE(history.find(R"("client":"appeals")"), std::string::npos) << history;
+  };
+  revoked_by_appeals(daemon);
+  const ProgramResult shown = tally_as(daemon, "reader", {"explain", "plate:1"});
+  EXPECT_NE(shown.output.find("appeals (client appeals)"), std::string::npos) << shown.output;
   const std::string metrics = daemon.scrape_metrics();
-  EXPECT_NE(metrics.find("tally_events_rejected_total{reason=\"forbidden\"} 2"),
-            std::string::npos);
-  EXPECT_EQ(daemon.terminate(), 0);
+  EXPECT_NE(metrics.find("tally_events_rejected_total{reason=\"forbidden\"} 2"), std::string::npos);
+  daemon.kill_hard();  // what follows is recovered from the journal
+  {
+    auto restarted = start({"--workers", "3"});
+    restarted.use_credentials(credentials("reader"));
+    revoked_by_appeals(restarted);
+    EXPECT_EQ(restarted.terminate(), 0);  // a snapshot at the stop
+  }
+  auto from_snapshot = start({"--workers", "1"});
+  from_snapshot.use_credentials(credentials("reader"));
+  revoked_by_appeals(from_snapshot);
+  EXPECT_EQ(from_snapshot.terminate(), 0);
 }
 
 TEST_F(AuthTest, AReloadLetsANewClientInAndShutsARemovedOneOut) {
@@ -273,6 +297,28 @@ TEST_F(AuthTest, AReloadLetsANewClientInAndShutsARemovedOneOut) {
   EXPECT_EQ(broken.exit_code, 1) << broken.output;
   EXPECT_NE(broken.output.find("auth.toml:"), std::string::npos) << broken.output;
   EXPECT_EQ(daemon.terminate(), 0);
+}
+
+TEST_F(AuthTest, MetricsCanRequireBasicAuthentication) {
+  write_file(dir_ / "metrics.pass", "prometheus:s3cret-Value\n");
+  fs::permissions(dir_ / "metrics.pass", fs::perms::owner_read | fs::perms::owner_write);
+  auto daemon = start({"--metrics-auth", (dir_ / "metrics.pass").string()});
+  const std::string rest = daemon.metrics_url().substr(std::string("http://").size());
+  const std::string host = rest.substr(0, rest.find(':'));
+  const int port = std::stoi(rest.substr(rest.find(':') + 1));
+  EXPECT_FALSE(client::http_get(host, port, "/metrics", 10s)) << "answered without credentials";
+  EXPECT_FALSE(client::http_get(host, port, "/metrics", 10s, "prometheus:wrong"));
+  const auto body = client::http_get(host, port, "/metrics", 10s, "prometheus:s3cret-Value");
+  ASSERT_TRUE(body);
+  EXPECT_NE(body->find("tally_build_info"), std::string::npos);
+  EXPECT_EQ(daemon.terminate(), 0);
+
+  fs::permissions(dir_ / "metrics.pass", fs::perms::group_read, fs::perm_options::add);
+  const ProgramResult exposed =
+      run_program({tallyd_path(), "--rules", (dir_ / "rules.toml").string(), "--data-dir",
+                   (dir_ / "data").string(), "--metrics-auth", (dir_ / "metrics.pass").string()});
+  EXPECT_EQ(exposed.exit_code, 2);
+  EXPECT_NE(exposed.output.find("chmod 600"), std::string::npos) << exposed.output;
 }
 
 TEST_F(AuthTest, WithoutAuthOnlyLoopbackUnlessInsecureAndStateIsOwnerOnly) {

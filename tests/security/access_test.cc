@@ -82,9 +82,10 @@ TEST(AccessListTest, LoadsClientsAndRefusesWhatIsWrongWithItsPlace) {
   };
   refused(clients, "server_secret_key_file");
   refused("server_secret_key_file = \"missing.key\"\n", "missing.key");
-  refused("server_secret_key_file = \"server.key\"\n[[client]]\nname = \"x\"\npublic_key = "
-          "\"short\"\nroles = [\"reader\"]\n",
-          "bad.toml:2:1: client `x` needs a `public_key`");
+  refused(
+      "server_secret_key_file = \"server.key\"\n[[client]]\nname = \"x\"\npublic_key = "
+      "\"short\"\nroles = [\"reader\"]\n",
+      "bad.toml:2:1: client `x` needs a `public_key`");
   refused(fmt::format("server_secret_key_file = \"server.key\"\n[[client]]\nname = \"x\"\n"
                       "public_key = \"{}\"\nroles = [\"admin\"]\n",
                       a->public_key),

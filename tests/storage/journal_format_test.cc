@@ -23,6 +23,10 @@ TEST(JournalFormatTest, RecordsRoundTripWithEveryField) {
   revoke.revokes = "e1";
   revoke.reason = "appeal upheld";
   journal::append_record(bytes, revoke);
+  Record authenticated = revoke;  // through tallyd --auth: the client's name too
+  authenticated.id = "r2";
+  authenticated.actor = "dmv-appeals";
+  journal::append_record(bytes, authenticated);
 
   std::size_t offset = 0;
   Record read;
@@ -40,6 +44,11 @@ TEST(JournalFormatTest, RecordsRoundTripWithEveryField) {
   EXPECT_EQ(read.kind, RecordKind::kRevoke);
   EXPECT_EQ(read.revokes, "e1");
   EXPECT_EQ(read.reason, "appeal upheld");
+  EXPECT_EQ(read.actor, "");
+  ASSERT_EQ(journal::read_record(bytes, offset, read), ReadStatus::kOk);
+  EXPECT_EQ(read.id, "r2");
+  EXPECT_EQ(read.reason, "appeal upheld");
+  EXPECT_EQ(read.actor, "dmv-appeals");
   EXPECT_EQ(journal::read_record(bytes, offset, read), ReadStatus::kEndOfData);
 }
 

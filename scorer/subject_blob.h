@@ -188,7 +188,7 @@ inline std::string_view read_short_string(const char* at) noexcept {
 
 inline std::size_t write_short_string(char* at, std::string_view text) noexcept {
   at[0] = static_cast<char>(text.size());
-  std::memcpy(at + 1, text.data(), text.size());
+  if (!text.empty()) std::memcpy(at + 1, text.data(), text.size());  // data() may be null
   return 1 + text.size();
 }
 

@@ -165,6 +165,9 @@ TEST_F(AlertsTest, ASlowSubscriberSeesGapsInSeqAndTheLogFillsEveryOne) {
     if (seq != previous + 1) ++gaps;
     previous = seq;
   }
+  // A slow daemon (a sanitizer build) may lose only the end of the burst: no
+  // later alert shows that jump, the log's `last` does.
+  if (previous < total) ++gaps;
   EXPECT_LT(heard.size(), total) << "the subscriber was meant to fall behind";
   EXPECT_GT(gaps, 0u) << "the subscriber saw seq jump where it lost alerts";
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 #include <vector>
 #include <zmq_addon.hpp>
@@ -44,13 +45,18 @@ Status AlertFollower::start() {
   }
   expected_ = options_.since;
   started_ = true;
-  counters_.missed += head->missed;
-  if (expected_ < head->oldest) expected_ = head->oldest;
-  for (api::AlertBody& alert : head->alerts) {
+  absorb(*head);
+  return Status::ok();
+}
+
+void AlertFollower::absorb(api::AlertsAnswer& page) {
+  // What retention dropped is counted, and reading goes on from the oldest kept.
+  counters_.missed += page.missed;
+  expected_ = std::max(expected_, page.oldest);
+  for (api::AlertBody& alert : page.alerts) {
     ++counters_.from_log;
     take(std::move(alert));
   }
-  return Status::ok();
 }
 
 void AlertFollower::take(api::AlertBody alert) {
@@ -69,15 +75,9 @@ Status AlertFollower::fill(std::uint64_t through) {
           "back (removed, or a daemon without a journal restarted); start again with --since",
           answer->last, expected_));
     }
-    if (answer->missed > 0) {
-      counters_.missed += answer->missed;
-      expected_ = answer->oldest;
-    }
-    if (answer->alerts.empty()) return Status::ok();  // the log has nothing newer yet
-    for (api::AlertBody& alert : answer->alerts) {
-      ++counters_.from_log;
-      take(std::move(alert));
-    }
+    const bool nothing_newer = answer->alerts.empty();
+    absorb(*answer);
+    if (nothing_newer) return Status::ok();
   }
   return Status::ok();
 }
@@ -88,12 +88,7 @@ Result<bool> AlertFollower::catch_up() {
   }
   Result<api::AlertsAnswer> answer = ask_log(query_, expected_);
   if (!answer) return answer.status();
-  counters_.missed += answer->missed;
-  if (answer->missed > 0) expected_ = answer->oldest;
-  for (api::AlertBody& alert : answer->alerts) {
-    ++counters_.from_log;
-    take(std::move(alert));
-  }
+  absorb(*answer);
   return expected_ > answer->last;
 }
 

@@ -89,6 +89,8 @@ class AlertFollower {
   // Reads the log from expected_ until it holds `through` (0: to its end).
   Status fill(std::uint64_t through);
   void take(api::AlertBody alert);
+  // Takes a page of the log: counts what retention dropped, then each alert.
+  void absorb(api::AlertsAnswer& page);
 
   AlertFollowerOptions options_;
   QueryClient query_;

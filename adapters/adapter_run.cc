@@ -77,7 +77,11 @@ AdapterRun::~AdapterRun() = default;
 int AdapterRun::run() {
   const auto started = Clock::now();
   if (Status opened = open_inputs(); !opened) return fail(opened.message());
-  if (!options_.dry_run) {
+  if (!options_.dry_run && !options_.jetstream.urls.empty()) {
+    auto opened = client::JetStreamPublisher::open(options_.jetstream);
+    if (!opened) return fail(opened.status().to_string());
+    log_publisher_ = std::move(opened).value();
+  } else if (!options_.dry_run) {
     context_ = std::make_unique<zmq::context_t>(1);
     publisher_.emplace(*context_, options_.publisher);
   }
@@ -203,6 +207,7 @@ bool AdapterRun::emit(std::string_view ndjson, const EventOrigins::Origin& origi
     if (stdout_buffer_.size() >= kStdoutChunk) flush_stdout();
     return true;
   }
+  if (log_publisher_) return log_publisher_->add(ndjson);
   origins_.note(origin);
   return publisher_->add(ndjson);
 }
@@ -212,6 +217,13 @@ bool AdapterRun::idle(std::chrono::milliseconds wait) {
   if (options_.dry_run) {
     flush_stdout();
     std::fflush(stdout);
+    std::this_thread::sleep_for(wait);
+    return true;
+  }
+  if (log_publisher_) {
+    // A live feed's partial batches go out while it waits, each waiting for
+    // its PubAck (so the wait is at least that).
+    if (!log_publisher_->flush()) return false;
     std::this_thread::sleep_for(wait);
     return true;
   }
@@ -247,6 +259,10 @@ void AdapterRun::finish_output() {
     std::fflush(stdout);
     return;
   }
+  if (log_publisher_) {
+    summary_.logged = log_publisher_->finish();
+    return;
+  }
   summary_.published = publisher_->finish();
   // tallyd's rejects, traced back to their records.
   for (const client::RejectedLine& refused : summary_.published.rejected_lines) {
@@ -278,7 +294,17 @@ void AdapterRun::print_summary() const {
   for (const auto& [reason, count] : s.skipped) {
     text += fmt::format("    skipped {}: {}\n", reason, count);
   }
-  if (!options_.dry_run) {
+  if (log_publisher_) {
+    const client::JetStreamPublishSummary& l = s.logged;
+    text += fmt::format("  published {} events in {} batch{} to stream {} ({} partitions)\n",
+                        thousands(l.events), thousands(l.batches), l.batches == 1 ? "" : "es",
+                        options_.jetstream.stream, log_publisher_->partitions());
+    text += fmt::format(
+        "  acknowledged by the stream {}, batches already stored {}, retries {}, "
+        "unacknowledged {}\n",
+        thousands(l.acknowledged_events), thousands(l.duplicate_batches), thousands(l.retries),
+        thousands(l.unacknowledged_events));
+  } else if (!options_.dry_run) {
     const client::PublishSummary& p = s.published;
     text +=
         fmt::format("  sent {} events in {} batch{} to {}\n", thousands(p.events_sent),
@@ -303,7 +329,18 @@ int AdapterRun::exit_code() const {
   }
   if (!summary_.failure.empty()) return fail(summary_.failure);
   const client::PublishSummary& p = summary_.published;
-  if (!options_.dry_run) {
+  if (log_publisher_) {
+    const client::JetStreamPublishSummary& l = summary_.logged;
+    if (!l.failure.empty()) return fail(l.failure);
+    if (!l.complete()) {
+      std::fprintf(stderr,
+                   "%s: %llu events never got a PubAck from the stream; running again is safe "
+                   "(message and event ids make repeats duplicates)\n",
+                   options_.program.c_str(),
+                   static_cast<unsigned long long>(l.unacknowledged_events));
+      return kExitUnacknowledged;
+    }
+  } else if (!options_.dry_run) {
     if (!p.failure.empty()) return fail(p.failure);
     if (!p.complete()) {
       std::fprintf(stderr,

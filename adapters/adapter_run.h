@@ -1,13 +1,15 @@
 // One run of a source adapter (tally-camera, tally-enforcement): inputs ->
-// records -> a Mapping -> canonical NDJSON events -> a Publisher (or stdout
-// for --dry-run), with a rejects file (rejects_file.h), progress
+// records -> a Mapping -> canonical NDJSON events -> a Publisher (or a
+// cluster's stream through a JetStreamPublisher, or stdout for --dry-run),
+// with a rejects file (rejects_file.h), progress
 // (progress_meter.h), and a summary whose exit code says whether everything
 // sent was acknowledged.
 //
 // Nothing is lost without trace: every record read is sent, or rejected (the
 // rejects file gets its input, line, reason, detail and raw text), or skipped
 // for a reason the mapping names (counted). Events tallyd refuses are written
-// to the rejects file too, traced back to their input and line.
+// to the rejects file too, traced back to their input and line (over
+// ZeroMQ; into the stream, no node answers, and each node dead-letters them).
 //
 // The steps of run(): open every input (a typo fails before anything is
 // sent); read each input's records, mapping and emitting each (or holding
@@ -42,6 +44,7 @@
 #include "adapters/progress_meter.h"
 #include "adapters/record_reader.h"
 #include "adapters/rejects_file.h"
+#include "client/jetstream_publisher.h"
 #include "client/publisher.h"
 #include "core/status.h"
 
@@ -65,6 +68,11 @@ struct AdapterOptions {
   // How publishing is done (acknowledged is forced on: adapters account for
   // every event).
   client::PublisherOptions publisher;
+  // With urls: publish into the replicated log (a cluster's JetStream
+  // stream, docs/cluster.md) instead of tallyd's ZeroMQ ingest; a batch is
+  // sent once the stream acknowledged it (PubAck), and tallyd's verdict on
+  // each event is in the nodes' counters and dead-letter files.
+  client::JetStreamPublisherOptions jetstream;
   ProgressMode progress = ProgressMode::kAuto;
   std::chrono::milliseconds progress_interval{10000};
   // Exit 3 when any record was rejected (by the mapping or by tallyd).
@@ -85,8 +93,9 @@ struct AdapterSummary {
   std::map<std::string, std::uint64_t, std::less<>> skipped;   // by reason
   std::uint64_t inputs = 0;
   double seconds = 0;
-  client::PublishSummary published;  // empty for a dry run
-  std::string failure;               // why the run stopped early; empty if it did not
+  client::PublishSummary published;        // empty for a dry run and with JetStream
+  client::JetStreamPublishSummary logged;  // with JetStream: what the stream acknowledged
+  std::string failure;                     // why the run stopped early; empty if it did not
   std::uint64_t rejected_total() const;
   std::uint64_t skipped_total() const;
 };
@@ -141,6 +150,7 @@ class AdapterRun {
   std::vector<std::unique_ptr<ByteSource>> sources_;
   std::unique_ptr<zmq::context_t> context_;  // not for a dry run; outlives the publisher
   std::optional<client::Publisher> publisher_;
+  std::unique_ptr<client::JetStreamPublisher> log_publisher_;  // with options_.jetstream.urls
   EventOrigins origins_;
   RejectsFile rejects_;
   ProgressMeter progress_;

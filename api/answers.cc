@@ -2,10 +2,13 @@
 // contract (see api/answers.h).
 #include "api/answers.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 
 #include "core/event_time.h"
 #include "core/json_writer.h"
+#include "core/key_groups.h"
 
 namespace tally::api {
 namespace {
@@ -318,9 +321,26 @@ std::string to_json(const SnapshotAnswer& answer) {
   });
 }
 
+std::string alert_id(const AlertBody& alert) {
+  // Not `time`: it is the node's event clock when the change was applied,
+  // which depends on how the node's batches fell. An event arrives once and
+  // expires once, so (subject, event, cause) with the tiers names one change.
+  // Fields joined with a byte no tier name, subject or id holds unescaped
+  // in a valid event, so two different changes never join to one string.
+  std::string key;
+  key.reserve(alert.subject.size() + alert.from.size() + alert.to.size() + alert.event.size() + 32);
+  for (const std::string_view part : {std::string_view(alert.subject), std::string_view(alert.from),
+                                      std::string_view(alert.to), std::string_view(alert.event)}) {
+    key.append(part).push_back('\0');
+  }
+  key.push_back(alert.by_expiry ? 'x' : 'e');
+  return fmt::format("{:016x}", stable_hash64(key));
+}
+
 std::string to_json(const AlertBody& alert) {
   return json_object([&](JsonWriter& json) {
-    json.field("seq", alert.seq).field("subject", alert.subject).field("from", alert.from);
+    json.field("seq", alert.seq).field("id", alert_id(alert));
+    json.field("subject", alert.subject).field("from", alert.from);
     json.field("to", alert.to).field("score", alert.score).field("event", alert.event);
     json.field("time", format_rfc3339_ms(alert.time_ms));
     json.field("cause", alert.by_expiry ? "expiry" : "event");

@@ -316,11 +316,14 @@ struct ImpactAnswer {
 
 // A tier-change alert: the body the alerts socket publishes (its first frame
 // is the tier entered, `to`) and the alert log keeps:
-//   {"seq","subject","from","to","score","event","time","cause"}
+//   {"seq","id","subject","from","to","score","event","time","cause"}
 // `seq` numbers a daemon's alerts 1, 2, 3... across restarts (a jump means
 // alerts were missed: the alerts op has them); "" is the tier below every
 // tier; `event` caused the change, by arriving ("cause":"event") or by
-// expiring ("cause":"expiry"); `time` is when.
+// expiring ("cause":"expiry"); `time` is when. `id` (alert_id) names the
+// tier change itself, the same on every node that saw it: replicas of a
+// cluster number their alerts each on its own, and a consumer of several
+// keeps one alert per id.
 struct AlertBody {
   std::uint64_t seq = 0;
   std::string subject;
@@ -361,6 +364,9 @@ std::string to_json(const WorkersAnswer& answer);
 std::string to_json(const SnapshotAnswer& answer);
 std::string to_json(const ImpactAnswer& answer);
 std::string to_json(const AlertBody& alert);
+// 16 hex digits: a hash of what defines the tier change (subject, from, to,
+// event, cause); not of `seq`, which each node numbers, nor of `time`.
+std::string alert_id(const AlertBody& alert);
 // The bodies are written as given: each is an AlertBody's JSON (the log keeps them so).
 std::string alerts_json(const std::vector<std::string_view>& bodies, std::uint64_t next,
                         std::uint64_t oldest, std::uint64_t last, std::uint64_t missed);

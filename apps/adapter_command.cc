@@ -12,6 +12,7 @@
 #include "adapters/mapping_presets.h"
 #include "adapters/pseudonymiser.h"
 #include "api/endpoints.h"
+#include "core/nats_connection.h"
 #include "core/signal_watcher.h"
 
 namespace tally::apps {
@@ -48,6 +49,12 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
                  "overrides the mapping's time_zone");
   app.add_option("--submit", options.publisher.endpoint, "tallyd's acknowledged ingest endpoint")
       ->default_val(api::kDefaultSubmitEndpoint);
+  std::string nats_urls;
+  app.add_option("--nats", nats_urls,
+                 "Publish into a cluster's replicated log instead (NATS servers, comma-separated "
+                 "nats://HOST:PORT; docs/cluster.md); --submit is then not used");
+  app.add_option("--stream", options.jetstream.stream, "With --nats: the stream")
+      ->capture_default_str();
   std::string curve_key, server_key;
   app.add_option("--key", curve_key,
                  "tallyd --auth: this adapter's secret key file (NAME.key, `tally keygen`)");
@@ -151,6 +158,14 @@ int run_adapter_command(const AdapterProgram& program, int argc, char** argv) {
       security::load_credentials(curve_key, server_key);
   if (!curve) return fail(curve.status().to_string());
   options.publisher.curve = std::move(curve).value();
+  if (!nats_urls.empty()) {
+    Result<std::vector<std::string>> urls = nats::parse_urls(nats_urls);
+    if (!urls) return fail("--nats: " + urls.status().to_string());
+    options.jetstream.urls = std::move(urls).value();
+    options.jetstream.batch_max_events = options.publisher.batch_max_events;
+    options.jetstream.ack_timeout = to_ms(ack_timeout_s);
+    options.jetstream.client_name = std::string(program.name);
+  }
   options.publisher.acknowledged = true;
   options.publisher.ack_timeout = to_ms(ack_timeout_s);
   options.publisher.send_timeout = to_ms(send_timeout_s);

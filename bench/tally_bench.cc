@@ -27,6 +27,13 @@
 // duplicate or rejected). Latency quantiles come from the daemon's own
 // tally_event_latency_seconds histogram (the difference of two scrapes of
 // /metrics), so they measure receive-to-applied inside tallyd, not the client.
+//
+// With --nats the senders publish into a cluster's stream instead
+// (client/jetstream_publisher.h, every batch waiting for its PubAck), --query
+// may name several nodes (comma-separated: throughput runs until the last of
+// them has every event), and a probe publishes one event every 10 ms and
+// polls the first node until it counts it: "publish-to-applied" quantiles,
+// from the publish call to the score showing the event, PubAck included.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -50,10 +57,12 @@
 #include "api/protocol.h"
 #include "bench/generated_rules.h"
 #include "client/http_get.h"
+#include "client/jetstream_publisher.h"
 #include "client/prometheus_histogram.h"
 #include "client/publisher.h"
 #include "client/query_client.h"
 #include "core/event_time.h"
+#include "core/nats_connection.h"
 
 namespace {
 
@@ -74,13 +83,16 @@ struct Settings {
   unsigned threads = 1;
   std::string ingest = tally::api::kDefaultIngestEndpoint;
   std::string submit = tally::api::kDefaultSubmitEndpoint;
-  std::string query = tally::api::kDefaultQueryEndpoint;
+  std::string query = tally::api::kDefaultQueryEndpoint;  // the first of --query
+  std::vector<std::string> queries;                       // every node of --query
   std::string metrics = tally::api::kDefaultMetricsAddress;
   double stall_s = 30;          // give up when tallyd's count stops moving this long
   unsigned reloads = 10;        // reload: requests sent during the load
   std::string rescale = "4,2";  // rescale: the worker counts to change to, in order
   std::string write_rules;      // write a generated rules file here and exit
   std::size_t rule_count = 10'000;
+  std::string nats;  // NATS servers: publish into the stream
+  std::string stream = tally::kDefaultStream;
   std::string key_file, server_key;  // tallyd --auth
   std::shared_ptr<const tally::security::CurveCredentials> curve;
 };
@@ -127,9 +139,62 @@ std::string make_events(const Settings& settings, const std::vector<std::string>
   return out;
 }
 
+// Calls `add` with each line of `events` (NDJSON), `rate` events/s if
+// non-zero, pacing once a batch; stops when `add` fails.
+template <typename Add>
+void pace_lines(const std::string& events, std::size_t batch, double rate, Add&& add) {
+  const auto start = Clock::now();
+  const std::chrono::duration<double> per_event(rate > 0 ? 1.0 / rate : 0.0);
+  std::uint64_t added = 0;
+  std::size_t begin = 0;
+  while (begin < events.size()) {
+    const std::size_t end = std::min(events.find('\n', begin), events.size());
+    if (!add(std::string_view(events).substr(begin, end - begin))) break;
+    begin = end + 1;
+    if (++added % batch == 0 && rate > 0) {
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                per_event * static_cast<double>(added)));
+    }
+  }
+}
+
+tally::client::JetStreamPublisherOptions log_publishing(const Settings& settings,
+                                                        std::size_t batch) {
+  tally::client::JetStreamPublisherOptions options;
+  options.urls = tally::nats::parse_urls(settings.nats).value_or({});
+  options.stream = settings.stream;
+  options.batch_max_events = batch;
+  options.client_name = "tally-bench";
+  return options;
+}
+
+// Publishes into the stream (--nats); the summary in the ZeroMQ publisher's terms.
+PublishSummary publish_to_log(const Settings& settings, const Workload& workload, double rate,
+                              const std::string& events) {
+  PublishSummary out;
+  auto publisher =
+      tally::client::JetStreamPublisher::open(log_publishing(settings, workload.batch));
+  if (!publisher) {
+    out.failure = publisher.status().to_string();
+    return out;
+  }
+  pace_lines(events, workload.batch, rate,
+             [&](std::string_view line) { return (*publisher)->add(line); });
+  const tally::client::JetStreamPublishSummary s = (*publisher)->finish();
+  out.events = out.events_sent = s.events;
+  out.batches = s.batches;
+  out.resends = s.retries;
+  out.acknowledged_events = s.acknowledged_events;
+  out.unacknowledged_events = s.unacknowledged_events;
+  out.unacknowledged_batches = s.unacknowledged_batches;
+  out.failure = s.failure;
+  return out;
+}
+
 // Publishes `events` (NDJSON), `rate` events/s if non-zero, pacing once a batch.
 PublishSummary publish(zmq::context_t& context, const Settings& settings, const Workload& workload,
                        double rate, const std::string& events) {
+  if (!settings.nats.empty()) return publish_to_log(settings, workload, rate, events);
   tally::client::PublisherOptions options;
   options.acknowledged = settings.ack;
   options.endpoint = settings.ack ? settings.submit : settings.ingest;
@@ -139,19 +204,8 @@ PublishSummary publish(zmq::context_t& context, const Settings& settings, const 
   options.send_high_water_mark = 10000;
   options.curve = settings.curve;
   tally::client::Publisher publisher(context, options);
-  const auto start = Clock::now();
-  const std::chrono::duration<double> per_event(rate > 0 ? 1.0 / rate : 0.0);
-  std::uint64_t added = 0;
-  std::size_t begin = 0;
-  while (begin < events.size()) {
-    const std::size_t end = std::min(events.find('\n', begin), events.size());
-    if (!publisher.add(std::string_view(events).substr(begin, end - begin))) break;
-    begin = end + 1;
-    if (++added % workload.batch == 0 && rate > 0) {
-      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
-                                                per_event * static_cast<double>(added)));
-    }
-  }
+  pace_lines(events, workload.batch, rate,
+             [&](std::string_view line) { return publisher.add(line); });
   return publisher.finish();
 }
 
@@ -252,6 +306,75 @@ class AckProbe {
   std::thread thread_;
 };
 
+// With --nats: one event every 10 ms through the stream, each timed from the
+// publish call until the first node's score counts it (a subject of its own,
+// so that one event is "counted").
+class LogProbe {
+ public:
+  LogProbe(zmq::context_t& context, const Settings& settings, std::string run_id)
+      : thread_([this, &context, &settings, run_id = std::move(run_id)] {
+          run(context, settings, run_id);
+        }) {}
+  ~LogProbe() { stop(); }
+  // Events the probe published (each counts once in every node's stats).
+  std::uint64_t published() const noexcept { return published_; }
+  // Stops the probe; the publish-to-applied times, sorted, in ms.
+  std::vector<double> stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    std::sort(times_ms_.begin(), times_ms_.end());
+    return times_ms_;
+  }
+
+ private:
+  void run(zmq::context_t& context, const Settings& settings, const std::string& run_id) {
+    auto publisher = tally::client::JetStreamPublisher::open(log_publishing(settings, 1));
+    if (!publisher) return;
+    tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10),
+                                      settings.curve);
+    const std::string type = split(settings.types, ',').front();
+    for (std::uint64_t n = 0; !stop_.load(); ++n) {
+      const auto next = Clock::now() + std::chrono::milliseconds(10);
+      const std::string subject = fmt::format("probe:{}:{}", run_id, n);
+      const std::string request =
+          tally::api::to_json(tally::api::Request(tally::api::ScoreRequest{subject, {}}));
+      const auto sent = Clock::now();
+      if (!(*publisher)
+               ->add(fmt::format(
+                   R"({{"id":"{}","subject":"{}","type":"{}","time":"{}"}})", subject, subject,
+                   type,
+                   tally::format_rfc3339_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count())))) {
+        return;
+      }
+      ++published_;
+      while (!stop_.load() && Clock::now() - sent < std::chrono::seconds(10)) {
+        const auto answer = client.request(request);
+        if (!answer) return;
+        const auto score = tally::api::parse_answer<tally::api::ScoreAnswer>(*answer);
+        if (score && score->events > 0) {
+          times_ms_.push_back(
+              std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+          break;
+        }
+      }
+      std::this_thread::sleep_until(next);
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  std::vector<double> times_ms_;  // written by the thread until stop()
+  std::uint64_t published_ = 0;   // likewise
+  std::thread thread_;
+};
+
+std::string quantile_ms(const std::vector<double>& sorted_ms, double q) {
+  if (sorted_ms.empty()) return "n/a";
+  const auto at = static_cast<std::size_t>(q * static_cast<double>(sorted_ms.size() - 1) + 0.5);
+  return fmt::format("{:.3f} ms", sorted_ms[at]);
+}
+
 // tallyd's receive-to-applied histogram; empty if /metrics cannot be read.
 HistogramBuckets latency_buckets(const std::string& address) {
   const auto colon = address.rfind(':');
@@ -322,8 +445,9 @@ std::string rescale_while(zmq::context_t& context, const Settings& settings,
 }
 
 // Runs one workload; prints its line; false if tallyd did not process it all.
-bool run(zmq::context_t& context, tally::client::QueryClient& client, const Settings& settings,
-         const Workload& workload, const std::string& run_id) {
+bool run(zmq::context_t& context,
+         const std::vector<std::unique_ptr<tally::client::QueryClient>>& nodes,
+         const Settings& settings, const Workload& workload, const std::string& run_id) {
   const auto types = split(settings.types, ',');
   std::vector<std::string> inputs(settings.threads);
   for (unsigned t = 0; t < settings.threads; ++t) {
@@ -332,12 +456,18 @@ bool run(zmq::context_t& context, tally::client::QueryClient& client, const Sett
     inputs[t] = make_events(settings, types, run_id, first, last - first);
   }
 
-  const auto before = stats(client);
-  if (!before) {
-    std::fprintf(stderr, "tally-bench: %s\n", before.status().to_string().c_str());
-    return false;
+  std::vector<StatsTotals> before;
+  for (const auto& node : nodes) {
+    const auto totals = stats(*node);
+    if (!totals) {
+      std::fprintf(stderr, "tally-bench: %s\n", totals.status().to_string().c_str());
+      return false;
+    }
+    before.push_back(*totals);
   }
   const HistogramBuckets latency_before = latency_buckets(settings.metrics);
+  std::optional<LogProbe> probe;
+  if (!settings.nats.empty()) probe.emplace(context, settings, run_id);
 
   const auto start = Clock::now();
   std::vector<PublishSummary> summaries(settings.threads);
@@ -361,21 +491,35 @@ bool run(zmq::context_t& context, tally::client::QueryClient& client, const Sett
   }
   for (auto& sender : senders) sender.join();
   load_running.store(false);
+  // The probe measures under the load only; its events count like the load's.
+  std::vector<double> probe_ms;
+  std::uint64_t probe_events = 0;
+  if (probe) {
+    probe_ms = probe->stop();
+    probe_events = probe->published();
+  }
   if (reloader.joinable()) reloader.join();
 
-  // Wait until tallyd has settled every event, or its count stops moving.
-  const std::uint64_t target = before->processed() + settings.events;
-  StatsTotals now = *before;
-  auto last_progress = Clock::now();
-  while (now.processed() < target) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const auto latest = stats(client);
-    if (latest && latest->processed() > now.processed()) {
-      now = *latest;
-      last_progress = Clock::now();
-    } else if (Clock::now() - last_progress > std::chrono::duration<double>(settings.stall_s)) {
-      break;
+  // Wait until every node has settled every event, or its count stops moving.
+  std::uint64_t processed = settings.events;
+  std::uint64_t rejected = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const std::uint64_t target = before[i].processed() + settings.events + probe_events;
+    StatsTotals now = before[i];
+    auto last_progress = Clock::now();
+    while (now.processed() < target) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      const auto latest = stats(*nodes[i]);
+      if (latest && latest->processed() > now.processed()) {
+        now = *latest;
+        last_progress = Clock::now();
+      } else if (Clock::now() - last_progress > std::chrono::duration<double>(settings.stall_s)) {
+        break;
+      }
     }
+    const std::uint64_t done = now.processed() - before[i].processed();
+    processed = std::min(processed, done > probe_events ? done - probe_events : 0);
+    rejected = std::max(rejected, now.rejected - before[i].rejected);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const HistogramBuckets latency =
@@ -388,12 +532,16 @@ bool run(zmq::context_t& context, tally::client::QueryClient& client, const Sett
     unacknowledged += summary.unacknowledged_events;
     if (failure.empty()) failure = summary.failure;
   }
-  const std::uint64_t processed = now.processed() - before->processed();
   const std::string name = fmt::format("send-{}{}", workload.name, settings.ack ? "-ack" : "");
   fmt::print("{:<18} {:>9} events  batch {:>5}  {:>6.2f} M events/s  p50 {}  p99 {}  p99.9 {}",
              name, settings.events, workload.batch,
              static_cast<double>(std::min(processed, settings.events)) / seconds / 1e6,
              milliseconds(latency, 0.5), milliseconds(latency, 0.99), milliseconds(latency, 0.999));
+  if (!probe_ms.empty()) {
+    fmt::print("  publish-to-applied p50 {}  p99 {} ({} probes)", quantile_ms(probe_ms, 0.5),
+               quantile_ms(probe_ms, 0.99), probe_ms.size());
+  }
+  if (nodes.size() > 1) fmt::print("  nodes {}", nodes.size());
   if (settings.threads > 1) fmt::print("  threads {}", settings.threads);
   if (workload.rate > 0) fmt::print("  rate {:g}/s", workload.rate);
   if (resends > 0) fmt::print("  resends {}", resends);
@@ -402,7 +550,6 @@ bool run(zmq::context_t& context, tally::client::QueryClient& client, const Sett
     fmt::print("  reloads {} of {} rules: p50 {:.1f} ms  max {:.1f} ms", reloads.ms.size(),
                reloads.rules, reloads.ms[reloads.ms.size() / 2], reloads.ms.back());
   }
-  const std::uint64_t rejected = now.rejected - before->rejected;
   if (rejected > 0) fmt::print("  REJECTED {} (check --types against the rules)", rejected);
   fmt::print("\n");
   std::fflush(stdout);
@@ -454,7 +601,9 @@ int main(int argc, char** argv) {
       "  tally-bench --workload batched,single,latency --subjects 1000000\n"
       "  tally-bench --write-rules /tmp/10k.toml && tallyd --rules /tmp/10k.toml &\n"
       "  tally-bench --workload reload\n"
-      "  tally-bench --workload batched,rescale --subjects 1000000 --events 2000000 --ack",
+      "  tally-bench --workload batched,rescale --subjects 1000000 --events 2000000 --ack\n"
+      "  tally-bench --nats nats://127.0.0.1:4222 --query "
+      "tcp://127.0.0.1:7003,tcp://127.0.0.1:7013",
       "tally-bench"};
   app.add_option("--workload", settings.workloads,
                  "Comma-separated workloads, run in order: batched, single, latency, reload, "
@@ -484,7 +633,14 @@ int main(int argc, char** argv) {
   app.add_option("--ingest", settings.ingest, "tallyd's PULL endpoint")->capture_default_str();
   app.add_option("--submit", settings.submit, "tallyd's acknowledged-batch endpoint")
       ->capture_default_str();
-  app.add_option("--query", settings.query, "tallyd's query endpoint")->capture_default_str();
+  app.add_option("--query", settings.query,
+                 "tallyd's query endpoint; with --nats, comma-separated nodes (each must count "
+                 "every event)")
+      ->capture_default_str();
+  app.add_option("--nats", settings.nats,
+                 "Publish into a cluster's stream instead (NATS servers, comma-separated); "
+                 "--ingest, --submit and --ack are then not used");
+  app.add_option("--stream", settings.stream, "With --nats: the stream")->capture_default_str();
   app.add_option("--key", settings.key_file, "tallyd --auth: a secret key file (NAME.key)");
   app.add_option("--server-key", settings.server_key, "tallyd --auth: the server's public key");
   app.add_option("--metrics", settings.metrics, "tallyd's metrics HOST:PORT (IPv4)")
@@ -514,6 +670,17 @@ int main(int argc, char** argv) {
     settings.curve = std::move(curve).value();
   }
   const bool rate_given = rate->count() > 0;
+  settings.queries = split(settings.query, ',');
+  if (settings.queries.empty()) {
+    std::fprintf(stderr, "tally-bench: --query is empty\n");
+    return 2;
+  }
+  settings.query = settings.queries.front();
+  if (!settings.nats.empty() && !tally::nats::parse_urls(settings.nats)) {
+    std::fprintf(stderr, "tally-bench: --nats: %s\n",
+                 tally::nats::parse_urls(settings.nats).status().to_string().c_str());
+    return 2;
+  }
 
   if (!settings.write_rules.empty()) {
     std::ofstream out(settings.write_rules, std::ios::binary);
@@ -556,14 +723,17 @@ int main(int argc, char** argv) {
 
   try {
     zmq::context_t context(1);
-    tally::client::QueryClient client(context, settings.query, std::chrono::seconds(10),
-                                      settings.curve);
+    std::vector<std::unique_ptr<tally::client::QueryClient>> nodes;
+    for (const std::string& endpoint : settings.queries) {
+      nodes.push_back(std::make_unique<tally::client::QueryClient>(
+          context, endpoint, std::chrono::seconds(10), settings.curve));
+    }
     // Ids unique per run and workload, so that no event is a duplicate of an earlier run's.
     const std::string run_id = fmt::format(
         "bench{:x}", std::chrono::system_clock::now().time_since_epoch().count() % 0xffffffffff);
     bool all_complete = true;
     for (std::size_t w = 0; w < workloads.size(); ++w) {
-      all_complete &= run(context, client, settings, workloads[w], fmt::format("{}-{}", run_id, w));
+      all_complete &= run(context, nodes, settings, workloads[w], fmt::format("{}-{}", run_id, w));
     }
     return all_complete ? 0 : 1;
   } catch (const zmq::error_t& error) {

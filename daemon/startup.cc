@@ -192,7 +192,8 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   try {
     parts.metrics = std::make_unique<monitoring::MetricsExporter>(
         options.metrics, engine, parts.ingest_counters(), parts.autoscaler.get(),
-        &parts.alert_counters, parts.access ? &parts.auth_counters : nullptr);
+        &parts.alert_counters, parts.access ? &parts.auth_counters : nullptr,
+        parts.jetstream ? &parts.jetstream->jetstream_counters() : nullptr);
   } catch (const std::runtime_error& listen_error) {
     throw ConfigError(listen_error.what());
   }

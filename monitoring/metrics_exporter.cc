@@ -66,13 +66,14 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
  public:
   Collector(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,
             const scorer::Autoscaler* autoscaler, const AlertCounters* alerts,
-            const AuthCounters* auth)
+            const AuthCounters* auth, const JetStreamCounters* jetstream)
       : options_(std::move(options)),
         engine_(engine),
         ingest_(ingest),
         autoscaler_(autoscaler),
         alerts_(alerts),
-        auth_(auth) {}
+        auth_(auth),
+        jetstream_(jetstream) {}
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
@@ -146,11 +147,42 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
       out.push_back(std::move(handshakes));
     }
 
+    if (jetstream_ != nullptr) append_jetstream_families(out, relaxed);
+
     append_shard_families(out);
     return out;
   }
 
  private:
+  // A cluster node's consumers of the replicated log (stream/jetstream_source.h).
+  template <typename Relaxed>
+  void append_jetstream_families(std::vector<MetricFamily>& out, const Relaxed& relaxed) const {
+    out.push_back(single("tally_jetstream_acked_total",
+                         "Messages of the log acknowledged to JetStream, each once its events "
+                         "were journaled by the rules of --fsync",
+                         MetricType::Counter, relaxed(jetstream_->acked)));
+    out.push_back(single("tally_jetstream_redeliveries_total",
+                         "Messages JetStream delivered more than once (not acknowledged in "
+                         "time, or a restart); their events are dropped by id",
+                         MetricType::Counter, relaxed(jetstream_->redeliveries)));
+    out.push_back(single("tally_jetstream_ack_failures_total",
+                         "Acknowledgements that could not be sent (the message comes again)",
+                         MetricType::Counter, relaxed(jetstream_->ack_failures)));
+    out.push_back(single("tally_jetstream_fetch_errors_total",
+                         "Fetches from the log that failed (a server lost, a leader changing)",
+                         MetricType::Counter, relaxed(jetstream_->fetch_errors)));
+    auto lag = family("tally_jetstream_consumer_lag_messages",
+                      "Messages of a partition stored in the stream and not yet delivered to "
+                      "this node (refreshed every 2 s); only partitions the node owns",
+                      MetricType::Gauge);
+    for (std::size_t partition = 0; partition < jetstream_->lag.size(); ++partition) {
+      const std::int64_t value = jetstream_->lag[partition].load(std::memory_order_relaxed);
+      if (value < 0) continue;
+      add(lag, static_cast<double>(value), {{"partition", std::to_string(partition)}});
+    }
+    out.push_back(std::move(lag));
+  }
+
   // The alert log and the alerts socket (daemon/alert_publisher.h).
   template <typename Relaxed>
   void append_alert_families(std::vector<MetricFamily>& out, const Relaxed& relaxed) const {
@@ -323,11 +355,13 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
   const scorer::Autoscaler* autoscaler_;
   const AlertCounters* alerts_;
   const AuthCounters* auth_;
+  const JetStreamCounters* jetstream_;
 };
 
 MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
                                  const IngestCounters& ingest, const scorer::Autoscaler* autoscaler,
-                                 const AlertCounters* alerts, const AuthCounters* auth) {
+                                 const AlertCounters* alerts, const AuthCounters* auth,
+                                 const JetStreamCounters* jetstream) {
   const std::string listen = options.listen;
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -346,8 +380,8 @@ MetricsExporter::MetricsExporter(MetricsOptions options, scorer::Engine& engine,
   }
   std::string auth_user = options.basic_auth_user;
   std::string auth_password = options.basic_auth_password;
-  collector_ =
-      std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler, alerts, auth);
+  collector_ = std::make_shared<Collector>(std::move(options), engine, ingest, autoscaler, alerts,
+                                           auth, jetstream);
   exposer_->RegisterCollectable(collector_);
   if (!auth_user.empty()) {
     exposer_->RegisterAuth(

@@ -22,6 +22,7 @@
 #include "core/alert_counters.h"
 #include "core/auth_counters.h"
 #include "core/ingest_counters.h"
+#include "core/jetstream_counters.h"
 #include "scorer/autoscaler.h"
 #include "scorer/engine.h"
 
@@ -52,9 +53,11 @@ class MetricsExporter {
   // Starts listening; throws std::runtime_error naming the address on failure.
   // `autoscaler` null: tallyd runs without one (its decisions count 0).
   // `alerts` null: no alert families. `auth` null: tallyd runs without --auth.
+  // `jetstream` null: no consumer families (tallyd takes events over ZeroMQ).
   MetricsExporter(MetricsOptions options, scorer::Engine& engine, const IngestCounters& ingest,
                   const scorer::Autoscaler* autoscaler = nullptr,
-                  const AlertCounters* alerts = nullptr, const AuthCounters* auth = nullptr);
+                  const AlertCounters* alerts = nullptr, const AuthCounters* auth = nullptr,
+                  const JetStreamCounters* jetstream = nullptr);
   ~MetricsExporter();
 
   // "http://HOST:PORT/metrics" with the port actually bound.

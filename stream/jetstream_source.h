@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/ingest_counters.h"
+#include "core/jetstream_counters.h"
 #include "core/key_groups.h"
 #include "core/partitions.h"
 #include "core/status.h"
@@ -72,18 +73,6 @@ struct JetStreamOptions {
   DecoderOptions decoder;
 
   bool enabled() const noexcept { return !urls.empty(); }
-};
-
-// What the JetStream side counts, beyond IngestCounters.
-struct JetStreamCounters {
-  std::atomic<std::uint64_t> acked{0};         // messages acknowledged to JetStream
-  std::atomic<std::uint64_t> ack_failures{0};  // acks not sent (redelivered later)
-  std::atomic<std::uint64_t> redeliveries{0};  // messages delivered more than once
-  std::atomic<std::uint64_t> fetch_errors{0};  // fetches that failed (a server lost)
-  std::vector<std::atomic<std::int64_t>> lag;  // per partition of P; -1 not owned or unknown
-  explicit JetStreamCounters(std::uint32_t partitions) : lag(partitions) {
-    for (auto& value : lag) value.store(-1, std::memory_order_relaxed);
-  }
 };
 
 class JetStreamSource {

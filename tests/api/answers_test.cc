@@ -196,11 +196,39 @@ TEST(AnswersTest, TopStatsWorkersAndSnapshotRoundTrip) {
   EXPECT_EQ(parse_answer<SnapshotAnswer>(to_json(snapshot))->records, 100u);
 }
 
+TEST(AnswersTest, AnAlertIdNamesTheTierChangeNotTheNodeThatNumberedIt) {
+  const AlertBody alert{7, "plate:NY:A", "", "warning", 6, "e2", 1'714'608'000'000, false};
+  const std::string id = alert_id(alert);
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  AlertBody renumbered = alert;
+  renumbered.seq = 9001;         // another replica's seq...
+  renumbered.time_ms += 60'000;  // ...and its event clock when it applied the event
+  EXPECT_EQ(alert_id(renumbered), id);
+  // Anything that makes it another change makes another id.
+  const auto differs = [&](auto change) {
+    AlertBody other = alert;
+    change(other);
+    return alert_id(other) != id;
+  };
+  EXPECT_TRUE(differs([](AlertBody& a) { a.subject = "plate:NY:B"; }));
+  EXPECT_TRUE(differs([](AlertBody& a) { a.from = "clear"; }));
+  EXPECT_TRUE(differs([](AlertBody& a) { a.to = "suspended"; }));
+  EXPECT_TRUE(differs([](AlertBody& a) { a.event = "e3"; }));
+  EXPECT_TRUE(differs([](AlertBody& a) { a.by_expiry = true; }));
+  // Fields are separated: moving a character from one to the next is another change.
+  EXPECT_TRUE(differs([](AlertBody& a) {
+    a.subject = "plate:NY:";
+    a.from = "A";
+  }));
+}
+
 TEST(AnswersTest, AnAlertBodyAndTheAlertsAnswerRoundTrip) {
   const AlertBody alert{7, "plate:NY:\"A\"", "", "warning", 6, "e2", 1'714'608'000'000, false};
   const std::string body = to_json(alert);
-  EXPECT_EQ(body, R"({"seq":7,"subject":"plate:NY:\"A\"","from":"","to":"warning","score":6,)"
-                  R"("event":"e2","time":"2024-05-02T00:00:00Z","cause":"event"})");
+  EXPECT_EQ(body, R"({"seq":7,"id":")" + alert_id(alert) +
+                      R"(","subject":"plate:NY:\"A\"","from":"","to":"warning","score":6,)"
+                      R"("event":"e2","time":"2024-05-02T00:00:00Z","cause":"event"})");
   EXPECT_EQ(*parse_alert(body), alert);
   AlertBody expiry = alert;
   expiry.by_expiry = true;

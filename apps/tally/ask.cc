@@ -95,6 +95,20 @@ int ask(zmq::context_t& context, const ClientOptions& options, const api::Reques
       std::fprintf(stderr, "tally: --cluster %s\n", cluster.status().to_string().c_str());
       return kExitNoAnswer;
     }
+    if (const auto* top = std::get_if<api::TopRequest>(&request)) {
+      std::string uncovered;
+      const Result<std::string> merged =
+          ask_cluster_top(context, options, *cluster, *top, uncovered);
+      if (!merged) {
+        std::fprintf(stderr, "tally: %s\n", merged.status().to_string().c_str());
+        return api::error_code_of(merged.status()) ? kExitError : kExitNoAnswer;
+      }
+      const int shown = present(nullptr, options, request, *merged);
+      if (uncovered.empty()) return shown;
+      std::fprintf(stderr, "tally: top leaves out partitions %s: no node owning them answered\n",
+                   uncovered.c_str());
+      return kExitNoAnswer;
+    }
     Result<RoutedAnswer> routed = ask_cluster(context, options, *cluster, request);
     if (!routed) {
       std::fprintf(stderr, "tally: %s\n", routed.status().to_string().c_str());

@@ -42,7 +42,7 @@ void add_client_options(CLI::App& app, ClientOptions& options) {
   app.add_option("--cluster", options.cluster_file,
                  "A cluster file (cluster.toml: nodes, their query endpoints and partitions): "
                  "score, explain and history go to an owner of the subject's partition, failing "
-                 "over to the next; top and stats to the first node that answers")
+                 "over to the next; top merged from every node; stats from the first that answers")
       ->check(CLI::ExistingFile);
   app.add_option("--node-timeout", options.node_timeout_s,
                  "With --cluster: seconds to wait for each node before asking the next")

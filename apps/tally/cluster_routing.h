@@ -6,10 +6,11 @@
 // answer within --node-timeout is passed over for the next. A node that
 // answers `moved` (it does not own the partition: the file is out of date)
 // is passed over for the owners its answer names, those found in the file
-// first. Any other query (top, stats) goes to the first node, in the file's
-// order, that answers: a partition owner's `top` ranks its own subjects
-// only, so on a cluster whose nodes all own part of the stream it is that
-// node's top, not the cluster's.
+// first. `top` is asked of every node and the answers merged (a partition
+// owner ranks only its own subjects; replicas' repeats are kept once): the
+// cluster's top when every partition has a node that answered, and
+// otherwise said so. Any other query (stats) goes to the first node, in the
+// file's order, that answers.
 //
 // With --verbose, each node passed over and the node that answered are said
 // on stderr ("tally: answered by node b (tcp://...)").
@@ -41,5 +42,13 @@ struct RoutedAnswer {
 // caller prints it as the refusal it is).
 Result<RoutedAnswer> ask_cluster(zmq::context_t& context, const ClientOptions& options,
                                  const client::ClusterFile& cluster, const api::Request& request);
+
+// `top` over the cluster: every node asked, the answers merged into one
+// TopAnswer (its JSON). `uncovered` gets the partitions no answering node
+// owns (the merged answer leaves their subjects out). kUnavailable when no
+// node answers; a node's refusal is returned as it is.
+Result<std::string> ask_cluster_top(zmq::context_t& context, const ClientOptions& options,
+                                    const client::ClusterFile& cluster,
+                                    const api::TopRequest& request, std::string& uncovered);
 
 }  // namespace tally::cli

@@ -157,6 +157,16 @@ TEST(ClusterRoutingTest, MovedNamesTheOwnersAndTallyReachesAnOwnerFailingOverWhe
             std::string::npos)
       << followed.output;
 
+  // top over the cluster: every node's answer merged, each subject once, exact.
+  const ProgramResult top = tally_cluster(dir / "cluster.toml", {"--json", "top", "100"});
+  EXPECT_EQ(top.exit_code, 0) << top.output;
+  for (const auto& [subject, score] : expected) {
+    const std::string entry = fmt::format(R"({{"subject":"{}","score":{},)", subject, score);
+    const std::size_t at = top.output.find(entry);
+    EXPECT_NE(at, std::string::npos) << subject << ": " << top.output;
+    EXPECT_EQ(top.output.find(entry, at + 1), std::string::npos) << "twice: " << subject;
+  }
+
   // a is down (listed first): its owners' queries fail over to b, within
   // the node timeout.
   EXPECT_EQ(a->terminate(), 0);
@@ -173,7 +183,7 @@ TEST(ClusterRoutingTest, MovedNamesTheOwnersAndTallyReachesAnOwnerFailingOverWhe
               std::string::npos)
         << failed_over.output;
   }
-  // Ops without a subject go to the first node that answers.
+  // stats goes to the first node that answers.
   const ProgramResult stats = tally_cluster(dir / "cluster.toml", {"--verbose", "stats"});
   EXPECT_EQ(stats.exit_code, 0) << stats.output;
   EXPECT_NE(stats.output.find("tally: answered by node b"), std::string::npos) << stats.output;
@@ -187,6 +197,15 @@ TEST(ClusterRoutingTest, MovedNamesTheOwnersAndTallyReachesAnOwnerFailingOverWhe
       none.output.find(fmt::format("no owner of {} (partition 5) answered; a: no answer", theirs)),
       std::string::npos)
       << none.output;
+  // top from h alone leaves out 4-7, and says so.
+  const ProgramResult partial = tally_cluster(dir / "cluster.toml", {"--json", "top"});
+  EXPECT_EQ(partial.exit_code, 2) << partial.output;
+  EXPECT_NE(
+      partial.output.find(fmt::format(R"({{"subject":"{}","score":{},)", mine, expected.at(mine))),
+      std::string::npos)
+      << partial.output;
+  EXPECT_NE(partial.output.find("tally: top leaves out partitions 4-7"), std::string::npos)
+      << partial.output;
   // h still answers for its own partitions.
   const ProgramResult own = tally_cluster(dir / "cluster.toml", {"--json", "score", mine});
   EXPECT_EQ(own.exit_code, 0) << own.output;

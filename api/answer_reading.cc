@@ -366,6 +366,25 @@ template Result<SnapshotAnswer> parse_answer(std::string_view);
 template Result<ImpactAnswer> parse_answer(std::string_view);
 template Result<AlertsAnswer> parse_answer(std::string_view);
 
+Result<MovedError> parse_moved(std::string_view json) {
+  simdjson::dom::parser parser;
+  object fields;
+  object error;
+  std::string_view code;
+  if (parser.parse(json.data(), json.size()).get_object().get(fields) != simdjson::SUCCESS ||
+      fields["error"].get_object().get(error) != simdjson::SUCCESS ||
+      error["code"].get_string().get(code) != simdjson::SUCCESS ||
+      code != to_string(ErrorCode::kMoved)) {
+    return Status::invalid_argument("not a moved error: " + std::string(json));
+  }
+  Fields reader(error);
+  MovedError moved;
+  reader.read("message", moved.message).read("partition", moved.partition);
+  reader.optional("owners", moved.owners);
+  if (!reader.ok()) return Status::invalid_argument("not a moved error: " + std::string(json));
+  return moved;
+}
+
 Result<AlertBody> parse_alert(std::string_view json) {
   simdjson::dom::parser parser;
   object fields;

@@ -141,6 +141,16 @@ std::string error_json(const Status& refusal) {
   });
 }
 
+std::string to_json(const MovedError& moved) {
+  return json_object([&](JsonWriter& json) {
+    json.key("error").begin_object();
+    json.field("code", to_string(ErrorCode::kMoved)).field("message", moved.message);
+    json.field("partition", moved.partition).key("owners").begin_array();
+    for (const std::string& owner : moved.owners) json.value(owner);
+    json.end_array().end_object();
+  });
+}
+
 std::string to_json(const ScoreAnswer& answer) {
   return json_object([&](JsonWriter& json) { score_fields(json, answer); });
 }

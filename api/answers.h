@@ -354,6 +354,22 @@ struct AlertsAnswer {
 // it. Any other failure is a bug and is answered as bad_request.
 std::string error_json(const Status& refusal);
 
+// A `moved` refusal: a cluster node (tallyd --nats --partitions SET) asked
+// about a subject whose partition it does not own.
+//   {"error":{"code":"moved","message","partition","owners":[node names]}}
+// `owners`: the nodes that own the partition, as the node last saw the
+// stream's consumers (tally_<node>_p<partition>); empty when it knows none.
+// The message says the same for people. A client that reads only "code" and
+// "message" reads it as any error.
+struct MovedError {
+  std::string message;
+  std::uint32_t partition = 0;
+  std::vector<std::string> owners;
+};
+std::string to_json(const MovedError& moved);
+// The moved error in an answer; invalid_argument when the answer is not one.
+Result<MovedError> parse_moved(std::string_view json);
+
 std::string to_json(const ScoreAnswer& answer);
 std::string to_json(const ExplainAnswer& answer);
 std::string to_json(const HistoryAnswer& answer);

@@ -12,7 +12,7 @@ namespace {
 
 static_assert(std::variant_size_v<Request> == kOpNames.size(), "one request type per op");
 static_assert(kOpNames.size() == static_cast<std::size_t>(Op::kAlerts) + 1);
-static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kForbidden) + 1);
+static_assert(kErrorCodeNames.size() == static_cast<std::size_t>(ErrorCode::kMoved) + 1);
 static_assert(kMaxTopN == 10'000 && kMaxWorkers == 4096 && kMaxAlertsLimit == 10'000,
               "the messages below name the limits");
 
@@ -28,7 +28,7 @@ std::optional<std::size_t> index_of(const std::array<std::string_view, N>& names
 using Object = simdjson::dom::object;
 
 // The subject of score, explain and history: a non-empty string.
-Result<std::string> subject_of(Object request) {
+Result<std::string> subject_field(Object request) {
   std::string_view subject;
   auto field = request["subject"];
   if (field.error() == simdjson::NO_SUCH_FIELD) {
@@ -66,7 +66,7 @@ Result<std::optional<std::int64_t>> at_of(Object request) {
 
 template <typename SubjectRequest>
 Result<Request> subject_request(Object object) {
-  Result<std::string> subject = subject_of(object);
+  Result<std::string> subject = subject_field(object);
   if (!subject) return subject.status();
   SubjectRequest request;
   request.subject = std::move(subject).value();
@@ -219,6 +219,13 @@ std::string_view to_string(Order order) noexcept {
 }
 
 Op op_of(const Request& request) noexcept { return static_cast<Op>(request.index()); }
+
+const std::string* subject_of(const Request& request) noexcept {
+  if (const auto* score = std::get_if<ScoreRequest>(&request)) return &score->subject;
+  if (const auto* explain = std::get_if<ExplainRequest>(&request)) return &explain->subject;
+  if (const auto* history = std::get_if<HistoryRequest>(&request)) return &history->subject;
+  return nullptr;
+}
 
 Result<Request> parse_request(std::string_view json, simdjson::dom::parser& parser) {
   simdjson::dom::element document;

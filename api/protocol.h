@@ -18,7 +18,8 @@
 //   {"op":"alerts"[,"since":SEQ (the oldest kept)][,"limit":1..10000 (1000)]}
 //
 // A request that cannot be answered gets {"error":{"code":C,"message":M}}
-// with C an ErrorCode's name, never silence.
+// with C an ErrorCode's name, never silence. A `moved` error adds
+// "partition" and "owners" (api/answers.h, MovedError).
 //
 // Thread-safety: plain values and pure functions; a RequestParser is one
 // thread's.
@@ -75,11 +76,12 @@ enum class ErrorCode : std::uint8_t {
   kSnapshotFailed,  // a worker could not write its snapshot part
   kBusy,            // a worker-count change is running: ask again when it ends
   kForbidden,       // the client's roles do not allow the op (tallyd --auth)
+  kMoved,           // a cluster node does not own the subject's partition: ask an owner
 };
 // Stable names, in the enum's order: what `"code"` carries.
-inline constexpr std::array<std::string_view, 10> kErrorCodeNames = {
-    "bad_request",   "unknown_op",    "missing_field",   "bad_field", "bad_time",
-    "rules_refused", "not_supported", "snapshot_failed", "busy",      "forbidden"};
+inline constexpr std::array<std::string_view, 11> kErrorCodeNames = {
+    "bad_request",   "unknown_op",      "missing_field", "bad_field", "bad_time", "rules_refused",
+    "not_supported", "snapshot_failed", "busy",          "forbidden", "moved"};
 std::string_view to_string(ErrorCode code) noexcept;
 std::optional<ErrorCode> error_code_named(std::string_view name) noexcept;
 
@@ -149,6 +151,10 @@ using Request =
     std::variant<ScoreRequest, ExplainRequest, HistoryRequest, TopRequest, StatsRequest,
                  ReloadRequest, WorkersRequest, SnapshotRequest, ImpactRequest, AlertsRequest>;
 Op op_of(const Request& request) noexcept;
+// The subject a request names (score, explain, history); nullptr for the
+// ops that name none. A cluster node answers `moved` for a subject it does
+// not own, and `tally --cluster` routes by it.
+const std::string* subject_of(const Request& request) noexcept;
 
 // Reads one request. Failure is a refusal (error_code_of) with the message
 // tallyd answers. `parser` is reused between calls (it keeps its buffers).

@@ -25,6 +25,7 @@ build=${2:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$build" && pwd)
 bin=$build/apps
+bench_bin=$build/bench
 work=$(mktemp -d /tmp/tally-cluster-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -54,8 +55,8 @@ start_node() {
 }
 # processed QUERY_ENDPOINT: events the node has settled (accepted, duplicate, rejected).
 processed() {
-  "$bin/tally" --query "$1" --json stats |
-    grep -o '"totals":{[^}]*}' | grep -o '"\(accepted\|duplicates\|rejected\)":[0-9]*' |
+  "$bin/tally" --query "$1" --json stats | head -c 200 |
+    grep -o '"\(accepted\|duplicates\|rejected_total\)":[0-9]*' |
     awk -F: '{ sum += $2 } END { print sum + 0 }'
 }
 
@@ -72,9 +73,9 @@ for replicas in 1 3; do
   echo "== stream $stream: $replicas replica(s), 64 partitions, $events events a run"
   start_node a "$stream" "$a"
   echo -n "one-node      "
-  "$bin/tally-bench" --nats "$urls" --stream "$stream" --query "tcp://127.0.0.1:$a" \
+  "$bench_bin/tally-bench" --nats "$urls" --stream "$stream" --query "tcp://127.0.0.1:$a" \
     --metrics "127.0.0.1:$((a + 2))" --workload batched --events "$events" --subjects 1000000 \
-    --types "$types"
+    --types "$types" --threads 2
 
   in_stream=$(processed "tcp://127.0.0.1:$a")
   started=$(date +%s.%N)
@@ -92,11 +93,11 @@ for replicas in 1 3; do
       n, to - from, n / (to - from) / 1e6 }'
 
   echo -n "two-replicas  "
-  "$bin/tally-bench" --nats "$urls" --stream "$stream" \
+  "$bench_bin/tally-bench" --nats "$urls" --stream "$stream" \
     --query "tcp://127.0.0.1:$a,tcp://127.0.0.1:$b" --metrics "127.0.0.1:$((a + 2))" \
-    --workload batched --events "$events" --subjects 1000000 --types "$types"
+    --workload batched --events "$events" --subjects 1000000 --types "$types" --threads 2
   echo -n "latency       "
-  "$bin/tally-bench" --nats "$urls" --stream "$stream" \
+  "$bench_bin/tally-bench" --nats "$urls" --stream "$stream" \
     --query "tcp://127.0.0.1:$a,tcp://127.0.0.1:$b" --metrics "127.0.0.1:$((a + 2))" \
     --workload latency --events "$events" --subjects 1000000 --types "$types"
 done

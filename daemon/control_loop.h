@@ -53,6 +53,12 @@ class ControlLoop {
 
   void run(SignalWatcher& signals);
 
+  // A cluster node owning part of the partitions answers `moved` for the
+  // others' subjects (scorer::QueryHandler::Ownership).
+  void set_ownership(scorer::QueryHandler::Ownership ownership) {
+    handler_.set_ownership(std::move(ownership));
+  }
+
  private:
   // The one place this thread blocks: true if a request is ready.
   bool wait_for_request(std::chrono::milliseconds timeout);

@@ -24,6 +24,14 @@ int Daemon::run(SignalWatcher& signals) {
   if (options_.watch_rules) watcher.emplace(options_.rules_path);
   ControlLoop control(engine, parts->ingest_counters(), parts->query, alerts, std::move(watcher),
                       parts->autoscaler.get(), parts->access.get(), options_.auth_path);
+  if (parts->jetstream) {
+    const client::PartitionOwnersWatcher* owners = parts->owners.get();
+    control.set_ownership({parts->jetstream->partitions(), parts->jetstream->options().node,
+                           [owners](std::uint32_t partition) {
+                             return owners != nullptr ? owners->owners_of(partition)
+                                                      : std::vector<std::string>{};
+                           }});
+  }
   print_ready_lines(*parts, options_);
 
   std::optional<SnapshotScheduler> snapshots;

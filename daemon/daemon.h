@@ -11,8 +11,10 @@
 //   rules_watcher.h       --watch-rules (control thread)
 //   snapshot_scheduler.h  periodic snapshots (its own thread)
 //   shutdown.h            shutdown sequence (control thread)
-// and elsewhere: the shard workers (scorer::Engine, one thread each) and the
-// metrics exporter's HTTP threads (monitoring::MetricsExporter).
+// and elsewhere: the shard workers (scorer::Engine, one thread each), the
+// metrics exporter's HTTP threads (monitoring::MetricsExporter), and, on a
+// cluster node owning part of the partitions, the lister of the other
+// partitions' owners (client::PartitionOwnersWatcher, its own thread).
 //
 // Options: daemon_options.h; the config file: config_file.h, keys in the
 // README's "Configuration" section.

@@ -148,6 +148,13 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
         &engine.refusals());
     if (!source) throw ConfigError("--nats: " + source.status().to_string());
     parts.jetstream = std::move(source).value();
+    if (!parts.jetstream->partitions().is_all()) {
+      client::PartitionOwnersOptions owners;
+      owners.urls = parts.jetstream->options().urls;
+      owners.stream = parts.jetstream->options().stream;
+      parts.owners = std::make_unique<client::PartitionOwnersWatcher>(
+          std::move(owners), parts.jetstream->partitions().partitions());
+    }
   } else {
     try {
       parts.ingest->bind();

@@ -23,6 +23,7 @@
 #include <optional>
 #include <zmq.hpp>
 
+#include "client/partition_owners.h"
 #include "daemon/alert_publisher.h"
 #include "daemon/daemon_options.h"
 #include "monitoring/metrics_exporter.h"
@@ -49,9 +50,12 @@ struct DaemonParts {
   std::unique_ptr<security::ZapHandler> zap;
   std::unique_ptr<stream::IngestServer> ingest;
   std::unique_ptr<stream::JetStreamSource> jetstream;  // with --nats; then ingest is not bound
-  zmq::socket_t query;                                 // ROUTER, served by the control loop
-  zmq::socket_t alerts;                                // PUB, written by the AlertPublisher
-  std::unique_ptr<scorer::Autoscaler> autoscaler;      // with --autoscale
+  // With --nats and part of the partitions: who owns the others, named in
+  // `moved` answers (learnt from the stream's consumers, on its own thread).
+  std::unique_ptr<client::PartitionOwnersWatcher> owners;
+  zmq::socket_t query;                             // ROUTER, served by the control loop
+  zmq::socket_t alerts;                            // PUB, written by the AlertPublisher
+  std::unique_ptr<scorer::Autoscaler> autoscaler;  // with --autoscale
   std::unique_ptr<storage::AlertLog> alert_log;
   AlertCounters alert_counters;
   std::unique_ptr<AlertPublisher> alert_publisher;  // into alert_log, onto `alerts`

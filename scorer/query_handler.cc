@@ -1,6 +1,7 @@
 #include "scorer/query_handler.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <deque>
@@ -238,7 +239,30 @@ std::string QueryHandler::handle(std::string_view request) {
   return handle(*parsed);
 }
 
+void QueryHandler::set_ownership(Ownership ownership) {
+  if (ownership.owned.is_all()) {
+    ownership_.reset();
+    return;
+  }
+  ownership_ = std::move(ownership);
+}
+
+std::optional<api::MovedError> QueryHandler::moved(std::string_view subject) const {
+  if (!ownership_ || ownership_->owned.contains_subject(subject)) return std::nullopt;
+  api::MovedError moved;
+  moved.partition = partition_of_subject(subject, ownership_->owned.partitions());
+  if (ownership_->owners_of) moved.owners = ownership_->owners_of(moved.partition);
+  moved.message = fmt::format("{} is in partition {}, not owned by node {} (it owns {}); ", subject,
+                              moved.partition, ownership_->node, ownership_->owned.to_string());
+  moved.message += moved.owners.empty() ? "no owner known yet (the stream shows no consumer of it)"
+                                        : fmt::format("owners: {}", fmt::join(moved.owners, ", "));
+  return moved;
+}
+
 std::string QueryHandler::handle(const api::Request& request) {
+  if (const std::string* subject = api::subject_of(request)) {
+    if (auto not_here = moved(*subject)) return api::to_json(*not_here);
+  }
   return std::visit(
       [&](const auto& r) -> std::string {
         using R = std::decay_t<decltype(r)>;

@@ -8,6 +8,12 @@
 // and stats) as a command through the worker's queue, so no query ever locks
 // or reads a shard from outside its thread.
 //
+// A cluster node (tallyd --nats --partitions SET) sets its Ownership: a
+// query naming a subject whose partition it does not own (score, explain,
+// history) is answered `moved`, naming the partition and its owners, instead
+// of the base score of an unknown subject. `top` and `stats` count only this
+// node's own subjects.
+//
 // Thread-safety: one QueryHandler per calling thread (it sends on the
 // engine's QueueRow::kControl row and keeps one JSON parser).
 #pragma once
@@ -15,6 +21,7 @@
 #include <simdjson.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -22,6 +29,7 @@
 #include "api/answers.h"
 #include "api/protocol.h"
 #include "core/ingest_counters.h"
+#include "core/partitions.h"
 #include "core/status.h"
 #include "scorer/engine.h"
 #include "scorer/rules_impact.h"
@@ -74,6 +82,19 @@ class QueryHandler {
   void set_reload_step(ReloadStep step) { reload_step_ = std::move(step); }
   static std::string answer_of(const ImpactJob& job);
 
+  // What a cluster node owns. `owners_of` (may be empty) names the nodes
+  // that own a partition, as last learnt (it is called on this handler's
+  // thread, once per moved answer).
+  struct Ownership {
+    PartitionSet owned;
+    std::string node;
+    std::function<std::vector<std::string>(std::uint32_t partition)> owners_of;
+  };
+  // Unset, or owning every partition: every subject is answered here.
+  void set_ownership(Ownership ownership);
+  // The moved error for a subject this node does not own; nullopt when it owns it.
+  std::optional<api::MovedError> moved(std::string_view subject) const;
+
  private:
   // score and explain: the subject's answer from its owning worker.
   api::ExplainAnswer subject_answer(const std::string& subject, std::optional<std::int64_t> at_ms,
@@ -84,6 +105,7 @@ class QueryHandler {
   std::function<void()> while_waiting_;
   const storage::AlertLog* alert_log_ = nullptr;
   ReloadStep reload_step_;
+  std::optional<Ownership> ownership_;  // set on a cluster node owning part of the partitions
   simdjson::dom::parser parser_;
 };
 

@@ -10,6 +10,7 @@
 
 #include "api/answers.h"
 #include "apps/tally/answer_printing.h"
+#include "apps/tally/cluster_routing.h"
 #include "apps/tally/rules_impact.h"
 #include "client/query_client.h"
 
@@ -88,12 +89,45 @@ CLI::App* add_query_subcommand(CLI::App& app, const std::string& name,
 }
 
 int ask(zmq::context_t& context, const ClientOptions& options, const api::Request& request) {
+  if (!options.cluster_file.empty()) {
+    const Result<client::ClusterFile> cluster = client::ClusterFile::load(options.cluster_file);
+    if (!cluster) {
+      std::fprintf(stderr, "tally: --cluster %s\n", cluster.status().to_string().c_str());
+      return kExitNoAnswer;
+    }
+    if (const auto* top = std::get_if<api::TopRequest>(&request)) {
+      std::string uncovered;
+      const Result<std::string> merged =
+          ask_cluster_top(context, options, *cluster, *top, uncovered);
+      if (!merged) {
+        std::fprintf(stderr, "tally: %s\n", merged.status().to_string().c_str());
+        return api::error_code_of(merged.status()) ? kExitError : kExitNoAnswer;
+      }
+      const int shown = present(nullptr, options, request, *merged);
+      if (uncovered.empty()) return shown;
+      std::fprintf(stderr, "tally: top leaves out partitions %s: no node owning them answered\n",
+                   uncovered.c_str());
+      return kExitNoAnswer;
+    }
+    Result<RoutedAnswer> routed = ask_cluster(context, options, *cluster, request);
+    if (!routed) {
+      std::fprintf(stderr, "tally: %s\n", routed.status().to_string().c_str());
+      return kExitNoAnswer;
+    }
+    return present(routed->client.get(), options, request, routed->text);
+  }
   client::QueryClient client(context, options.query_endpoint, options.timeout(), options.curve);
   const auto text = client.request(api::to_json(request));
   if (!text) {
     std::fprintf(stderr, "tally: %s\n", text.status().to_string().c_str());
     return kExitNoAnswer;
   }
+  return present(&client, options, request, *text);
+}
+
+int present(client::QueryClient* client, const ClientOptions& options, const api::Request& request,
+            const std::string& answer) {
+  const std::string* text = &answer;
   const api::Op op = api::op_of(request);
   switch (op) {
     case api::Op::kScore:
@@ -109,7 +143,9 @@ int ask(zmq::context_t& context, const ClientOptions& options, const api::Reques
     case api::Op::kReload:
       return show<api::ReloadAnswer>(op, *text, options.json, print_reload);
     case api::Op::kWorkers:
-      if (std::get<api::WorkersRequest>(request).set) return follow_rescale(client, options, *text);
+      if (std::get<api::WorkersRequest>(request).set && client != nullptr) {
+        return follow_rescale(*client, options, *text);
+      }
       return show<api::WorkersAnswer>(op, *text, options.json, print_workers);
     case api::Op::kSnapshot:
       return show<api::SnapshotAnswer>(op, *text, options.json, print_snapshot);

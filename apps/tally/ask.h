@@ -10,6 +10,10 @@
 #include "api/protocol.h"
 #include "apps/tally/client_options.h"
 
+namespace tally::client {
+class QueryClient;
+}
+
 namespace tally::cli {
 
 // Registers a subcommand that asks tallyd one query; its --help ends with
@@ -18,7 +22,13 @@ CLI::App* add_query_subcommand(CLI::App& app, const std::string& name,
                                const std::string& description, const std::string& footer);
 
 // Returns the exit code: 0 answered; 1 tallyd refused (printed as `tally:
-// CODE: MESSAGE`) or answered something unreadable; 2 no answer.
+// CODE: MESSAGE`) or answered something unreadable; 2 no answer. With
+// --cluster, the nodes of the cluster file are asked (cluster_routing.h).
 int ask(zmq::context_t& context, const ClientOptions& options, const api::Request& request);
+
+// Prints tallyd's answer to `request` (as it is with --json) and returns the
+// exit code as ask's. `client` (may be null) asks the follow-ups of `workers N`.
+int present(client::QueryClient* client, const ClientOptions& options, const api::Request& request,
+            const std::string& answer);
 
 }  // namespace tally::cli

@@ -29,14 +29,22 @@ struct ClientOptions {
   std::string key_file;
   std::string server_key;
   std::shared_ptr<const security::CurveCredentials> curve;
+  // --cluster FILE: queries go to the nodes of a cluster file
+  // (apps/tally/cluster_routing.h) instead of --query; each node is given
+  // node_timeout_s before the next is asked. Default 1 s.
+  std::string cluster_file;
+  double node_timeout_s = 1;
+  bool verbose = false;  // say on stderr which node answered (--cluster)
 
   std::chrono::milliseconds timeout() const;
+  std::chrono::milliseconds node_timeout() const;
   // Reads --key and --server-key; false (having said why on stderr) if they
   // cannot be used.
   bool load_credentials();
 };
 
-// Registers --query, --ingest, --submit, --timeout and --json on `app`.
+// Registers --query, --ingest, --submit, --timeout, --json, --key,
+// --server-key, --cluster, --node-timeout and --verbose on `app`.
 void add_client_options(CLI::App& app, ClientOptions& options);
 
 std::chrono::milliseconds to_ms(double seconds);

@@ -54,12 +54,21 @@ int main(int argc, char** argv) {
       "  tally alerts --follow [--tier suspended] [--state FILE]\n"
       "  tally keygen reader && tally --key reader.key --server-key server.pub score S\n"
       "  tally cluster init --nats nats://127.0.0.1:4222 | tally cluster status --nats URLS\n"
+      "  tally --cluster cluster.toml [--verbose] score plate:NY:ABC1234\n"
       "Run `tally COMMAND --help` for each command's flags.\n\n"
       "Exit codes: 0 done; 1 tallyd answered with an error (send --ack: something\n"
       "was not acknowledged); 2 no answer within --timeout, or bad input; 3 rules\n"
       "check: the rules file was refused.");
   CLI11_PARSE(app, argc, argv);
   if (!options.load_credentials()) return kExitNoAnswer;
+  if (!options.cluster_file.empty() && !queries.parsed()) {
+    // Reload, snapshot and workers act on one node, and events go through the
+    // log (send --nats): neither is routed by subject.
+    std::fprintf(stderr,
+                 "tally: --cluster routes the queries (score, explain, history, top, stats); "
+                 "give the other commands one node with --query\n");
+    return kExitNoAnswer;
+  }
 
   if (keygen.parsed()) return keygen.run();
   if (rules.parsed()) return rules.run(options);

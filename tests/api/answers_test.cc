@@ -283,12 +283,32 @@ TEST(AnswersTest, AnErrorAnswerComesBackAsItsRefusal) {
   EXPECT_EQ(error_code_of(back.status()), ErrorCode::kBadTime);
   EXPECT_EQ(back.status().message(), "`at` \"soon\"");
   // A code from a newer daemon is kept as text.
-  const auto unknown = parse_answer<ScoreAnswer>(R"({"error":{"code":"moved","message":"to b"}})");
+  const auto unknown =
+      parse_answer<ScoreAnswer>(R"({"error":{"code":"relocated","message":"to b"}})");
   ASSERT_FALSE(unknown);
   EXPECT_FALSE(error_code_of(unknown.status()));
-  EXPECT_EQ(unknown.status().message(), "moved: to b");
+  EXPECT_EQ(unknown.status().message(), "relocated: to b");
   // Not an answer of that kind at all.
   EXPECT_FALSE(parse_answer<ScoreAnswer>(R"({"workers":3})"));
+}
+
+TEST(AnswersTest, AMovedErrorNamesThePartitionAndItsOwnersAndReadsAsAnyError) {
+  const std::string json = to_json(MovedError{"s is in partition 5", 5, {"a", "b"}});
+  EXPECT_EQ(
+      json,
+      R"({"error":{"code":"moved","message":"s is in partition 5","partition":5,"owners":["a","b"]}})");
+  const auto moved = parse_moved(json);
+  ASSERT_TRUE(moved) << moved.status().to_string();
+  EXPECT_EQ(moved->partition, 5u);
+  EXPECT_EQ(moved->owners, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(moved->message, "s is in partition 5");
+  // Read as an answer, it is the refusal `moved` with its message.
+  const auto back = parse_answer<ScoreAnswer>(json);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(error_code_of(back.status()), ErrorCode::kMoved);
+  EXPECT_EQ(back.status().message(), "s is in partition 5");
+  EXPECT_FALSE(parse_moved(error_json(refusal(ErrorCode::kBusy, "x"))));
+  EXPECT_FALSE(parse_moved(R"({"subject":"s","score":1})"));
 }
 
 }  // namespace

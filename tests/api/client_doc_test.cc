@@ -70,6 +70,7 @@ std::vector<std::string> everything_written() {
   out.push_back(to_json(stats));
   out.push_back(to_json(ReloadAnswer::loaded(1, 1, "r")));
   out.push_back(to_json(ReloadAnswer::refused(Status::invalid_at({"r", 1, 1}, "x"))));
+  out.push_back(to_json(MovedError{"m", 5, {"a", "b"}}));
   WorkersAnswer workers;
   workers.per_worker.push_back(WorkerLoad{});
   workers.rescale = RescaleStatus{"failed", 1, 2, 3, 4, 5, 0.1, 0.2, "why"};

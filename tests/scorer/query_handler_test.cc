@@ -281,5 +281,50 @@ TEST_F(QueryHandlerTest, TextInTextOutWithNamedErrors) {
             handler_->handle(R"({"op":"history","subject":"b"})"));
 }
 
+// A subject of partition `wanted` of `partitions`, found by name.
+std::string subject_in(std::uint32_t wanted, std::uint32_t partitions) {
+  for (int i = 0;; ++i) {
+    std::string subject = "plate:NY:" + std::to_string(i);
+    if (partition_of_subject(subject, partitions) == wanted) return subject;
+  }
+}
+
+TEST_F(QueryHandlerTest, ANodeOwningPartOfTheStreamAnswersMovedForTheRestNamingTheOwners) {
+  send(kTraffic);
+  auto owned = PartitionSet::parse("0-3", 8);
+  ASSERT_TRUE(owned);
+  std::vector<std::uint32_t> asked;
+  handler_->set_ownership({*owned, "h", [&](std::uint32_t partition) {
+                             asked.push_back(partition);
+                             return std::vector<std::string>{"a", "b"};
+                           }});
+  const std::string mine = subject_in(2, 8);
+  const std::string theirs = subject_in(5, 8);
+  EXPECT_EQ(handler_->handle(R"({"op":"score","subject":")" + mine + R"("})").find("error"),
+            std::string::npos);
+  for (const char* op : {"score", "explain", "history"}) {
+    const std::string answer =
+        handler_->handle(std::string(R"({"op":")") + op + R"(","subject":")" + theirs + R"("})");
+    EXPECT_EQ(answer, R"({"error":{"code":"moved","message":")" + theirs +
+                          R"( is in partition 5, not owned by node h (it owns 0-3); owners: a, b",)"
+                          R"("partition":5,"owners":["a","b"]}})")
+        << op;
+  }
+  EXPECT_EQ(asked, (std::vector<std::uint32_t>{5, 5, 5}));
+  // Ops that name no subject are this node's own answers.
+  EXPECT_EQ(handler_->handle(R"({"op":"top","n":1})").find("error"), std::string::npos);
+
+  // Owners not known yet: the partition and this node's set still say where not to ask.
+  handler_->set_ownership({*owned, "h", {}});
+  const auto moved = handler_->moved(theirs);
+  ASSERT_TRUE(moved);
+  EXPECT_TRUE(moved->owners.empty());
+  EXPECT_NE(moved->message.find("no owner known yet"), std::string::npos) << moved->message;
+
+  // Owning every partition: nothing is moved.
+  handler_->set_ownership({PartitionSet::all(8), "a", {}});
+  EXPECT_FALSE(handler_->moved(theirs));
+}
+
 }  // namespace
 }  // namespace tally::scorer

@@ -2,10 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
+#include "api/answers.h"
+#include "apps/tally/cluster_routing.h"
 #include "apps/tally/input_lines.h"
+#include "client/cluster_file.h"
 #include "client/jetstream_admin.h"
 #include "client/jetstream_publisher.h"
 #include "core/json_writer.h"
@@ -67,6 +71,57 @@ void print_stream(const client::StreamState& state, bool json_output) {
   for (const std::string& replica : state.replicas) fmt::print("  replica {}\n", replica);
 }
 
+// What `cluster status --cluster FILE` says of one node of the file.
+struct NodeHealth {
+  std::string name;
+  std::string state;   // healthy, catching_up, down, not_consuming
+  std::string detail;  // for people
+  bool ok() const { return state == "healthy" || state == "catching_up"; }
+};
+
+// Each node of the cluster file: does it answer (`stats`, within
+// --node-timeout), does the stream show its consumers, how far behind is it.
+// `consumed` maps node name -> (partitions per its consumers, pending).
+std::vector<NodeHealth> node_health(
+    const client::ClusterFile& cluster, const ClientOptions& options,
+    const std::map<std::string, std::pair<std::string, std::uint64_t>>& consumed) {
+  zmq::context_t context(1);
+  std::vector<NodeHealth> out;
+  for (const client::ClusterNode& node : cluster.nodes) {
+    NodeHealth health{node.name, "healthy", ""};
+    const Result<std::string> answer =
+        ask_node(context, options, node, api::to_json(api::Request(api::StatsRequest{})));
+    const auto stats = answer ? api::parse_answer<api::StatsAnswer>(*answer)
+                              : Result<api::StatsAnswer>(answer.status());
+    const auto found = consumed.find(node.name);
+    if (!stats) {
+      health.state = "down";
+      health.detail =
+          fmt::format("no answer from {}: {}", node.query_endpoint, stats.status().to_string());
+    } else if (found == consumed.end()) {
+      health.state = "not_consuming";
+      health.detail = fmt::format(
+          "answers at {} but the stream has no consumer of node {} (not started with --nats, "
+          "or under another --node)",
+          node.query_endpoint, node.name);
+    } else {
+      health.detail =
+          fmt::format("{} events settled, {} subjects, rules version {}",
+                      stats->totals().processed(), stats->subjects, stats->rules_version);
+      if (found->second.second > 0) {
+        health.state = "catching_up";
+        health.detail += fmt::format(", {} messages behind", found->second.second);
+      }
+      if (found->second.first != node.partitions.to_string()) {
+        health.detail += fmt::format("; consumes partitions {}, the file says {}",
+                                     found->second.first, node.partitions.to_string());
+      }
+    }
+    out.push_back(std::move(health));
+  }
+  return out;
+}
+
 }  // namespace
 
 ClusterCommand::ClusterCommand(CLI::App& app) {
@@ -106,10 +161,15 @@ ClusterCommand::ClusterCommand(CLI::App& app) {
       "  tally cluster init --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223 \\\n"
       "      --partitions 64 --replicas 3 --rules config/rules/demerit-ny.toml");
   status_->add_option("--cluster", cluster_file_,
-                      "cluster.toml: also ask each node listed for its health");
+                      "cluster.toml: also ask each node listed for its health (exit 1 if one "
+                      "is down or not consuming)");
   status_->footer(
       "Each tallyd node has one durable consumer per partition it owns, named\n"
-      "tally_<node>_p<partition>; `pending` is what it has still to read (the lag).");
+      "tally_<node>_p<partition>; `pending` is what it has still to read (the lag).\n"
+      "With --cluster FILE each node of the file is asked for `stats` (within\n"
+      "--node-timeout) and said to be healthy, catching_up (it answers and has\n"
+      "messages to read), down (no answer) or not_consuming (it answers, but the\n"
+      "stream has no consumer of that node name).");
 }
 
 int ClusterCommand::run(const ClientOptions& options) const {
@@ -176,6 +236,21 @@ int ClusterCommand::status(const ClientOptions& options) const {
     view.redelivered += consumer.redelivered;
     view.consumers.push_back(&consumer);
   }
+  std::vector<NodeHealth> healths;
+  if (!cluster_file_.empty()) {
+    const Result<client::ClusterFile> cluster = client::ClusterFile::load(cluster_file_);
+    if (!cluster) return fail(cluster.status());
+    std::map<std::string, std::pair<std::string, std::uint64_t>> consumed;
+    for (const auto& [name, view] : nodes) {
+      std::string list;
+      for (std::uint32_t p : view.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
+      const Result<PartitionSet> owned = PartitionSet::parse(list, state->spec.partitions);
+      consumed[name] = {owned ? owned->to_string() : list, view.pending};
+    }
+    healths = node_health(*cluster, options, consumed);
+  }
+  const bool all_ok =
+      std::all_of(healths.begin(), healths.end(), [](const NodeHealth& h) { return h.ok(); });
   if (options.json) {
     std::string out;
     JsonWriter json(out);
@@ -194,9 +269,18 @@ int ClusterCommand::status(const ClientOptions& options) const {
       }
       json.end_object().end_object();
     }
-    json.end_array().end_object();
+    json.end_array();
+    if (!cluster_file_.empty()) {
+      json.key("health").begin_array();
+      for (const NodeHealth& health : healths) {
+        json.begin_object().field("node", health.name).field("state", health.state);
+        json.field("detail", health.detail).end_object();
+      }
+      json.end_array();
+    }
+    json.end_object();
     fmt::print("{}\n", out);
-    return kExitDone;
+    return all_ok ? kExitDone : kExitError;
   }
   print_stream(*state, false);
   if (nodes.empty()) fmt::print("no node consumes it yet\n");
@@ -216,7 +300,10 @@ int ClusterCommand::status(const ClientOptions& options) const {
     }
     if (!lagging.empty()) fmt::print("  lag by partition:{}\n", lagging);
   }
-  return kExitDone;
+  for (const NodeHealth& health : healths) {
+    fmt::print("health {}: {} ({})\n", health.name, health.state, health.detail);
+  }
+  return all_ok ? kExitDone : kExitError;
 }
 
 int send_to_jetstream(const std::vector<std::string>& files, const std::string& nats_urls,

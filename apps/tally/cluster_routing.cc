@@ -16,10 +16,11 @@ void say(const ClientOptions& options, const std::string& line) {
   if (options.verbose) std::fprintf(stderr, "tally: %s\n", line.c_str());
 }
 
-// One node's answer, or why there is none.
+}  // namespace
+
 Result<std::string> ask_node(zmq::context_t& context, const ClientOptions& options,
                              const client::ClusterNode& node, const std::string& json,
-                             std::unique_ptr<client::QueryClient>* kept = nullptr) {
+                             std::unique_ptr<client::QueryClient>* kept) {
   Result<std::shared_ptr<const security::CurveCredentials>> curve = security::load_credentials(
       options.key_file, node.server_key.empty() ? options.server_key : node.server_key);
   if (!curve) return curve.status();
@@ -29,8 +30,6 @@ Result<std::string> ask_node(zmq::context_t& context, const ClientOptions& optio
   if (kept != nullptr) *kept = std::move(query);
   return text;
 }
-
-}  // namespace
 
 Result<RoutedAnswer> ask_cluster(zmq::context_t& context, const ClientOptions& options,
                                  const client::ClusterFile& cluster, const api::Request& request) {

@@ -43,6 +43,12 @@ struct RoutedAnswer {
 Result<RoutedAnswer> ask_cluster(zmq::context_t& context, const ClientOptions& options,
                                  const client::ClusterFile& cluster, const api::Request& request);
 
+// One node's answer to `json` within --node-timeout, or why there is none.
+// `kept` (may be null) gets the client, for follow-up requests.
+Result<std::string> ask_node(zmq::context_t& context, const ClientOptions& options,
+                             const client::ClusterNode& node, const std::string& json,
+                             std::unique_ptr<client::QueryClient>* kept = nullptr);
+
 // `top` over the cluster: every node asked, the answers merged into one
 // TopAnswer (its JSON). `uncovered` gets the partitions no answering node
 // owns (the merged answer leaves their subjects out). kUnavailable when no

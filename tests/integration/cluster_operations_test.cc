@@ -94,8 +94,8 @@ TEST(ClusterOperationsTest, AdaptersPublishIntoTheLogAndReplicasAgreeWithAZeroMq
              "\n";
   }
   write_file(dir / "events.ndjson", lines);
-  const ProgramResult sent = run_program(
-      {tally_path(), "send", "--nats", server.url(), (dir / "events.ndjson").string()});
+  const ProgramResult sent =
+      run_program({tally_path(), "send", "--nats", server.url(), (dir / "events.ndjson").string()});
   ASSERT_EQ(sent.exit_code, 0) << sent.output;
   const ProgramResult acked = run_program({tally_path(), "--submit", reference.submit(), "send",
                                            "--ack", (dir / "events.ndjson").string()});
@@ -141,6 +141,28 @@ TEST(ClusterOperationsTest, AdaptersPublishIntoTheLogAndReplicasAgreeWithAZeroMq
       << a.scrape_metrics();
   // A node fed over ZeroMQ has no consumer families.
   EXPECT_EQ(reference.scrape_metrics().find("tally_jetstream_"), std::string::npos);
+
+  // `tally cluster status --cluster FILE`: each node of the file asked.
+  write_file(
+      dir / "cluster.toml",
+      fmt::format("partitions = {}\n"
+                  "[[node]]\nname = \"a\"\nquery = \"{}\"\n"
+                  "[[node]]\nname = \"b\"\nquery = \"{}\"\npartitions = \"0-3\"\n"
+                  "[[node]]\nname = \"gone\"\nquery = \"tcp://127.0.0.1:{}\"\n"
+                  "[[node]]\nname = \"ref\"\nquery = \"{}\"\n",
+                  kPartitions, a.query(), b.query(), free_loopback_port(), reference.query()));
+  const ProgramResult status =
+      run_program({tally_path(), "cluster", "status", "--nats", server.url(), "--cluster",
+                   (dir / "cluster.toml").string()});
+  EXPECT_EQ(status.exit_code, 1) << status.output;
+  EXPECT_NE(status.output.find(fmt::format("health a: healthy ({} events settled", total)),
+            std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("consumes partitions 0-7, the file says 0-3"), std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("health gone: down (no answer from"), std::string::npos)
+      << status.output;
+  EXPECT_NE(status.output.find("health ref: not_consuming"), std::string::npos) << status.output;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include <fmt/format.h>
+
 #include <optional>
 
 #include "daemon/alert_publisher.h"
@@ -24,6 +26,12 @@ int Daemon::run(SignalWatcher& signals) {
   if (options_.watch_rules) watcher.emplace(options_.rules_path);
   ControlLoop control(engine, parts->ingest_counters(), parts->query, alerts, std::move(watcher),
                       parts->autoscaler.get(), parts->access.get(), options_.auth_path);
+  if (parts->jetstream) {
+    control.refuse_reloads(fmt::format(
+        "in a cluster rules change through the log: tally cluster rules --nats URLS --stream {} "
+        "FILE (a reload on one node would make it differ from its replicas)",
+        options_.jetstream.stream));
+  }
   print_ready_lines(*parts, options_);
 
   std::optional<SnapshotScheduler> snapshots;

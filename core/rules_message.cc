@@ -20,8 +20,8 @@ std::string rules_subject(std::string_view stream) {
 Result<Msg> make_rules_message(const std::string& subject, std::string_view version,
                                std::string_view text) {
   natsMsg* raw = nullptr;
-  natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, text.data(),
-                                static_cast<int>(text.size()));
+  natsStatus s =
+      natsMsg_Create(&raw, subject.c_str(), nullptr, text.data(), static_cast<int>(text.size()));
   if (s != NATS_OK) return status_of(s, "rules message");
   Msg message(raw);
   const std::string version_text(version);
@@ -39,8 +39,7 @@ bool is_rules_message(natsMsg* message) noexcept {
 
 Result<RulesMessage> read_rules_message(natsMsg* message) {
   const char* version = nullptr;
-  if (natsMsgHeader_Get(message, kRulesVersionHeader, &version) != NATS_OK ||
-      version == nullptr) {
+  if (natsMsgHeader_Get(message, kRulesVersionHeader, &version) != NATS_OK || version == nullptr) {
     return Status::invalid_argument(
         fmt::format("a rules message without its {} header", kRulesVersionHeader));
   }
@@ -63,8 +62,8 @@ Result<std::optional<RulesMessage>> current_rules(const Connection& connection,
   jsErrCode error = jsErrCode(0);
   jsOptions options = connection.api_options();
   const std::string subject = rules_subject(stream);
-  const natsStatus s =
-      js_GetLastMsg(&raw, connection.jetstream(), stream.c_str(), subject.c_str(), &options, &error);
+  const natsStatus s = js_GetLastMsg(&raw, connection.jetstream(), stream.c_str(), subject.c_str(),
+                                     &options, &error);
   if (s == NATS_NOT_FOUND && error != JSStreamNotFoundErr) return std::optional<RulesMessage>();
   if (s != NATS_OK) return status_of(s, "the log's rules (" + subject + ")", error);
   Msg message(raw);

@@ -9,8 +9,12 @@
 // Consumers: named tally_<node>_p<partition>, filter <stream>.events.<p>,
 // explicit acks, deliver all. Each node has its own, so replicas each read
 // every message of their partitions. A restart resumes from the consumer's
-// ack floor (anything delivered and not acknowledged is delivered again:
-// harmless, event ids dedup). A node whose data directory is empty starts
+// ack floor: a consumer that still has messages delivered and not
+// acknowledged (the node stopped with them in flight) is made again to
+// deliver from its ack floor on, in stream order, because JetStream would
+// otherwise redeliver them only after ack_wait, behind newer messages, and
+// so perhaps behind a rules message (redelivered events are harmless: event
+// ids dedup). A node whose data directory is empty starts
 // with rebuild set: its consumers are made anew from the first message, so
 // it rebuilds its partitions from the stream alone.
 //
@@ -36,7 +40,10 @@
 // journal keeps their old points. After (b), before (c): the node restarts
 // with the new rules in force (the file); the rules messages come again and
 // equal the rules in force, so they are acknowledged and nothing else
-// happens; nothing after them was decoded. A rules message whose version
+// happens; nothing after them was decoded. Messages delivered and not
+// acknowledged when the node died come back in stream order (the consumer
+// is made again from its ack floor, above), so before the rules message
+// they belong before. A rules message whose version
 // equals the rules in force, with no switch waiting, is acknowledged at once.
 // If the partitions' rules messages differ (a publish that failed part-way,
 // then another file published), or the installer refuses the rules (a file

@@ -116,7 +116,8 @@ void print_rules_published(const client::RulesPublished& published, const std::s
 
 ClusterCommand::ClusterCommand(CLI::App& app) {
   command_ = app.add_subcommand(
-      "cluster", "The replicated log on NATS JetStream: make its stream, see its consumers");
+      "cluster",
+      "The replicated log on NATS JetStream: make its stream, change its rules, see its consumers");
   command_->require_subcommand(1);
   init_ = command_->add_subcommand(
       "init", "Make the stream tallyd nodes consume (once; a second run changes nothing)");

@@ -126,7 +126,8 @@ JetStreamSource::JetStreamSource(JetStreamOptions options,
       rejected_log_(std::make_unique<RejectedLog>(options_.rejects)),
       types_(types),
       event_clock_(event_clock),
-      jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {
+      jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())),
+      resume_after_(owned_.partitions(), 0) {
   router_ = std::make_unique<BatchRouter>(
       queues, producer, groups, std::move(done_tickets), counters_, *rejected_log_,
       [this] { drain_done_tickets(); }, refusals);
@@ -196,11 +197,14 @@ Status JetStreamSource::bind_partition(std::uint32_t p, bool rebuild) {
     const natsStatus found =
         js_GetConsumerInfo(&existing, connection_->jetstream(), options_.stream.c_str(),
                            partition.consumer.c_str(), &api, &error);
+    bool kept = false;  // the consumer stays as it is
     if (found == NATS_OK) {
       const bool unacknowledged = existing->NumAckPending > 0;
+      kept = !unacknowledged;
       const std::uint64_t floor = existing->AckFloor.Stream;
       jsConsumerInfo_Destroy(existing);
       if (unacknowledged) {
+        resume_after_[p] = floor;  // kept, in case making it again must be retried
         error = jsErrCode(0);
         const natsStatus deleted =
             js_DeleteConsumer(connection_->jetstream(), options_.stream.c_str(),
@@ -208,11 +212,13 @@ Status JetStreamSource::bind_partition(std::uint32_t p, bool rebuild) {
         if (deleted != NATS_OK && deleted != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
           return nats::status_of(deleted, "delete consumer " + partition.consumer, error);
         }
-        config.DeliverPolicy = js_DeliverByStartSequence;
-        config.OptStartSeq = floor + 1;
       }
     } else if (found != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
       return nats::status_of(found, "consumer " + partition.consumer, error);
+    }
+    if (!kept && resume_after_[p] > 0) {
+      config.DeliverPolicy = js_DeliverByStartSequence;
+      config.OptStartSeq = resume_after_[p] + 1;
     }
   }
   config.AckWait = options_.ack_wait.count() * kNanosPerSecond;

@@ -215,6 +215,9 @@ class JetStreamSource {
   RulesInstaller install_rules_;
   std::string version_in_force_;
   std::size_t partitions_at_barrier_ = 0;
+  // Per partition: the ack floor its consumer is being made again from (0:
+  // not), so that a retried start() still resumes there.
+  std::vector<std::uint64_t> resume_after_;
 };
 
 }  // namespace tally::stream

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "client/jetstream_publisher.h"
+#include "core/nats_connection.h"
 #include "core/partitions.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/events.h"
@@ -295,6 +296,53 @@ TEST(ClusterRulesTest, ReplicasSwitchRulesAtTheSamePointOfTheLogAndRefuseOtherRu
   // second, at the same points: the same scores.
   DaemonProcess rebuilt(dir / "new.toml", dir / "r", node_args(url, "r"));
   expect_agrees(rebuilt, load, all, "node r rebuilt from the stream");
+}
+
+// A stream as `tally cluster init` made it before rules went through the
+// log: partition subjects only.
+void make_stream_without_rules_subject(const std::string& url) {
+  nats::ConnectOptions connect;
+  connect.urls = {url};
+  auto connection = nats::Connection::connect(connect);
+  ASSERT_TRUE(connection.is_ok()) << connection.status().to_string();
+  std::vector<std::string> subjects;
+  for (std::uint32_t p = 0; p < kPartitions; ++p) subjects.push_back(partition_subject("TALLY", p));
+  std::vector<const char*> pointers;
+  for (const std::string& subject : subjects) pointers.push_back(subject.c_str());
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = "TALLY";
+  config.Subjects = pointers.data();
+  config.SubjectsLen = static_cast<int>(pointers.size());
+  config.Storage = js_FileStorage;
+  jsStreamInfo* info = nullptr;
+  jsErrCode error = jsErrCode(0);
+  jsOptions options = (*connection)->api_options();
+  ASSERT_EQ(js_AddStream(&info, (*connection)->jetstream(), &config, &options, &error), NATS_OK)
+      << error;
+  jsStreamInfo_Destroy(info);
+}
+
+TEST(ClusterRulesTest, AStreamMadeBeforeRulesWentThroughTheLogGetsItsRulesSubject) {
+  TempDir dir("cluster-rules-old-stream");
+  write_file(dir / "old.toml", demerit_rules_with_red_light(3));
+  write_file(dir / "new.toml", demerit_rules_with_red_light(5));
+  NatsServer server(dir / "nats");
+  make_stream_without_rules_subject(server.url());
+  // No rules in the log yet: a node starts with its own file.
+  DaemonProcess node(dir / "old.toml", dir / "n", node_args(server.url(), "n"));
+  Load load;
+  add_events(load, "before", 400, 100, 3);
+  const std::size_t before = load.lines.size();
+  add_events(load, "after", 400, 100, 5);
+  EXPECT_TRUE(publish(server.url(), load.lines, 0, before, nullptr).complete());
+  const ProgramResult changed = run_program(
+      {tally_path(), "cluster", "rules", "--nats", server.url(), (dir / "new.toml").string()});
+  ASSERT_EQ(changed.exit_code, 0) << changed.output;
+  EXPECT_NE(changed.output.find("added subject tally.rules to stream TALLY"), std::string::npos)
+      << changed.output;
+  EXPECT_TRUE(publish(server.url(), load.lines, before, load.lines.size(), nullptr).complete());
+  expect_agrees(node, load, PartitionSet::all(kPartitions), "node n");
 }
 
 }  // namespace

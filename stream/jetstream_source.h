@@ -48,7 +48,9 @@
 // If the partitions' rules messages differ (a publish that failed part-way,
 // then another file published), or the installer refuses the rules (a file
 // this tallyd cannot read), the node keeps its rules, stops decoding the
-// partitions at the barrier (continuing would diverge from the replicas),
+// partitions held at a rules message (a damaged one holds its own; a
+// refusal or a disagreement happens with every partition at its barrier,
+// so all are held), since decoding past it would diverge from the replicas,
 // logs it and counts it (rules_refused, rules_stuck); `tally cluster
 // rules` with the intended file, then a restart, resolves it.
 //

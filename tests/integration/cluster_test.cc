@@ -17,6 +17,7 @@
 #include "client/jetstream_publisher.h"
 #include "core/nats_connection.h"
 #include "core/partitions.h"
+#include "core/rules_message.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/events.h"
 #include "tests/support/nats_server.h"
@@ -343,6 +344,49 @@ TEST(ClusterRulesTest, AStreamMadeBeforeRulesWentThroughTheLogGetsItsRulesSubjec
       << changed.output;
   EXPECT_TRUE(publish(server.url(), load.lines, before, load.lines.size(), nullptr).complete());
   expect_agrees(node, load, PartitionSet::all(kPartitions), "node n");
+}
+
+TEST(ClusterRulesTest, ARulesMessageANodeCannotUseHoldsItsPartitionsRatherThanDiverge) {
+  TempDir dir("cluster-rules-damaged");
+  write_file(dir / "old.toml", demerit_rules_with_red_light(3));
+  NatsServer server(dir / "nats");
+  const ProgramResult made = run_program({tally_path(), "cluster", "init", "--nats", server.url(),
+                                          "--partitions", std::to_string(kPartitions), "--replicas",
+                                          "1", "--rules", (dir / "old.toml").string()});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  DaemonProcess node(dir / "old.toml", dir / "n", node_args(server.url(), "n"));
+  // A rules message whose version does not match its bytes, in partition 0.
+  {
+    nats::ConnectOptions connect;
+    connect.urls = {server.url()};
+    auto connection = nats::Connection::connect(connect);
+    ASSERT_TRUE(connection.is_ok());
+    auto message = nats::make_rules_message(partition_subject("TALLY", 0), "0123456789abcdef",
+                                            demerit_rules_with_red_light(9));
+    ASSERT_TRUE(message.is_ok());
+    jsPubAck* ack = nullptr;
+    ASSERT_EQ(js_PublishMsg(&ack, (*connection)->jetstream(), message->get(), nullptr, nullptr),
+              NATS_OK);
+    jsPubAck_Destroy(ack);
+  }
+  ASSERT_TRUE(eventually(
+      [&] { return node.output().find("held until this is resolved") != std::string::npos; },
+      std::chrono::seconds(30)))
+      << node.output();
+  // Partition 0 is held (its replicas all hold it at the same message);
+  // the other partitions go on with the rules in force.
+  Load load;
+  add_events(load, "after", 400, 100, 3);
+  EXPECT_TRUE(publish(server.url(), load.lines, 0, load.lines.size(), nullptr).complete());
+  const PartitionSet others = *PartitionSet::parse("1-7", kPartitions);
+  expect_agrees(node, load, others, "partitions 1-7");
+  int held = 0;
+  for (const auto& [subject, score] : load.expected) {
+    if (others.contains_subject(subject)) continue;
+    EXPECT_EQ(score_of(node, subject), 0) << subject << " of the held partition 0";
+    ++held;
+  }
+  EXPECT_GT(held, 0);
 }
 
 }  // namespace

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <thread>
 
 #include "client/jetstream_publisher.h"
 #include "core/key_groups.h"
+#include "core/rules_message.h"
 
 namespace tally::client {
 namespace {
@@ -66,6 +68,7 @@ Result<StreamState> init_stream(const nats::Connection& connection, const Stream
   for (std::uint32_t p = 0; p < spec.partitions; ++p) {
     subjects.push_back(partition_subject(spec.stream, p));
   }
+  subjects.push_back(nats::rules_subject(spec.stream));  // the log's current rules
   std::vector<const char*> subject_pointers;
   for (const std::string& subject : subjects) subject_pointers.push_back(subject.c_str());
   const std::string description =
@@ -92,6 +95,110 @@ Result<StreamState> init_stream(const nats::Connection& connection, const Stream
   StreamState state = state_of(*info, spec.stream);
   state.created = true;
   return state;
+}
+
+namespace {
+
+// Adds <stream>.rules to a stream made before it existed.
+Status add_rules_subject(const nats::Connection& connection, const jsStreamInfo& info) {
+  std::vector<const char*> subjects(info.Config->Subjects,
+                                    info.Config->Subjects + info.Config->SubjectsLen);
+  const std::string rules = nats::rules_subject(info.Config->Name);
+  subjects.push_back(rules.c_str());
+  jsStreamConfig config = *info.Config;
+  config.Subjects = subjects.data();
+  config.SubjectsLen = static_cast<int>(subjects.size());
+  jsStreamInfo* updated = nullptr;
+  jsErrCode error = jsErrCode(0);
+  jsOptions options = connection.api_options();
+  const natsStatus s = js_UpdateStream(&updated, connection.jetstream(), &config, &options, &error);
+  if (s != NATS_OK) {
+    return nats::status_of(s, fmt::format("add subject {} to stream {}", rules, info.Config->Name),
+                           error);
+  }
+  jsStreamInfo_Destroy(updated);
+  return Status::ok();
+}
+
+// Publishes one rules message, retried with its id; true if it was stored before.
+Result<bool> publish_rules_message(const nats::Connection& connection, const std::string& stream,
+                                   const std::string& subject, const std::string& message_id,
+                                   std::string_view version, std::string_view text,
+                                   std::chrono::milliseconds retry_for) {
+  const auto give_up_at = std::chrono::steady_clock::now() + retry_for;
+  for (int attempt = 0;; ++attempt) {
+    Result<nats::Msg> message = nats::make_rules_message(subject, version, text);
+    if (!message) return message.status();
+    jsPubOptions publish;
+    jsPubOptions_Init(&publish);
+    publish.MsgId = message_id.c_str();
+    publish.ExpectStream = stream.c_str();
+    publish.MaxWait = connection.options().timeout.count();
+    jsPubAck* ack = nullptr;
+    jsErrCode error = jsErrCode(0);
+    const natsStatus s =
+        js_PublishMsg(&ack, connection.jetstream(), message->get(), &publish, &error);
+    if (s == NATS_OK) {
+      const bool duplicate = ack->Duplicate;
+      jsPubAck_Destroy(ack);
+      return duplicate;
+    }
+    const bool transient =
+        s != NATS_MAX_PAYLOAD && s != NATS_INVALID_ARG && s != NATS_INVALID_SUBJECT;
+    if (!transient || std::chrono::steady_clock::now() >= give_up_at) {
+      return nats::status_of(s, "publish rules to " + subject, error);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 * (attempt + 1), 500)));
+  }
+}
+
+}  // namespace
+
+Result<RulesPublished> publish_rules(const nats::Connection& connection, const std::string& stream,
+                                     std::string_view toml_text,
+                                     std::chrono::milliseconds retry_for) {
+  Result<nats::StreamInfo> info = nats::stream_info(connection, stream);
+  if (!info) return info.status();
+  Result<std::uint32_t> partitions = stream_partitions(**info, stream);
+  if (!partitions) return partitions.status();
+  RulesPublished published;
+  published.version = nats::rules_version(toml_text);
+  const std::string rules = nats::rules_subject(stream);
+  bool has_rules_subject = false;
+  for (int i = 0; i < (*info)->Config->SubjectsLen; ++i) {
+    if (rules == (*info)->Config->Subjects[i]) has_rules_subject = true;
+  }
+  if (!has_rules_subject) {
+    if (Status added = add_rules_subject(connection, **info); !added.is_ok()) return added;
+    published.subject_added = true;
+  }
+  Result<std::optional<nats::RulesMessage>> current = nats::current_rules(connection, stream);
+  if (!current) return current.status();
+  if (*current && (*current)->version == published.version) {
+    published.unchanged = true;
+    published.partitions = *partitions;
+    return published;
+  }
+  const std::uint64_t after = *current ? (*current)->stream_sequence : 0;
+  for (std::uint32_t p = 0; p < *partitions; ++p) {
+    Result<bool> stored =
+        publish_rules_message(connection, stream, partition_subject(stream, p),
+                              fmt::format("rules-{}-{}-p{}", published.version, after, p),
+                              published.version, toml_text, retry_for);
+    if (!stored) {
+      return stored.status().with_context(
+          fmt::format("partition {} ({} of {} partitions have the rules; run the same command "
+                      "again to complete it)",
+                      p, p, *partitions));
+    }
+    ++published.partitions;
+    if (*stored) ++published.already;
+  }
+  Result<bool> last = publish_rules_message(connection, stream, rules,
+                                            fmt::format("rules-{}-{}", published.version, after),
+                                            published.version, toml_text, retry_for);
+  if (!last) return last.status();
+  return published;
 }
 
 Result<std::vector<ConsumerState>> list_consumers(const nats::Connection& connection,

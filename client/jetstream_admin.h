@@ -7,6 +7,10 @@
 // rebuilding from the stream sees every event that can still count), and a
 // duplicate window in which a resent message id is dropped by the server.
 //
+// Rules through the log (core/rules_message.h): publish_rules() puts a rules
+// message into every partition, then into <stream>.rules; init_stream() makes
+// the stream with that subject too.
+//
 // Thread-safety: plain functions over a Connection.
 #pragma once
 
@@ -59,6 +63,31 @@ struct ConsumerState {
   std::int64_t redelivered = 0;
   std::uint64_t acked_stream_sequence = 0;  // the ack floor
 };
+
+// What publish_rules() did.
+struct RulesPublished {
+  std::string version;           // core/rules_message.h rules_version()
+  std::uint32_t partitions = 0;  // partitions that hold the rules message now
+  std::uint32_t already = 0;     // of them, acknowledged as stored before (a resend)
+  bool unchanged = false;        // the log's current rules were these: nothing published
+  bool subject_added = false;    // <stream>.rules was added to the stream first
+};
+
+// Publishes `toml_text` (already validated by the caller) as a rules message
+// into every partition of the stream and then into <stream>.rules, each
+// publish retried with the same message id until its PubAck comes or
+// `retry_for` passes. The message ids are rules-<version>-<after>-p<p>, where
+// <after> is the stream sequence of the log's current rules message (0 if
+// none): a run that failed part-way and is run again with the same file
+// completes the same publish (the server drops what it has), while a later
+// return to an earlier file is a new publish. When the log's current rules
+// are these already, nothing is published. A stream made before
+// <stream>.rules existed gets that subject added (js_UpdateStream).
+// Fails (nothing is in force until every partition has it) naming the
+// partition that got no PubAck.
+Result<RulesPublished> publish_rules(
+    const nats::Connection& connection, const std::string& stream, std::string_view toml_text,
+    std::chrono::milliseconds retry_for = std::chrono::seconds(30));
 
 // Every consumer of the stream, in name order.
 Result<std::vector<ConsumerState>> list_consumers(const nats::Connection& connection,

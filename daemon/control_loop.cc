@@ -41,6 +41,12 @@ ControlLoop::ControlLoop(scorer::Engine& engine, const IngestCounters& ingest, z
       });
 }
 
+void ControlLoop::refuse_reloads(std::string why) {
+  handler_.set_reload_step([why = std::move(why)]() -> Result<std::function<void()>> {
+    return Status::invalid_argument(why);
+  });
+}
+
 void ControlLoop::run(SignalWatcher& signals) {
   while (!signals.stop_requested()) {
     alerts_.publish_pending();

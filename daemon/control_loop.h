@@ -59,6 +59,12 @@ class ControlLoop {
     handler_.set_ownership(std::move(ownership));
   }
 
+  // In a cluster, rules change through the log alone (a reload on one node
+  // would make it differ from its replicas): every reload (the `reload` op,
+  // SIGHUP, --watch-rules) is then refused with rules_refused and `why`.
+  // --auth is then re-read only by a restart.
+  void refuse_reloads(std::string why);
+
  private:
   // The one place this thread blocks: true if a request is ready.
   bool wait_for_request(std::chrono::milliseconds timeout);

@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include <fmt/format.h>
+
 #include <optional>
 
 #include "daemon/alert_publisher.h"
@@ -31,6 +33,10 @@ int Daemon::run(SignalWatcher& signals) {
                              return owners != nullptr ? owners->owners_of(partition)
                                                       : std::vector<std::string>{};
                            }});
+    control.refuse_reloads(fmt::format(
+        "in a cluster rules change through the log: tally cluster rules --nats URLS --stream {} "
+        "FILE (a reload on one node would make it differ from its replicas)",
+        options_.jetstream.stream));
   }
   print_ready_lines(*parts, options_);
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "core/rules_message.h"
 #include "scorer/rules.h"
 
 #ifndef TALLY_VERSION
@@ -21,6 +22,29 @@ std::shared_ptr<const scorer::RuleSet> load_initial_rules(const std::string& pat
   Result<std::shared_ptr<const scorer::RuleSet>> result = scorer::load_rules_file(path, 1);
   if (!result) throw ConfigError("rules refused: " + result.status().to_string());
   return std::move(result).value();
+}
+
+std::string read_text(storage::Env* env, const std::string& path) {
+  Result<std::unique_ptr<storage::FileContents>> contents = env->read_file(path);
+  if (!contents) throw ConfigError("cannot read " + path + ": " + contents.status().to_string());
+  return std::string((*contents)->bytes());
+}
+
+// Replaces `path` with `text` atomically and durably (written beside it,
+// synced, renamed over it, the directory synced): after a crash it holds
+// either the old text or the new, whole.
+Status write_atomically(storage::Env* env, const std::string& dir, const std::string& path,
+                        std::string_view text) {
+  const std::string temporary = path + ".new";
+  Result<std::unique_ptr<storage::WritableFile>> file =
+      env->new_writable_file(temporary, storage::OpenMode::kTruncate);
+  if (!file) return file.status();
+  Status s = (*file)->append(text);
+  if (s.is_ok()) s = (*file)->sync();
+  if (s.is_ok()) s = (*file)->close();
+  if (s.is_ok()) s = env->rename(temporary, path);
+  if (s.is_ok()) s = env->sync_dir(dir);
+  return s;
 }
 
 // Loopback endpoints only reach this machine's users; anything else reaches
@@ -206,6 +230,85 @@ void open_sockets(DaemonOptions& options, DaemonParts& parts) {
   }
 }
 
+// In a cluster, the rules a node starts with: those in force when it
+// stopped (DATA/cluster-rules.toml, written at every switch through the
+// log), else its --rules file. Its engine then reloads from that file.
+struct ClusterRules {
+  std::string file_text;  // --rules
+  std::string kept_path;  // DATA/cluster-rules.toml; empty without a journal
+  std::string kept_text;  // empty: none kept yet
+};
+
+ClusterRules choose_cluster_rules(DaemonOptions& options,
+                                  std::shared_ptr<const scorer::RuleSet>& rules) {
+  ClusterRules cluster;
+  if (!options.jetstream.enabled()) return cluster;
+  storage::Env* env = options.scorer.worker.env;
+  cluster.file_text = read_text(env, options.rules_path);
+  if (!options.journal) return cluster;  // it rebuilds from the stream at every start
+  cluster.kept_path = (std::filesystem::path(options.data_dir) / "cluster-rules.toml").string();
+  options.scorer.rules_path = cluster.kept_path;
+  if (!env->file_exists(cluster.kept_path)) return cluster;
+  cluster.kept_text = read_text(env, cluster.kept_path);
+  Result<std::shared_ptr<const scorer::RuleSet>> kept =
+      scorer::parse_rules(cluster.kept_text, cluster.kept_path, 1);
+  if (!kept) throw StateRefused("the rules in force: " + kept.status().to_string());
+  rules = std::move(kept).value();
+  return cluster;
+}
+
+// A node serves the rules of the log, never a file of its own: its
+// --rules file must be the log's current rules (<stream>.rules) or the rules
+// it kept; with none kept it starts with --rules, which must be the log's
+// (or the log has none yet). Then the source installs whatever rules it
+// meets in the log through the engine, keeping them in DATA.
+void settle_cluster_rules(const DaemonOptions& options, DaemonParts& parts,
+                          const ClusterRules& cluster) {
+  if (!parts.jetstream) return;
+  stream::JetStreamSource& source = *parts.jetstream;
+  const std::string file_version = nats::rules_version(cluster.file_text);
+  auto log = source.log_rules();
+  if (!log) throw ConfigError("--nats: " + log.status().to_string());
+  const std::string log_version = *log ? (*log)->first : std::string("(none published)");
+  const bool kept = !cluster.kept_text.empty();
+  const std::string kept_version = kept ? nats::rules_version(cluster.kept_text) : "";
+  const bool matches_log = !*log || file_version == log_version;
+  if (!(matches_log || (kept && file_version == kept_version))) {
+    throw ConfigError(fmt::format(
+        "--rules {} is rules version {}, but the log's current rules ({}) are version {}{}: a "
+        "node refuses to serve rules that differ from the log's. Start it with the log's rules "
+        "file, or, to change the rules of every node, publish the file into the log: tally "
+        "cluster rules --nats URLS --stream {} FILE",
+        options.rules_path, file_version, nats::rules_subject(options.jetstream.stream),
+        log_version,
+        kept ? fmt::format(" and this node's rules in force are version {} ({})", kept_version,
+                           cluster.kept_path)
+             : "",
+        options.jetstream.stream));
+  }
+  storage::Env* env = options.scorer.worker.env;
+  if (!kept && !cluster.kept_path.empty()) {
+    if (Status written =
+            write_atomically(env, options.data_dir, cluster.kept_path, cluster.file_text);
+        !written.is_ok()) {
+      throw StateRefused("cannot keep the rules in force: " + written.to_string());
+    }
+  }
+  source.set_rules_installer(
+      [engine = parts.engine.get(), env, dir = options.data_dir, path = cluster.kept_path](
+          std::string_view text, std::string_view version) -> Status {
+        const std::string name = fmt::format("rules version {} from the log", version);
+        if (auto valid = scorer::parse_rules(text, name, 0); !valid) return valid.status();
+        if (!path.empty()) {
+          if (Status written = write_atomically(env, dir, path, text); !written.is_ok()) {
+            return written.with_context("keep the rules in force in " + path);
+          }
+        }
+        return engine->install_rules(text, name).status();
+      },
+      kept ? kept_version : file_version);
+}
+
 // Replays the data directory into the started workers and says what was
 // read. Returns whether it held nothing (a new node, or no journal).
 bool recover(const DaemonOptions& options, scorer::Engine& engine, AlertPublisher& alerts) {
@@ -272,8 +375,10 @@ std::unique_ptr<DaemonParts> start_up(DaemonOptions& options) {
   auto parts = std::make_unique<DaemonParts>();
   prepare_access(options, *parts);
   prepare_data_dir(options, *parts);
+  const ClusterRules cluster = choose_cluster_rules(options, rules);
   parts->engine = std::make_unique<scorer::Engine>(options.scorer, std::move(rules));
   open_sockets(options, *parts);
+  settle_cluster_rules(options, *parts, cluster);
   parts->engine->start();
   start_consuming(*parts, recover(options, *parts->engine, *parts->alert_publisher));
   return parts;
@@ -286,6 +391,10 @@ void print_ready_lines(DaemonParts& parts, const DaemonOptions& options) {
               engine.rules().version(), engine.workers(), options.data_dir.c_str());
   if (parts.jetstream) {
     std::printf("consuming %s\n", parts.jetstream->describe().c_str());
+    std::printf(
+        "rules through the log: version %s in force; `reload` refused (tally cluster "
+        "rules changes them)\n",
+        parts.jetstream->rules_version_in_force().c_str());
   } else {
     std::printf("listening ingest %s (PULL)\n", parts.ingest->ingest_endpoint().c_str());
     std::printf("listening submit %s (ROUTER, acknowledged batches)\n",

@@ -15,6 +15,13 @@
 //      "journal off: ..."; the alert log opened (DATA/alerts) and given the
 //      journaled alerts it lacks, reported as "alert log: ..."
 //
+// With --nats, between 3 and 5: the rules of the log (rules through the log,
+// stream/jetstream_source.h). The node starts with the rules it kept in
+// DATA/cluster-rules.toml when it has them, else with --rules; --rules must
+// be the log's current rules (<stream>.rules) or the ones kept (refused:
+// ConfigError naming both versions and the fix); the source is given the
+// installer that keeps and puts in force the rules it meets in the log.
+//
 // It ends with no event taken: the caller starts the ingest thread, then
 // prints the ready lines (print_ready_lines), which scripts and tests wait for.
 #pragma once
@@ -77,7 +84,8 @@ std::unique_ptr<DaemonParts> start_up(DaemonOptions& options);
 //   listening ingest ENDPOINT (PULL)
 //   listening submit ENDPOINT (ROUTER, acknowledged batches)
 //     (with --nats, instead of these two:
-//      consuming stream S partitions SET of P as node N, from URL)
+//      consuming stream S partitions SET of P as node N, from URL
+//      rules through the log: version V in force; `reload` refused ...)
 //   listening query ENDPOINT (ROUTER)
 //   listening alerts ENDPOINT (PUB)
 //   listening metrics URL

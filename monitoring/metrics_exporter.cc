@@ -171,6 +171,20 @@ class MetricsExporter::Collector final : public prometheus::Collectable {
     out.push_back(single("tally_jetstream_fetch_errors_total",
                          "Fetches from the log that failed (a server lost, a leader changing)",
                          MetricType::Counter, relaxed(jetstream_->fetch_errors)));
+    out.push_back(single("tally_jetstream_rules_switches_total",
+                         "Rules from the log put in force (every partition reached its rules "
+                         "message)",
+                         MetricType::Counter, relaxed(jetstream_->rules_switches)));
+    out.push_back(single("tally_jetstream_rules_refused_total",
+                         "Rules messages from the log this node could not use (damaged, or "
+                         "refused by its validation)",
+                         MetricType::Counter, relaxed(jetstream_->rules_refused)));
+    out.push_back(single("tally_jetstream_rules_held",
+                         "1 while partitions are held at a rules barrier that cannot be crossed "
+                         "(the node reads nothing more of them until the intended rules are "
+                         "published and it restarts)",
+                         MetricType::Gauge,
+                         jetstream_->rules_stuck.load(std::memory_order_relaxed) ? 1.0 : 0.0));
     auto lag = family("tally_jetstream_consumer_lag_messages",
                       "Messages of a partition stored in the stream and not yet delivered to "
                       "this node (refreshed every 2 s); only partitions the node owns",

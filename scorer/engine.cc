@@ -106,8 +106,16 @@ void Engine::stop() {
 }
 
 Result<std::shared_ptr<const RuleSet>> Engine::reload() {
-  Result<std::shared_ptr<const RuleSet>> result =
-      load_rules_file(options_.rules_path, next_rules_version_);
+  return put_in_force(load_rules_file(options_.rules_path, next_rules_version_));
+}
+
+Result<std::shared_ptr<const RuleSet>> Engine::install_rules(std::string_view toml_text,
+                                                             std::string_view name) {
+  return put_in_force(parse_rules(toml_text, name, next_rules_version_));
+}
+
+Result<std::shared_ptr<const RuleSet>> Engine::put_in_force(
+    Result<std::shared_ptr<const RuleSet>> result) {
   if (result) {
     ++next_rules_version_;  // only loaded sets take a number
     rule_history_.push_back(*result);

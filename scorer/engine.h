@@ -217,6 +217,12 @@ class Engine {
   // batch decoded from now on. A refused file leaves the running set, and the
   // Status says why, with the place in the file (rules.h).
   Result<std::shared_ptr<const RuleSet>> reload();
+  // As reload(), from rules given as text (`name` in errors and in the set's
+  // source()): in a cluster, rules come through the log, and the JetStream
+  // source installs them from its own thread (the control thread then
+  // refuses reloads, so the two never run at once).
+  Result<std::shared_ptr<const RuleSet>> install_rules(std::string_view toml_text,
+                                                       std::string_view name);
   std::uint64_t reloads_ok() const noexcept { return reloads_ok_.load(std::memory_order_relaxed); }
   std::uint64_t reloads_refused() const noexcept {
     return reloads_refused_.load(std::memory_order_relaxed);
@@ -285,6 +291,9 @@ class Engine {
 
   std::vector<std::shared_ptr<const RuleSet>> rule_history_;  // never shrinks
   std::uint32_t next_rules_version_ = 2;
+  // Makes a loaded set live for every batch decoded from now on.
+  Result<std::shared_ptr<const RuleSet>> put_in_force(
+      Result<std::shared_ptr<const RuleSet>> loaded);
   // Terms of recovered contributions whose rule is not in the current set
   // (tables point at them like at any rule; they live as long as the engine).
   std::deque<Rule> recovered_rules_;

@@ -1,6 +1,7 @@
 #include "stream/jetstream_source.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 
 #include "core/backoff.h"
 #include "core/nats_connection.h"
+#include "core/rules_message.h"
 
 namespace tally::stream {
 namespace {
@@ -53,6 +55,12 @@ struct JetStreamSource::Partition {
   std::uint32_t number = 0;
   std::string consumer;
   nats::Subscription subscription;
+  // Fetched, not yet taken: what came after a rules message waits here
+  // until the barrier is crossed.
+  std::deque<nats::Msg> held;
+  // The rules message this partition stopped at; empty when not at a barrier.
+  nats::Msg barrier;
+  nats::RulesMessage barrier_rules;
 };
 
 struct JetStreamSource::InFlight {
@@ -118,7 +126,8 @@ JetStreamSource::JetStreamSource(JetStreamOptions options,
       rejected_log_(std::make_unique<RejectedLog>(options_.rejects)),
       types_(types),
       event_clock_(event_clock),
-      jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())) {
+      jetstream_counters_(std::make_unique<JetStreamCounters>(owned_.partitions())),
+      resume_after_(owned_.partitions(), 0) {
   router_ = std::make_unique<BatchRouter>(
       queues, producer, groups, std::move(done_tickets), counters_, *rejected_log_,
       [this] { drain_done_tickets(); }, refusals);
@@ -177,6 +186,41 @@ Status JetStreamSource::bind_partition(std::uint32_t p, bool rebuild) {
   config.FilterSubject = subject.c_str();
   config.AckPolicy = js_AckExplicit;
   config.DeliverPolicy = js_DeliverAll;
+  if (!rebuild) {
+    // Messages delivered to this node before it stopped and never
+    // acknowledged would come again only after ack_wait, behind newer ones:
+    // behind a rules message, they would be decoded by the wrong rules. So
+    // such a consumer is made again from its ack floor, which delivers
+    // everything after the floor in stream order (what was acknowledged
+    // after it comes again as duplicates, dropped by event id).
+    jsConsumerInfo* existing = nullptr;
+    const natsStatus found =
+        js_GetConsumerInfo(&existing, connection_->jetstream(), options_.stream.c_str(),
+                           partition.consumer.c_str(), &api, &error);
+    bool kept = false;  // the consumer stays as it is
+    if (found == NATS_OK) {
+      const bool unacknowledged = existing->NumAckPending > 0;
+      kept = !unacknowledged;
+      const std::uint64_t floor = existing->AckFloor.Stream;
+      jsConsumerInfo_Destroy(existing);
+      if (unacknowledged) {
+        resume_after_[p] = floor;  // kept, in case making it again must be retried
+        error = jsErrCode(0);
+        const natsStatus deleted =
+            js_DeleteConsumer(connection_->jetstream(), options_.stream.c_str(),
+                              partition.consumer.c_str(), &api, &error);
+        if (deleted != NATS_OK && deleted != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
+          return nats::status_of(deleted, "delete consumer " + partition.consumer, error);
+        }
+      }
+    } else if (found != NATS_NOT_FOUND && error != JSConsumerNotFoundErr) {
+      return nats::status_of(found, "consumer " + partition.consumer, error);
+    }
+    if (!kept && resume_after_[p] > 0) {
+      config.DeliverPolicy = js_DeliverByStartSequence;
+      config.OptStartSeq = resume_after_[p] + 1;
+    }
+  }
   config.AckWait = options_.ack_wait.count() * kNanosPerSecond;
   config.MaxAckPending = static_cast<std::int64_t>(options_.max_in_flight) * 4;
   config.MaxWaiting = 512;
@@ -217,11 +261,17 @@ void JetStreamSource::run(const std::atomic<bool>& stop) {
     // as long as there is room in flight.
     for (std::size_t i = 0; i < subscriptions_.size(); ++i) {
       if (in_flight_.size() >= options_.max_in_flight) break;
-      const int room = static_cast<int>(options_.max_in_flight - in_flight_.size());
-      taken += fetch(subscriptions_[next], std::min(room, options_.fetch_batch));
+      Partition& partition = subscriptions_[next];
       next = (next + 1) % subscriptions_.size();
+      if (partition.barrier) continue;  // nothing after its rules message yet
+      if (partition.held.empty()) {
+        const int room = static_cast<int>(options_.max_in_flight - in_flight_.size());
+        fetch(partition, std::min(room, options_.fetch_batch));
+      }
+      taken += take_held(partition);
       drain_done_tickets();
     }
+    if (partitions_at_barrier_ > 0) cross_barrier();
     rejected_log_->flush();
     if (std::chrono::steady_clock::now() - lag_refreshed_ > kLagRefresh) refresh_lag();
     if (taken == 0) {
@@ -265,12 +315,121 @@ std::size_t JetStreamSource::fetch(Partition& partition, int max_messages) {
   }
   const auto count = static_cast<std::size_t>(list.Count);
   for (int i = 0; i < list.Count; ++i) {
-    natsMsg* message = list.Msgs[i];
-    list.Msgs[i] = nullptr;  // ours now, until acknowledged
-    take(partition, message);
+    partition.held.emplace_back(list.Msgs[i]);  // ours now, until acknowledged
+    list.Msgs[i] = nullptr;
   }
   natsMsgList_Destroy(&list);
   return count;
+}
+
+std::size_t JetStreamSource::take_held(Partition& partition) {
+  std::size_t taken = 0;
+  while (!partition.held.empty() && !partition.barrier &&
+         in_flight_.size() < options_.max_in_flight) {
+    natsMsg* message = partition.held.front().release();
+    partition.held.pop_front();
+    ++taken;
+    if (nats::is_rules_message(message)) {
+      reach_rules(partition, message);
+    } else {
+      take(partition, message);
+    }
+  }
+  return taken;
+}
+
+void JetStreamSource::set_rules_installer(RulesInstaller installer, std::string version_in_force) {
+  install_rules_ = std::move(installer);
+  version_in_force_ = std::move(version_in_force);
+}
+
+Result<std::optional<std::pair<std::string, std::string>>> JetStreamSource::log_rules() const {
+  Result<std::optional<nats::RulesMessage>> current =
+      nats::current_rules(*connection_, options_.stream);
+  if (!current) return current.status();
+  if (!*current) return std::optional<std::pair<std::string, std::string>>();
+  return std::optional<std::pair<std::string, std::string>>(
+      std::pair((*current)->version, std::move((*current)->text)));
+}
+
+void JetStreamSource::reach_rules(Partition& partition, void* raw) {
+  nats::Msg message(static_cast<natsMsg*>(raw));
+  Result<nats::RulesMessage> rules = nats::read_rules_message(message.get());
+  if (!rules) {
+    // Damaged: no version to switch to. Holding the partition is the one
+    // choice that cannot make this node differ from its replicas.
+    add_relaxed(jetstream_counters_->rules_refused, 1);
+    jetstream_counters_->rules_stuck.store(true, std::memory_order_relaxed);
+    spdlog::error("partition {}: {}; its events are held until this is resolved", partition.number,
+                  rules.status().to_string());
+    partition.barrier = std::move(message);
+    ++partitions_at_barrier_;
+    return;
+  }
+  if (partitions_at_barrier_ == 0 && rules->version == version_in_force_) {
+    // The rules in force already (a redelivery after a crash, or rules a
+    // new node started with): nothing to switch.
+    (void)natsMsg_Ack(message.get(), nullptr);
+    return;
+  }
+  spdlog::info(
+      "partition {}: rules version {} reached (stream sequence {}); {} of {} partitions "
+      "there",
+      partition.number, rules->version, rules->stream_sequence, partitions_at_barrier_ + 1,
+      subscriptions_.size());
+  partition.barrier = std::move(message);
+  partition.barrier_rules = std::move(rules).value();
+  ++partitions_at_barrier_;
+}
+
+void JetStreamSource::cross_barrier() {
+  if (partitions_at_barrier_ < subscriptions_.size()) return;
+  if (jetstream_counters_->rules_stuck.load(std::memory_order_relaxed)) return;
+  const nats::RulesMessage& rules = subscriptions_.front().barrier_rules;
+  for (const Partition& partition : subscriptions_) {
+    if (partition.barrier_rules.version != rules.version) {
+      add_relaxed(jetstream_counters_->rules_refused, 1);
+      jetstream_counters_->rules_stuck.store(true, std::memory_order_relaxed);
+      spdlog::error(
+          "rules through the log: partition {} is at rules version {} but partition {} at {}: "
+          "a rules publish failed part-way; this node holds every partition and decodes "
+          "nothing more (run `tally cluster rules` again with the file that failed, then restart "
+          "this node)",
+          subscriptions_.front().number, rules.version, partition.number,
+          partition.barrier_rules.version);
+      return;
+    }
+  }
+  // (a) Everything decoded by the old rules is journaled and acknowledged.
+  drain_done_tickets();
+  if (!in_flight_.empty()) return;
+  if (natsConnection_FlushTimeout(connection_->get(), 2000) != NATS_OK) return;  // next turn
+  // (b) The new rules, kept on disk and in force.
+  if (rules.version != version_in_force_) {
+    const Status installed = install_rules_
+                                 ? install_rules_(rules.text, rules.version)
+                                 : Status::invalid_argument("this node has no rules installer");
+    if (!installed.is_ok()) {
+      add_relaxed(jetstream_counters_->rules_refused, 1);
+      jetstream_counters_->rules_stuck.store(true, std::memory_order_relaxed);
+      spdlog::error(
+          "rules through the log: version {} refused: {}; this node keeps version {} and decodes "
+          "nothing more of its partitions (continuing would make it differ from its replicas)",
+          rules.version, installed.to_string(), version_in_force_);
+      return;
+    }
+    version_in_force_ = rules.version;
+    add_relaxed(jetstream_counters_->rules_switches, 1);
+    spdlog::info("rules through the log: version {} in force from here in partitions {}",
+                 rules.version, owned_.to_string());
+  }
+  // (c) The barrier is crossed: its messages acknowledged, the partitions go on.
+  for (Partition& partition : subscriptions_) {
+    (void)natsMsg_Ack(partition.barrier.get(), nullptr);
+    partition.barrier.reset();
+    partition.barrier_rules = {};
+  }
+  partitions_at_barrier_ = 0;
 }
 
 void JetStreamSource::take(Partition& partition, void* raw) {

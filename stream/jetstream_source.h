@@ -9,10 +9,50 @@
 // Consumers: named tally_<node>_p<partition>, filter <stream>.events.<p>,
 // explicit acks, deliver all. Each node has its own, so replicas each read
 // every message of their partitions. A restart resumes from the consumer's
-// ack floor (anything delivered and not acknowledged is delivered again:
-// harmless, event ids dedup). A node whose data directory is empty starts
+// ack floor: a consumer that still has messages delivered and not
+// acknowledged (the node stopped with them in flight) is made again to
+// deliver from its ack floor on, in stream order, because JetStream would
+// otherwise redeliver them only after ack_wait, behind newer messages, and
+// so perhaps behind a rules message (redelivered events are harmless: event
+// ids dedup). A node whose data directory is empty starts
 // with rebuild set: its consumers are made anew from the first message, so
 // it rebuilds its partitions from the stream alone.
+//
+// Rules through the log (core/rules_message.h; docs/cluster.md). Rules are
+// not retroactive (an event keeps the points of the rules it was decoded
+// with), so replicas agree only if they switch at the same point of every
+// partition. A rules message in partition p is a barrier: once it is taken,
+// nothing more of p is decoded (messages fetched after it wait, held, and p
+// is not fetched) until every partition this node owns has reached a rules
+// message. Then, in this order:
+//   (a) every message decoded before the barrier is journaled (in_flight_
+//       empty, all acknowledged) and the acks have reached the server (a
+//       flush), so nothing decoded by the old rules is ever decoded again
+//       by the new ones;
+//   (b) the installer (set_rules_installer; the daemon's) validates the
+//       rules, writes them to the data directory as the rules in force, and
+//       makes them the decoder's and the engine's;
+//   (c) the rules messages are acknowledged and the partitions resume.
+// A crash anywhere is safe. Before (b) ends: the node restarts with the old
+// rules in force; every rules message is unacknowledged, so it comes again
+// and the switch happens again at the same point; messages of (a) whose acks
+// were lost come again and are duplicates (their events are journaled), the
+// journal keeps their old points. After (b), before (c): the node restarts
+// with the new rules in force (the file); the rules messages come again and
+// equal the rules in force, so they are acknowledged and nothing else
+// happens; nothing after them was decoded. Messages delivered and not
+// acknowledged when the node died come back in stream order (the consumer
+// is made again from its ack floor, above), so before the rules message
+// they belong before. A rules message whose version
+// equals the rules in force, with no switch waiting, is acknowledged at once.
+// If the partitions' rules messages differ (a publish that failed part-way,
+// then another file published), or the installer refuses the rules (a file
+// this tallyd cannot read), the node keeps its rules, stops decoding the
+// partitions held at a rules message (a damaged one holds its own; a
+// refusal or a disagreement happens with every partition at its barrier,
+// so all are held), since decoding past it would diverge from the replicas,
+// logs it and counts it (rules_refused, rules_stuck); `tally cluster
+// rules` with the intended file, then a restart, resolves it.
 //
 // Owns: the NATS connection, the subscriptions, the decoder, the dead-letter
 // file (channel "jetstream"), every message from its fetch until it is
@@ -26,7 +66,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -93,6 +136,20 @@ class JetStreamSource {
   // existing consumers are deleted first, so every message is read again.
   // Errors other than not_found are retried for options.start_patience.
   Status start(bool rebuild);
+  // Installs rules that came through the log: validates `toml_text`, keeps
+  // it in the data directory as the rules in force, and makes it the
+  // rules every batch is decoded with from now on (called on this source's
+  // thread, with nothing in flight). A refusal leaves the rules in force.
+  using RulesInstaller =
+      std::function<Status(std::string_view toml_text, std::string_view version)>;
+  // `version_in_force`: core/rules_message.h rules_version() of the rules
+  // the node starts with. Without an installer, rules messages are counted
+  // as refused and hold their partitions (a node must have one).
+  void set_rules_installer(RulesInstaller installer, std::string version_in_force);
+  const std::string& rules_version_in_force() const noexcept { return version_in_force_; }
+  // The log's current rules (<stream>.rules), nullopt if none were published.
+  Result<std::optional<std::pair<std::string, std::string>>> log_rules() const;  // {version, text}
+
   // Runs until `stop`; then fetches nothing more and acknowledges what the
   // workers finish (waiting at most 30 s; the rest is delivered again later).
   void run(const std::atomic<bool>& stop);
@@ -116,7 +173,15 @@ class JetStreamSource {
   static constexpr std::chrono::milliseconds kStartRetryPause{250};
   Status bind_partition(std::uint32_t partition, bool rebuild);
   std::size_t fetch(Partition& partition, int max_messages);
+  // Decodes the partition's held messages, in order, until a rules message
+  // makes a barrier or the room in flight runs out. Returns how many it took.
+  std::size_t take_held(Partition& partition);
   void take(Partition& partition, void* message);  // a natsMsg*
+  // A rules message reached: a no-op, or the partition's barrier.
+  void reach_rules(Partition& partition, void* message);  // a natsMsg*, now ours
+  // Crosses the barrier once every owned partition is at the same one and
+  // nothing is in flight (the order in the header comment).
+  void cross_barrier();
   void drain_done_tickets();
   void finish(BatchTicket& ticket);
   void refresh_lag();
@@ -135,6 +200,12 @@ class JetStreamSource {
   // Each message from its fetch until acknowledged, by its batch's ticket.
   std::unordered_map<const BatchTicket*, std::unique_ptr<InFlight>> in_flight_;
   std::chrono::steady_clock::time_point lag_refreshed_{};
+  RulesInstaller install_rules_;
+  std::string version_in_force_;
+  std::size_t partitions_at_barrier_ = 0;
+  // Per partition: the ack floor its consumer is being made again from (0:
+  // not), so that a retried start() still resumes there.
+  std::vector<std::uint64_t> resume_after_;
 };
 
 }  // namespace tally::stream

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "api/answers.h"
@@ -14,6 +16,7 @@
 #include "client/jetstream_publisher.h"
 #include "core/json_writer.h"
 #include "core/nats_connection.h"
+#include "core/rules_message.h"
 #include "scorer/rules.h"
 
 namespace tally::cli {
@@ -122,17 +125,62 @@ std::vector<NodeHealth> node_health(
   return out;
 }
 
+// The rules file's bytes, validated as tallyd validates them (a file that
+// cannot be read is refused as load_rules_file refuses it).
+Result<std::string> read_valid_rules(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return scorer::load_rules_file(path, 1).status();
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<std::shared_ptr<const scorer::RuleSet>> rules = scorer::parse_rules(text, path, 1);
+  if (!rules) return rules.status();
+  return text;
+}
+
+void print_rules_published(const client::RulesPublished& published, const std::string& stream,
+                           bool json_output) {
+  if (json_output) {
+    std::string out;
+    JsonWriter json(out);
+    json.begin_object()
+        .field("stream", stream)
+        .field("version", published.version)
+        .field("partitions", published.partitions)
+        .field("already_stored", published.already)
+        .field("unchanged", published.unchanged)
+        .field("subject_added", published.subject_added)
+        .end_object();
+    fmt::print("{}\n", out);
+    return;
+  }
+  if (published.subject_added) {
+    fmt::print("added subject {} to stream {}\n", nats::rules_subject(stream), stream);
+  }
+  if (published.unchanged) {
+    fmt::print("rules version {} are the log's current rules already; nothing published\n",
+               published.version);
+    return;
+  }
+  fmt::print(
+      "published rules version {} into {} partitions of stream {} ({} stored before), and "
+      "to {}\n",
+      published.version, published.partitions, stream, published.already,
+      nats::rules_subject(stream));
+}
+
 }  // namespace
 
 ClusterCommand::ClusterCommand(CLI::App& app) {
   command_ = app.add_subcommand(
-      "cluster", "The replicated log on NATS JetStream: make its stream, see its consumers");
+      "cluster",
+      "The replicated log on NATS JetStream: make its stream, change its rules, see its consumers");
   command_->require_subcommand(1);
   init_ = command_->add_subcommand(
       "init", "Make the stream tallyd nodes consume (once; a second run changes nothing)");
   status_ = command_->add_subcommand(
       "status", "The stream, and each node's partitions with their consumer lag");
-  for (CLI::App* sub : {init_, status_}) {
+  rules_command_ = command_->add_subcommand(
+      "rules", "Change the rules of every node: a rules message into every partition of the log");
+  for (CLI::App* sub : {init_, status_, rules_command_}) {
     sub->add_option("--nats", nats_, "NATS servers, comma-separated (nats://HOST:PORT,...)")
         ->required();
     sub->add_option("--stream", stream_, "Stream name")->capture_default_str();
@@ -146,7 +194,8 @@ ClusterCommand::ClusterCommand(CLI::App& app) {
   init_->add_option("--max-age", max_age_, "Keep messages this long (s, m, h, d, w)")
       ->capture_default_str();
   init_->add_option("--rules", rules_,
-                    "Rules file: the max age is raised to its `retain` if that is longer");
+                    "Rules file: the max age is raised to its `retain` if that is longer; a new "
+                    "stream starts with it (a rules message in every partition)");
   init_
       ->add_option("--duplicate-window", duplicate_window_,
                    "A message id seen within this is stored once")
@@ -156,10 +205,25 @@ ClusterCommand::ClusterCommand(CLI::App& app) {
       "event's partition is its subject's key group modulo the partition count, so\n"
       "every event of a subject is in one partition. Its max age must be at least the\n"
       "rules' `retain`, so that a node rebuilding from the stream sees every event\n"
-      "that still counts.\n\n"
+      "that still counts. With --rules, a stream it makes starts with those rules\n"
+      "in every partition (as `tally cluster rules` would put them).\n\n"
       "Example:\n"
       "  tally cluster init --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223 \\\n"
       "      --partitions 64 --replicas 3 --rules config/rules/demerit-ny.toml");
+  rules_command_->add_option("file", rules_, "The rules file (TOML)")->required();
+  rules_command_->footer(
+      "Validates FILE as tallyd would (a refused file: FILE:LINE:COLUMN: reason, exit 3),\n"
+      "then publishes it, marked as rules with its version (a hash of its bytes), into\n"
+      "every partition <stream>.events.<p>, and last into <stream>.rules (the log's\n"
+      "current rules). Exit 0 only when every partition acknowledged it; a run that\n"
+      "failed part-way is completed by running it again with the same file.\n\n"
+      "Each node switches when it has consumed the rules message in every partition it\n"
+      "owns: events before it keep the old rules' points, events after it get the new\n"
+      "ones, on every replica alike. In a cluster this is the only way rules change:\n"
+      "tallyd refuses `reload`, SIGHUP and --watch-rules, and refuses to start with a\n"
+      "--rules file that is neither the log's current rules nor the ones it holds.\n\n"
+      "Example:\n"
+      "  tally cluster rules --nats nats://127.0.0.1:4222 config/rules/demerit-ny.toml");
   status_->add_option("--cluster", cluster_file_,
                       "cluster.toml: also ask each node listed for its health (exit 1 if one "
                       "is down or not consuming)");
@@ -174,6 +238,7 @@ ClusterCommand::ClusterCommand(CLI::App& app) {
 
 int ClusterCommand::run(const ClientOptions& options) const {
   if (init_->parsed()) return init(options);
+  if (rules_command_->parsed()) return publish_rules(options);
   return status(options);
 }
 
@@ -187,10 +252,13 @@ int ClusterCommand::init(const ClientOptions& options) const {
   const Result<std::int64_t> window_ms = scorer::parse_duration_ms(duplicate_window_);
   if (!window_ms) return fail(window_ms.status().with_context("--duplicate-window"));
   std::int64_t keep_ms = *max_age_ms;
+  std::string rules_text;
   if (!rules_.empty()) {
-    auto rules = scorer::load_rules_file(rules_, 1);
-    if (!rules) return fail(rules.status());
+    Result<std::string> text = read_valid_rules(rules_);
+    if (!text) return fail(text.status());
+    auto rules = scorer::parse_rules(*text, rules_, 1);
     keep_ms = std::max(keep_ms, (*rules)->score().retain_ms);
+    rules_text = std::move(text).value();
   }
   spec.max_age = std::chrono::seconds(keep_ms / 1000);
   spec.duplicate_window = std::chrono::seconds(*window_ms / 1000);
@@ -203,6 +271,31 @@ int ClusterCommand::init(const ClientOptions& options) const {
                                       : fmt::format("stream {} exists; nothing changed", stream_));
   }
   print_stream(*state, options.json);
+  // A new stream starts with its rules in every partition, so that a node
+  // rebuilding from the first message decodes every event by the rules it
+  // was published under. An existing stream keeps its rules: changing them
+  // is `tally cluster rules`.
+  if (state->created && !rules_.empty()) {
+    const Result<client::RulesPublished> published =
+        client::publish_rules(**connection, stream_, rules_text);
+    if (!published) return fail(published.status());
+    print_rules_published(*published, stream_, options.json);
+  }
+  return kExitDone;
+}
+
+int ClusterCommand::publish_rules(const ClientOptions& options) const {
+  const Result<std::string> text = read_valid_rules(rules_);
+  if (!text) {
+    std::fprintf(stderr, "tally: rules refused: %s\n", text.status().to_string().c_str());
+    return kExitRulesRefused;
+  }
+  auto connection = connect(nats_, options);
+  if (!connection) return fail(connection.status());
+  const Result<client::RulesPublished> published =
+      client::publish_rules(**connection, stream_, *text);
+  if (!published) return fail(published.status());
+  print_rules_published(*published, stream_, options.json);
   return kExitDone;
 }
 

@@ -1,5 +1,5 @@
-// `tally cluster init|status`: the replicated log's stream and its
-// consumers (docs/cluster.md), and `tally send --nats`: events published
+// `tally cluster init|rules|status`: the replicated log's stream, the rules
+// it carries, and its consumers (docs/cluster.md), and `tally send --nats`: events published
 // into the stream rather than to one tallyd.
 #pragma once
 
@@ -22,17 +22,20 @@ class ClusterCommand {
   ClusterCommand& operator=(const ClusterCommand&) = delete;
 
   bool parsed() const { return command_->parsed(); }
-  // The exit code: 0 done; 1 the servers refused; 2 no NATS server answered
-  // or bad input.
+  // The exit code: 0 done; 1 the servers refused (or a partition got no
+  // PubAck for its rules); 2 no NATS server answered or bad input; 3 the
+  // rules file was refused (as `tally rules check`).
   int run(const ClientOptions& options) const;
 
  private:
   int init(const ClientOptions& options) const;
   int status(const ClientOptions& options) const;
+  int publish_rules(const ClientOptions& options) const;
 
   CLI::App* command_;
   CLI::App* init_;
   CLI::App* status_;
+  CLI::App* rules_command_;
   std::string nats_;
   std::string stream_ = kDefaultStream;
   std::uint32_t partitions_ = kDefaultPartitions;

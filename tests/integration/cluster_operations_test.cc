@@ -135,7 +135,9 @@ TEST(ClusterOperationsTest, AdaptersPublishIntoTheLogAndReplicasAgreeWithAZeroMq
         }
         return metric_value(body, "tally_jetstream_acked_total ") > 0 &&
                metric_value(body, "tally_jetstream_redeliveries_total ") >= 0 &&
-               metric_value(body, "tally_jetstream_fetch_errors_total ") >= 0;
+               metric_value(body, "tally_jetstream_fetch_errors_total ") >= 0 &&
+               metric_value(body, "tally_jetstream_rules_held ") == 0 &&
+               metric_value(body, "tally_jetstream_rules_refused_total ") == 0;
       },
       std::chrono::seconds(30), std::chrono::milliseconds(200)))
       << a.scrape_metrics();

@@ -141,6 +141,18 @@ TEST(ClusterOperationsTest, AdaptersPublishIntoTheLogAndReplicasAgreeWithAZeroMq
       },
       std::chrono::seconds(30), std::chrono::milliseconds(200)))
       << a.scrape_metrics();
+  // Every consumer metric the alerting rules name is exported by a cluster
+  // node (monitoring_test.cc checks the others against a plain tallyd).
+  const std::string rules_text =
+      read_file(source_tree() / "monitoring/prometheus/tally-alerts.yml");
+  const std::string exported = a.scrape_metrics();
+  const std::regex consumer_metric(R"(tally_jetstream_[a-z_]+)");
+  int named = 0;
+  for (auto it = std::sregex_iterator(rules_text.begin(), rules_text.end(), consumer_metric);
+       it != std::sregex_iterator(); ++it, ++named) {
+    EXPECT_NE(exported.find("# TYPE " + it->str() + " "), std::string::npos) << it->str();
+  }
+  EXPECT_GE(named, 3);
   // A node fed over ZeroMQ has no consumer families.
   EXPECT_EQ(reference.scrape_metrics().find("tally_jetstream_"), std::string::npos);
 

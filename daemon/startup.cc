@@ -30,23 +30,6 @@ std::string read_text(storage::Env* env, const std::string& path) {
   return std::string((*contents)->bytes());
 }
 
-// Replaces `path` with `text` atomically and durably (written beside it,
-// synced, renamed over it, the directory synced): after a crash it holds
-// either the old text or the new, whole.
-Status write_atomically(storage::Env* env, const std::string& dir, const std::string& path,
-                        std::string_view text) {
-  const std::string temporary = path + ".new";
-  Result<std::unique_ptr<storage::WritableFile>> file =
-      env->new_writable_file(temporary, storage::OpenMode::kTruncate);
-  if (!file) return file.status();
-  Status s = (*file)->append(text);
-  if (s.is_ok()) s = (*file)->sync();
-  if (s.is_ok()) s = (*file)->close();
-  if (s.is_ok()) s = env->rename(temporary, path);
-  if (s.is_ok()) s = env->sync_dir(dir);
-  return s;
-}
-
 // Loopback endpoints only reach this machine's users; anything else reaches
 // whoever the network lets through.
 bool is_loopback(std::string_view endpoint) {
@@ -288,8 +271,8 @@ void settle_cluster_rules(const DaemonOptions& options, DaemonParts& parts,
   }
   storage::Env* env = options.scorer.worker.env;
   if (!kept && !cluster.kept_path.empty()) {
-    if (Status written =
-            write_atomically(env, options.data_dir, cluster.kept_path, cluster.file_text);
+    if (Status written = storage::write_file_atomically(env, options.data_dir, cluster.kept_path,
+                                                        cluster.file_text);
         !written.is_ok()) {
       throw StateRefused("cannot keep the rules in force: " + written.to_string());
     }
@@ -300,7 +283,8 @@ void settle_cluster_rules(const DaemonOptions& options, DaemonParts& parts,
         const std::string name = fmt::format("rules version {} from the log", version);
         if (auto valid = scorer::parse_rules(text, name, 0); !valid) return valid.status();
         if (!path.empty()) {
-          if (Status written = write_atomically(env, dir, path, text); !written.is_ok()) {
+          if (Status written = storage::write_file_atomically(env, dir, path, text);
+              !written.is_ok()) {
             return written.with_context("keep the rules in force in " + path);
           }
         }

@@ -237,4 +237,18 @@ Env* Env::posix() {
   return &env;
 }
 
+Status write_file_atomically(Env* env, const std::string& dir, const std::string& path,
+                             std::string_view bytes) {
+  const std::string temporary = path + ".tmp";
+  auto file = env->new_writable_file(temporary, OpenMode::kTruncate);
+  Status status = file.status();
+  if (status.is_ok()) status = (*file)->append(bytes);
+  if (status.is_ok()) status = (*file)->sync();
+  if (status.is_ok()) status = (*file)->close();
+  if (status.is_ok()) status = env->rename(temporary, path);
+  if (status.is_ok()) status = env->sync_dir(dir);
+  if (!status.is_ok() && env->file_exists(temporary)) (void)env->remove(temporary);
+  return status;
+}
+
 }  // namespace tally::storage

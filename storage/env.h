@@ -97,4 +97,11 @@ class Env {
   virtual Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) = 0;
 };
 
+// Replaces `path` (in directory `dir`) with `bytes`, atomically and durably:
+// written to PATH.tmp, synced, renamed over `path`, the directory synced.
+// After a crash `path` holds the old bytes or the new, whole. On failure the
+// temporary is removed (the Status is the step's, which names its file).
+Status write_file_atomically(Env* env, const std::string& dir, const std::string& path,
+                             std::string_view bytes);
+
 }  // namespace tally::storage

@@ -144,25 +144,13 @@ Result<StateFiles> scan_state_dir(Env* env, const std::string& dir) {
 Status complete_snapshot(Env* env, const std::string& dir, std::uint64_t generation,
                          std::uint32_t workers) {
   const std::string final_path = (fs::path(dir) / snapshot_marker_name(generation)).string();
-  const std::string temporary = final_path + ".tmp";
   const std::string text =
       fmt::format("# Tally snapshot {} is complete.\nworkers = {}\n", generation, workers);
   // The parts were renamed into place by their workers; their names must be
   // durable before a marker names them.
   Status status = env->sync_dir(dir);
-  if (status.is_ok()) {
-    auto file = env->new_writable_file(temporary, OpenMode::kTruncate);
-    status = file.status();
-    if (status.is_ok()) status = (*file)->append(text);
-    if (status.is_ok()) status = (*file)->sync();
-    if (status.is_ok()) status = (*file)->close();
-  }
-  if (status.is_ok()) status = env->rename(temporary, final_path);
-  if (status.is_ok()) status = env->sync_dir(dir);
-  if (!status.is_ok()) {
-    if (env->file_exists(temporary)) (void)env->remove(temporary);
-    return status.with_context(final_path + ": cannot write snapshot marker");
-  }
+  if (status.is_ok()) status = write_file_atomically(env, dir, final_path, text);
+  if (!status.is_ok()) return status.with_context(final_path + ": cannot write snapshot marker");
   // Everything the new snapshot covers can go. A failed delete only costs
   // disk: the next scan sees the files as obsolete and the next snapshot
   // retries.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 
 #include "api/answers.h"
 #include "apps/tally/cluster_routing.h"
@@ -310,6 +311,8 @@ int ClusterCommand::status(const ClientOptions& options) const {
   // Consumers named tally_<node>_p<partition>, grouped by node.
   struct NodeView {
     std::vector<std::uint32_t> partitions;
+    std::string partition_list;         // "3,0,1": as the consumers came
+    std::optional<PartitionSet> owned;  // the list as a set, if it is one
     std::uint64_t pending = 0;
     std::int64_t ack_pending = 0;
     std::int64_t redelivered = 0;
@@ -329,16 +332,21 @@ int ClusterCommand::status(const ClientOptions& options) const {
     view.redelivered += consumer.redelivered;
     view.consumers.push_back(&consumer);
   }
+  for (auto& [name, view] : nodes) {
+    for (std::uint32_t p : view.partitions) {
+      view.partition_list += (view.partition_list.empty() ? "" : ",") + std::to_string(p);
+    }
+    if (auto parsed = PartitionSet::parse(view.partition_list, state->spec.partitions)) {
+      view.owned = std::move(parsed).value();
+    }
+  }
   std::vector<NodeHealth> healths;
   if (!cluster_file_.empty()) {
     const Result<client::ClusterFile> cluster = client::ClusterFile::load(cluster_file_);
     if (!cluster) return fail(cluster.status());
     std::map<std::string, std::pair<std::string, std::uint64_t>> consumed;
     for (const auto& [name, view] : nodes) {
-      std::string list;
-      for (std::uint32_t p : view.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
-      const Result<PartitionSet> owned = PartitionSet::parse(list, state->spec.partitions);
-      consumed[name] = {owned ? owned->to_string() : list, view.pending};
+      consumed[name] = {view.owned ? view.owned->to_string() : view.partition_list, view.pending};
     }
     healths = node_health(*cluster, options, consumed);
   }
@@ -350,10 +358,8 @@ int ClusterCommand::status(const ClientOptions& options) const {
     json.begin_object().field("stream", stream_).field("partitions", state->spec.partitions);
     json.field("messages", state->messages).key("nodes").begin_array();
     for (const auto& [name, view] : nodes) {
-      PartitionSet owned = PartitionSet::all(state->spec.partitions);
-      std::string list;
-      for (std::uint32_t p : view.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
-      if (auto parsed = PartitionSet::parse(list, state->spec.partitions)) owned = *parsed;
+      const PartitionSet owned =
+          view.owned ? *view.owned : PartitionSet::all(state->spec.partitions);
       json.begin_object().field("node", name).field("partitions", owned.to_string());
       json.field("pending", view.pending).field("ack_pending", view.ack_pending);
       json.field("redelivered", view.redelivered).key("lag").begin_object();
@@ -378,13 +384,11 @@ int ClusterCommand::status(const ClientOptions& options) const {
   print_stream(*state, false);
   if (nodes.empty()) fmt::print("no node consumes it yet\n");
   for (const auto& [name, view] : nodes) {
-    std::string list;
-    for (std::uint32_t p : view.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
-    const Result<PartitionSet> owned = PartitionSet::parse(list, state->spec.partitions);
     fmt::print(
         "node {}: partitions {}, lag {} (pending), {} delivered unacknowledged, {} "
         "redelivered\n",
-        name, owned ? owned->to_string() : list, view.pending, view.ack_pending, view.redelivered);
+        name, view.owned ? view.owned->to_string() : view.partition_list, view.pending,
+        view.ack_pending, view.redelivered);
     std::string lagging;
     for (const client::ConsumerState* consumer : view.consumers) {
       if (consumer->pending > 0) {

@@ -147,9 +147,14 @@ void ShardWorker::commit(std::int64_t wall_ms) {
   }
   journaled_records_.store(journal_->counters().records, std::memory_order_relaxed);
   queue_staged_alerts();  // a good flush wrote everything buffered
-  if (!journal_->settled()) return;
-  for (BatchTicket* ticket : awaiting_journal_) release(ticket);
-  awaiting_journal_.clear();
+  const std::uint64_t settled = journal_->settled_position();
+  std::size_t answered = 0;
+  while (answered < awaiting_journal_.size() &&
+         awaiting_journal_[answered].journal_position <= settled) {
+    release(awaiting_journal_[answered++].ticket);
+  }
+  awaiting_journal_.erase(awaiting_journal_.begin(),
+                          awaiting_journal_.begin() + static_cast<std::ptrdiff_t>(answered));
 }
 
 void ShardWorker::release(BatchTicket* ticket) {
@@ -262,7 +267,7 @@ void ShardWorker::end_batch(BatchTicket* ticket) {
   // With a journal, the answer waits for the pass's commit: even a batch of
   // duplicates, whose originals may not be synced yet.
   if (journal_ != nullptr) {
-    awaiting_journal_.push_back(ticket);
+    awaiting_journal_.push_back({ticket, journal_->appended_position()});
   } else {
     release(ticket);
   }
@@ -275,6 +280,7 @@ void ShardWorker::hold_back(const WorkItem& item) {
 
 std::vector<std::unique_ptr<GroupTransfer>> ShardWorker::hand_over(
     const std::vector<GroupMove>& moves) {
+  finish_sweep();
   const std::int64_t start = steady_now_ns();
   std::bitset<kKeyGroups> leaving;
   std::vector<std::unique_ptr<GroupTransfer>> transfers;
@@ -318,6 +324,7 @@ void ShardWorker::install_arrivals() {
     arrivals.swap(inbox_);
     inbox_pending_.store(false, std::memory_order_relaxed);
   }
+  finish_sweep();
   const RuleSet& current = rules();
   const bool sweeping = options_.expiry_sweep_interval_ms > 0 && !current.tiers().empty() &&
                         swept_until_ms_ != std::numeric_limits<std::int64_t>::min();
@@ -420,6 +427,10 @@ void ShardWorker::refuse(const WorkItem& item) {
 }
 
 void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {
+  if (sweeping_) {
+    sweep_step(options_.sweep_slice_subjects);
+    return;
+  }
   if (options_.expiry_sweep_interval_ms <= 0 ||
       wall_ms - last_sweep_wall_ms_ < options_.expiry_sweep_interval_ms) {
     return;
@@ -432,11 +443,41 @@ void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {
     return;
   }
   if (now <= swept_until_ms_) return;
+  // Room for every insert a pass can make, many passes over: a walk that
+  // would run out of it is finished at once instead (sweep_step).
+  const std::size_t pass_inserts = (kWorkQueueCapacity + kChunkItems) * queues_.producers();
+  sweep_started_subjects_ = table_.subjects();
+  sweep_room_ = std::max(8 * pass_inserts, sweep_started_subjects_ / 8);
+  table_.reserve(sweep_started_subjects_ + sweep_room_);
+  sweep_to_ms_ = now;
+  sweeping_ = true;
+  sweep_step(options_.sweep_slice_subjects);
+}
+
+void ShardWorker::sweep_step(std::size_t max_subjects) {
   const std::int64_t start = steady_now_ns();
-  table_.for_each_subject(
-      [&](const SubjectState& state) { alert_expiries(state, current, swept_until_ms_, now); });
-  swept_until_ms_ = now;
+  const std::size_t pass_inserts = (kWorkQueueCapacity + kChunkItems) * queues_.producers();
+  const std::size_t grown =
+      table_.subjects() > sweep_started_subjects_ ? table_.subjects() - sweep_started_subjects_ : 0;
+  if (grown + pass_inserts >= sweep_room_) max_subjects = std::numeric_limits<std::size_t>::max();
+  const RuleSet& current = rules();
+  const WalkStep step = table_.walk_step(sweep_walk_, max_subjects, [&](const SubjectState& state) {
+    alert_expiries(state, current, swept_until_ms_, sweep_to_ms_);
+  });
+  if (step == WalkStep::kRestart) {
+    // Cannot happen while the room holds; if it does, subjects already
+    // visited are visited again: their alerts repeat, with the same ids.
+    spdlog::warn("worker {}: the expiry sweep restarted (table re-indexed under it)", id_);
+  }
+  if (step == WalkStep::kDone) {
+    swept_until_ms_ = sweep_to_ms_;
+    sweeping_ = false;
+  }
   busy_ns_ += steady_now_ns() - start;
+}
+
+void ShardWorker::finish_sweep() {
+  while (sweeping_) sweep_step(std::numeric_limits<std::size_t>::max());
 }
 
 void ShardWorker::alert_expiries(const SubjectState& state, const RuleSet& rules,
@@ -498,7 +539,8 @@ void ShardWorker::queue_alert(const Alert& alert) {
 }
 
 void ShardWorker::maybe_purge(std::int64_t wall_ms) {
-  if (wall_ms - last_purge_ms_ < options_.purge_interval_ms) return;
+  // A purge would erase under the sweep's walk: it waits for the walk's end.
+  if (sweeping_ || wall_ms - last_purge_ms_ < options_.purge_interval_ms) return;
   last_purge_ms_ = wall_ms;
   const RuleSet& current = rules();
   const std::int64_t start = steady_now_ns();

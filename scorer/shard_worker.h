@@ -116,9 +116,12 @@ struct WorkerOptions {
   std::int64_t purge_interval_ms = 5 * 60 * 1000;
   // How often the worker looks for tier changes caused by time passing (a
   // contribution expiring, no event arriving) and alerts them. The bound on
-  // an expiry alert's delay; 0 turns the sweep off. A sweep walks the shard
-  // (about 0.1 s per million subjects). Default 10 s.
+  // an expiry alert's delay; 0 turns the sweep off. Default 10 s.
   std::int64_t expiry_sweep_interval_ms = 10'000;
+  // A sweep walks the whole shard (about 0.9 s per million subjects): it
+  // visits this many subjects per pass over the queues, so that no event
+  // waits behind it for more than a slice (about 0.2 ms). Default 256.
+  std::size_t sweep_slice_subjects = 256;
   // What one subject's state may hold (--max-events-per-subject); an event
   // past it is refused with the reason `subject_full`.
   SubjectTable::Options table;
@@ -219,6 +222,12 @@ class ShardWorker {
   void commit(std::int64_t wall_ms);
   void release(BatchTicket* ticket);
   void maybe_sweep_expiries(std::int64_t wall_ms);
+  // Visits up to `max_subjects` more subjects of the sweep under way.
+  void sweep_step(std::size_t max_subjects);
+  // Visits the rest of the sweep under way, if any: before the table's
+  // subjects are moved in or out (a live worker-count change), which would
+  // re-index it under the walk.
+  void finish_sweep();
   // Alerts the subject's tier changes caused by expiries in (after, until].
   void alert_expiries(const SubjectState& state, const RuleSet& rules, std::int64_t after_ms,
                       std::int64_t until_ms);
@@ -254,8 +263,13 @@ class ShardWorker {
   // so that no subscriber hears of a change a crash could still undo.
   std::vector<Alert> staged_alerts_;
   std::unique_ptr<storage::JournalWriter> journal_;  // null: no journal
-  // Batches whose events this worker applied, waiting for the journal.
-  std::vector<BatchTicket*> awaiting_journal_;
+  // Batches whose events this worker applied, waiting for the journal to
+  // settle past the position their records end at (increasing, in order).
+  struct AwaitingBatch {
+    BatchTicket* ticket;
+    std::uint64_t journal_position;
+  };
+  std::vector<AwaitingBatch> awaiting_journal_;
   std::uint64_t journal_error_streak_ = 0;
   std::int64_t journal_error_logged_ms_ = 0;
   std::int64_t journal_retry_at_ms_ = 0;
@@ -285,6 +299,15 @@ class ShardWorker {
   std::int64_t last_purge_ms_ = 0;
   std::int64_t last_sweep_wall_ms_ = 0;
   std::int64_t swept_until_ms_ = std::numeric_limits<std::int64_t>::min();  // rules' clock
+  // The sweep under way (sweeping_): expiries in (swept_until_ms_,
+  // sweep_to_ms_] are looked for, a slice a pass. The table was given room
+  // for sweep_room_ more subjects when it began, so that inserts cannot
+  // re-index it under the walk (which would visit subjects twice).
+  bool sweeping_ = false;
+  std::int64_t sweep_to_ms_ = 0;
+  SubjectWalk sweep_walk_;
+  std::size_t sweep_started_subjects_ = 0;
+  std::size_t sweep_room_ = 0;
   std::uint64_t expiry_alerts_ = 0;
   TierChangeFinder tier_changes_finder_;
   absl::flat_hash_map<const Rule*, std::uint64_t> hits_;

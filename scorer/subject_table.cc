@@ -701,6 +701,8 @@ std::size_t SubjectTable::purge(std::int64_t now_ms, std::int64_t retain_ms) {
   return removed;
 }
 
+void SubjectTable::reserve(std::size_t subjects) { impl_->subjects.reserve(subjects); }
+
 std::size_t SubjectTable::subjects() const noexcept { return impl_->subjects.size(); }
 
 std::size_t SubjectTable::memory_bytes() const noexcept {

@@ -210,6 +210,10 @@ class SubjectTable {
   std::size_t purge(std::int64_t now_ms, std::int64_t retain_ms);
 
   std::size_t subjects() const noexcept;
+  // Makes room in the index for `subjects` in all: the inserts up to that
+  // many re-index nothing, so a walk begun after this is not restarted (nor
+  // its order shuffled) by them.
+  void reserve(std::size_t subjects);
   // Approximate heap bytes held, for the memory-per-subject figure.
   std::size_t memory_bytes() const noexcept;
 

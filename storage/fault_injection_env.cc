@@ -73,6 +73,8 @@ class FaultInjectionEnv::FaultFile final : public WritableFile {
   Status sync() override {
     const std::lock_guard lock(env_.mutex_);
     if (epoch_ != env_.epoch_) return dead("fdatasync");
+    if (env_.fail_sync_error_)
+      return Status::io_error(path_ + ": fdatasync", *env_.fail_sync_error_);
     if (!env_.operation_reaches_disk() || base_ == nullptr) return Status::ok();
     Status synced = base_->sync();
     if (synced.is_ok()) state_->synced = size_;
@@ -192,8 +194,14 @@ void FaultInjectionEnv::lift_space_limit() {
   space_left_.reset();
 }
 
+void FaultInjectionEnv::fail_syncs(int error) {
+  const std::lock_guard lock(mutex_);
+  fail_sync_error_ = error;
+}
+
 void FaultInjectionEnv::clear_write_faults() {
   const std::lock_guard lock(mutex_);
+  fail_sync_error_.reset();
   fail_append_number_.reset();
   fail_past_offset_.reset();
   space_left_.reset();

@@ -35,7 +35,9 @@
 //   fail_writes_past(N)    an append that would take a file past byte N
 //                          writes up to N and fails, until cleared;
 //   limit_space(B)         the disk takes B more bytes over all files, then
-//                          fails with ENOSPC, until lift_space_limit().
+//                          fails with ENOSPC, until lift_space_limit();
+//   fail_syncs()           every file sync fails (nothing becomes durable),
+//                          until cleared.
 //
 // Thread-safety: every member may be called from any thread; the Env
 // serialises the calls it passes to the base Env (it is for tests: a mutex
@@ -84,7 +86,8 @@ class FaultInjectionEnv final : public Env {
   void fail_writes_past(std::uint64_t offset, std::string path_contains = {}, int error = EIO);
   void limit_space(std::uint64_t bytes);
   void lift_space_limit();
-  // Clears fail_write, fail_writes_past and limit_space.
+  void fail_syncs(int error = EIO);
+  // Clears fail_write, fail_writes_past, limit_space and fail_syncs.
   void clear_write_faults();
 
   // --- Env ---
@@ -133,6 +136,7 @@ class FaultInjectionEnv final : public Env {
   std::string fail_past_path_;
   int fail_past_error_ = EIO;
   std::optional<std::uint64_t> space_left_;
+  std::optional<int> fail_sync_error_;
 };
 
 }  // namespace tally::storage

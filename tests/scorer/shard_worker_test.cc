@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -327,6 +328,51 @@ TEST_F(ShardWorkerTest, TheExpirySweepAlertsATierChangeThatTimeCaused) {
   EXPECT_EQ(counted.expiry_alerts, 1u);
   Alert more;
   EXPECT_FALSE(worker_->alerts().pop(more));  // each change is alerted once
+}
+
+// The sweep walks the table a slice per pass while events keep arriving. New
+// subjects grow the table under the walk; were it re-indexed there, the walk
+// would start again and alert twice on the subjects it had visited. With a
+// slice of one subject, the walk lasts thousands of passes, and the events
+// sent meanwhile are more than the room the sweep made for them.
+TEST_F(ShardWorkerTest, ASlicedSweepAlertsEachExpiryOnceWhileTheTableGrowsUnderIt) {
+  WorkerOptions options;
+  options.expiry_sweep_interval_ms = 1;
+  options.sweep_slice_subjects = 1;
+  make_worker(options);
+  start();
+  constexpr int kWatched = 2000;
+  for (int i = 0; i < kWatched; ++i) {
+    const std::string subject = fmt::format("plate:NY:S{}", i);
+    send(event(fmt::format("f{}", i), "fine", 1000, "", subject));
+    send(event(fmt::format("m{}", i), "minor", 3000, "", subject));  // 6: watch
+  }
+  int by_event = 0;
+  Alert alert;
+  ASSERT_TRUE(wait_until([&] {
+    while (worker_->alerts().pop(alert)) by_event += alert.by_expiry ? 0 : 1;
+    return by_event == kWatched;
+  }));
+  ASSERT_TRUE(wait_until([&] { return stats().expiry_swept_until_ms == 3000; }));
+  clock_.store(20000);  // every fine expired at 11000: each subject is back to clear
+  std::set<std::string> expired;
+  int by_expiry = 0;
+  const auto take_alerts = [&] {
+    while (worker_->alerts().pop(alert)) {
+      EXPECT_TRUE(alert.by_expiry);
+      ++by_expiry;
+      expired.insert(std::string(alert.subject.view()));
+    }
+  };
+  for (int i = 0; i < 240'000; ++i) {  // new subjects, 2 points each: no alert
+    send(event(fmt::format("n{}", i), "minor", 20000, "", fmt::format("plate:NY:N{}", i)));
+    if (i % 1000 == 0) take_alerts();
+  }
+  ASSERT_TRUE(wait_until([&] { return stats().expiry_swept_until_ms == 20000; }));
+  take_alerts();
+  EXPECT_EQ(by_expiry, kWatched);
+  EXPECT_EQ(expired.size(), static_cast<std::size_t>(kWatched));
+  EXPECT_EQ(stats().subjects, static_cast<std::size_t>(kWatched + 240'000));
 }
 
 }  // namespace

@@ -2,8 +2,6 @@
 // contract (see api/answers.h).
 #include "api/answers.h"
 
-#include <fmt/format.h>
-
 #include <charconv>
 
 #include "core/event_time.h"
@@ -331,30 +329,67 @@ std::string to_json(const SnapshotAnswer& answer) {
   });
 }
 
-std::string alert_id(const AlertBody& alert) {
+AlertView view_of(const AlertBody& alert) noexcept {
+  return {alert.seq,   alert.subject, alert.from,    alert.to,
+          alert.score, alert.event,   alert.time_ms, alert.by_expiry};
+}
+
+AlertId alert_id_digits(const AlertView& alert) noexcept {
   // Not `time`: it is the node's event clock when the change was applied,
   // which depends on how the node's batches fell. An event arrives once and
   // expires once, so (subject, event, cause) with the tiers names one change.
   // Fields joined with a byte no tier name, subject or id holds unescaped
   // in a valid event, so two different changes never join to one string.
-  std::string key;
-  key.reserve(alert.subject.size() + alert.from.size() + alert.to.size() + alert.event.size() + 32);
-  for (const std::string_view part : {std::string_view(alert.subject), std::string_view(alert.from),
-                                      std::string_view(alert.to), std::string_view(alert.event)}) {
-    key.append(part).push_back('\0');
+  StableHasher hasher;
+  for (const std::string_view part : {alert.subject, alert.from, alert.to, alert.event}) {
+    hasher.add(part).add('\0');
   }
-  key.push_back(alert.by_expiry ? 'x' : 'e');
-  return fmt::format("{:016x}", stable_hash64(key));
+  std::uint64_t hash = hasher.add(alert.by_expiry ? 'x' : 'e').finish();
+  static constexpr char kHex[] = "0123456789abcdef";
+  AlertId digits;
+  for (auto digit = digits.rbegin(); digit != digits.rend(); ++digit, hash >>= 4) {
+    *digit = kHex[hash & 0xF];
+  }
+  return digits;
+}
+
+std::string alert_id(const AlertBody& alert) {
+  const AlertId digits = alert_id_digits(view_of(alert));
+  return {digits.data(), digits.size()};
 }
 
 std::string to_json(const AlertBody& alert) {
-  return json_object([&](JsonWriter& json) {
-    json.field("seq", alert.seq).field("id", alert_id(alert));
-    json.field("subject", alert.subject).field("from", alert.from);
-    json.field("to", alert.to).field("score", alert.score).field("event", alert.event);
-    json.field("time", format_rfc3339_ms(alert.time_ms));
-    json.field("cause", alert.by_expiry ? "expiry" : "event");
-  });
+  std::string out;
+  append_alert_json(out, view_of(alert));
+  return out;
+}
+
+void append_alert_json(std::string& out, const AlertView& alert) {
+  // Written by hand rather than with JsonWriter: the shape is fixed and the
+  // daemon writes one per tier change, so the keys and punctuation go in as
+  // literals. The strings still go through append_json_string, the one place
+  // that escapes. The text is what JsonWriter wrote for these fields in this
+  // order; AnAlertBodyIsWrittenAsItAlwaysWas holds it to that.
+  const auto integer = [&out](auto number) {
+    char digits[24];
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, number).ptr);
+  };
+  out.append(R"({"seq":)");
+  integer(alert.seq);
+  const AlertId id = alert_id_digits(alert);
+  out.append(R"(,"id":")").append(id.data(), id.size()).append(R"(","subject":)");
+  append_json_string(out, alert.subject);
+  out.append(R"(,"from":)");
+  append_json_string(out, alert.from);
+  out.append(R"(,"to":)");
+  append_json_string(out, alert.to);
+  out.append(R"(,"score":)");
+  integer(alert.score);
+  out.append(R"(,"event":)");
+  append_json_string(out, alert.event);
+  out.append(R"(,"time":")");
+  append_rfc3339_ms(out, alert.time_ms);
+  out.append(alert.by_expiry ? R"(","cause":"expiry"})" : R"(","cause":"event"})");
 }
 
 std::string alerts_json(const std::vector<std::string_view>& bodies, std::uint64_t next,

@@ -336,6 +336,21 @@ struct AlertBody {
   friend bool operator==(const AlertBody&, const AlertBody&) = default;
 };
 
+// The same fields as views into text someone else keeps: what the daemon
+// writes an alert from (a worker's fixed-size alert) without first copying
+// its strings into an AlertBody, once per tier change.
+struct AlertView {
+  std::uint64_t seq = 0;
+  std::string_view subject;
+  std::string_view from;
+  std::string_view to;
+  std::int64_t score = 0;
+  std::string_view event;
+  std::int64_t time_ms = 0;
+  bool by_expiry = false;
+};
+AlertView view_of(const AlertBody& alert) noexcept;
+
 // {"alerts":[bodies],"next","oldest","last","missed"}: alerts from the log in
 // seq order; `next` is the seq to ask for next (one past the last returned),
 // `oldest` the oldest seq the log keeps, `last` the newest (0: none yet), and
@@ -380,9 +395,15 @@ std::string to_json(const WorkersAnswer& answer);
 std::string to_json(const SnapshotAnswer& answer);
 std::string to_json(const ImpactAnswer& answer);
 std::string to_json(const AlertBody& alert);
+// to_json's text appended to `out`: no allocation once `out` has the room
+// (the daemon reuses one buffer for every alert it publishes).
+void append_alert_json(std::string& out, const AlertView& alert);
 // 16 hex digits: a hash of what defines the tier change (subject, from, to,
 // event, cause); not of `seq`, which each node numbers, nor of `time`.
 std::string alert_id(const AlertBody& alert);
+// The same digits, without allocating.
+using AlertId = std::array<char, 16>;
+AlertId alert_id_digits(const AlertView& alert) noexcept;
 // The bodies are written as given: each is an AlertBody's JSON (the log keeps them so).
 std::string alerts_json(const std::vector<std::string_view>& bodies, std::uint64_t next,
                         std::uint64_t oldest, std::uint64_t last, std::uint64_t missed);

@@ -29,20 +29,37 @@ namespace tally {
 
 inline constexpr std::uint32_t kKeyGroups = 4096;
 
+// stable_hash64 of bytes given in pieces: the same value as the hash of the
+// pieces joined, without joining them into a string first.
+class StableHasher {
+ public:
+  constexpr StableHasher& add(std::string_view bytes) noexcept {
+    for (char c : bytes) add(c);
+    return *this;
+  }
+  constexpr StableHasher& add(char c) noexcept {
+    hash_ ^= static_cast<unsigned char>(c);
+    hash_ *= 0x100000001b3ULL;
+    return *this;
+  }
+  constexpr std::uint64_t finish() const noexcept {
+    std::uint64_t hash = hash_;
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdULL;
+    hash ^= hash >> 33;
+    hash *= 0xc4ceb9fe1a85ec53ULL;
+    hash ^= hash >> 33;
+    return hash;
+  }
+
+ private:
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
 // FNV-1a over the bytes, then a 64-bit finaliser (from MurmurHash3's fmix64)
 // so that the low and high bits are both well mixed.
 constexpr std::uint64_t stable_hash64(std::string_view bytes) noexcept {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  hash ^= hash >> 33;
-  hash *= 0xff51afd7ed558ccdULL;
-  hash ^= hash >> 33;
-  hash *= 0xc4ceb9fe1a85ec53ULL;
-  hash ^= hash >> 33;
-  return hash;
+  return StableHasher().add(bytes).finish();
 }
 
 constexpr std::uint32_t key_group_of(std::uint64_t subject_hash) noexcept {

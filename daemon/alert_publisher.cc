@@ -17,17 +17,9 @@ std::int64_t wall_now_ms() {
 
 }  // namespace
 
-api::AlertBody alert_body(std::uint64_t seq, const scorer::Alert& alert) {
-  api::AlertBody body;
-  body.seq = seq;
-  body.subject = alert.subject.view();
-  body.from = alert.from;
-  body.to = alert.to;
-  body.score = alert.score;
-  body.event = alert.event_id.view();
-  body.time_ms = alert.time_ms;
-  body.by_expiry = alert.by_expiry;
-  return body;
+api::AlertView alert_view(std::uint64_t seq, const scorer::Alert& alert) noexcept {
+  return {seq,         alert.subject.view(),  alert.from,    alert.to,
+          alert.score, alert.event_id.view(), alert.time_ms, alert.by_expiry};
 }
 
 AlertPublisher::AlertPublisher(scorer::Engine& engine, zmq::socket_t& alerts,
@@ -36,31 +28,33 @@ AlertPublisher::AlertPublisher(scorer::Engine& engine, zmq::socket_t& alerts,
   update_counters();
 }
 
-void AlertPublisher::append(api::AlertBody body, const storage::journal::AlertOrigin& origin) {
-  body.seq = log_.next_seq();
-  std::string json = api::to_json(body);
-  log_.append(json, origin, wall_now_ms());
-  waiting_.emplace_back(std::move(body.to), std::move(json));
+void AlertPublisher::append(api::AlertView alert, const storage::journal::AlertOrigin& origin,
+                            std::int64_t now_ms) {
+  alert.seq = log_.next_seq();
+  WaitingAlert& waiting = waiting_.emplace_back();
+  waiting.topic_at = waiting_bytes_.size();
+  waiting.topic_size = alert.to.size();
+  waiting_bytes_.append(alert.to);
+  const std::size_t body_at = waiting_bytes_.size();
+  api::append_alert_json(waiting_bytes_, alert);
+  waiting.body_size = waiting_bytes_.size() - body_at;
+  log_.append(std::string_view(waiting_bytes_).substr(body_at), origin, now_ms);
 }
 
 void AlertPublisher::restore(const storage::journal::Record& record) {
   if (log_.contains(record.origin)) return;
-  api::AlertBody body;
-  body.subject = record.subject;
-  body.from = record.tier_from;
-  body.to = record.tier_to;
-  body.score = record.score;
-  body.event = record.id;
-  body.time_ms = record.time_ms;
-  body.by_expiry = record.by_expiry;
-  append(std::move(body), record.origin);
+  // seq 0 until append() numbers it.
+  const api::AlertView alert = {
+      0,         record.subject, record.tier_from, record.tier_to, record.score,
+      record.id, record.time_ms, record.by_expiry};
+  append(alert, record.origin, wall_now_ms());
   counters_.restored.fetch_add(1, std::memory_order_relaxed);
 }
 
 void AlertPublisher::publish_pending() {
   if (waiting_.size() < kMaxWaiting) {
     engine_.drain_alerts([this](const scorer::Alert& alert) {
-      append(alert_body(0, alert), alert.origin);
+      append(alert_view(0, alert), alert.origin, wall_now_ms());
       ++drained_waiting_;
     });
   }
@@ -82,12 +76,16 @@ void AlertPublisher::publish_pending() {
     }
     return;
   }
-  for (const auto& [topic, body] : waiting_) {
-    std::array<zmq::const_buffer, 2> frames = {zmq::buffer(topic), zmq::buffer(body)};
+  for (const WaitingAlert& waiting : waiting_) {
+    const char* topic = waiting_bytes_.data() + waiting.topic_at;
+    const std::array<zmq::const_buffer, 2> frames = {
+        zmq::const_buffer(topic, waiting.topic_size),
+        zmq::const_buffer(topic + waiting.topic_size, waiting.body_size)};
     (void)zmq::send_multipart(alerts_, frames, zmq::send_flags::dontwait);
   }
   counters_.published.fetch_add(waiting_.size(), std::memory_order_relaxed);
   waiting_.clear();
+  waiting_bytes_.clear();
   engine_.note_alerts_logged(drained_waiting_);
   drained_waiting_ = 0;
   update_counters();

@@ -22,7 +22,6 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -33,8 +32,8 @@
 
 namespace tally::daemon {
 
-// The body of one alert (the second frame).
-api::AlertBody alert_body(std::uint64_t seq, const scorer::Alert& alert);
+// One alert's fields, as views into `alert` (the body is the second frame).
+api::AlertView alert_view(std::uint64_t seq, const scorer::Alert& alert) noexcept;
 
 class AlertPublisher {
  public:
@@ -55,15 +54,27 @@ class AlertPublisher {
   const storage::AlertLog& log() const noexcept { return log_; }
 
  private:
-  void append(api::AlertBody body, const storage::journal::AlertOrigin& origin);
+  // Numbers the alert, logs it and keeps its frames for the publish after commit.
+  void append(api::AlertView alert, const storage::journal::AlertOrigin& origin,
+              std::int64_t now_ms);
   void update_counters();
 
   scorer::Engine& engine_;
   zmq::socket_t& alerts_;
   storage::AlertLog& log_;
   AlertCounters& counters_;
-  // Appended to the log, waiting for its commit: topic and body frames.
-  std::vector<std::pair<std::string, std::string>> waiting_;
+  // Appended to the log, waiting for its commit: each alert's topic and
+  // body frames, back to back in waiting_bytes_. One buffer kept from batch
+  // to batch, rather than two strings per alert: the control thread writes
+  // an alert per tier change, and once the buffer has grown to a batch's
+  // size an alert costs no allocation here.
+  struct WaitingAlert {
+    std::size_t topic_at = 0;  // offset in waiting_bytes_; the body follows the topic
+    std::size_t topic_size = 0;
+    std::size_t body_size = 0;
+  };
+  std::string waiting_bytes_;
+  std::vector<WaitingAlert> waiting_;
   std::uint64_t drained_waiting_ = 0;  // of them, drained from the engine
   std::int64_t error_logged_ms_ = 0;
   std::int64_t retention_checked_ms_ = 0;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <cstring>
 #include <filesystem>
 
@@ -16,6 +18,8 @@ constexpr std::size_t kFixedPayloadBytes = 8 + 8 + 8 + 4 + 8;
 // An alert body is a few hundred bytes (its strings are bounded by the
 // event's limits and rules.h's tier name limit); more is damage.
 constexpr std::size_t kMaxPayloadBytes = 8192;
+// An in-memory segment reserves its segment_bytes up front, up to this.
+constexpr std::uint64_t kMaxReservedSegmentBytes = 64ULL << 20;
 constexpr std::string_view kPrefix = "alerts-";
 constexpr std::string_view kSuffix = ".tal";
 
@@ -182,7 +186,12 @@ void AlertLog::append(std::string_view body, const journal::AlertOrigin& origin,
     Segment& segment = segments_.emplace_back();
     segment.first_seq = next_seq_;
     segment.end_seq = next_seq_;
-    if (!in_memory()) {
+    if (in_memory()) {
+      // It grows to about segment_bytes a batch at a time: reserved at once
+      // rather than copied over at each doubling. (Pages are touched only
+      // as they are written.)
+      segment.memory.reserve(std::min(options_.segment_bytes, kMaxReservedSegmentBytes));
+    } else {
       segment.path = (std::filesystem::path(options_.dir) / segment_name(next_seq_)).string();
     }
     buffer_.append(kMagic);
@@ -195,13 +204,23 @@ void AlertLog::append(std::string_view body, const journal::AlertOrigin& origin,
   }
   const std::size_t length = kFixedPayloadBytes + std::min(body.size(), kMaxPayloadBytes - 64);
   const std::size_t start = buffer_.size();
-  put<std::uint32_t>(buffer_, static_cast<std::uint32_t>(length));
-  put<std::uint32_t>(buffer_, 0);  // the CRC, once the payload is in
-  put<std::uint64_t>(buffer_, next_seq_);
-  put<std::int64_t>(buffer_, now_ms);
-  put<std::uint64_t>(buffer_, origin.generation);
-  put<std::uint32_t>(buffer_, origin.worker);
-  put<std::uint64_t>(buffer_, origin.ordinal);
+  // The fixed fields go together into one append, not one each: this runs
+  // once per alert on the control thread.
+  std::array<char, journal::kRecordHeaderBytes + kFixedPayloadBytes> fixed;
+  char* at = fixed.data();
+  const auto write = [&at](auto value) {
+    std::memcpy(at, &value, sizeof value);
+    at += sizeof value;
+  };
+  write(static_cast<std::uint32_t>(length));
+  write(std::uint32_t{0});  // the CRC, once the payload is in
+  write(next_seq_);
+  write(now_ms);
+  write(origin.generation);
+  write(origin.worker);
+  write(origin.ordinal);
+  assert(at == fixed.data() + fixed.size());
+  buffer_.append(fixed.data(), fixed.size());
   buffer_.append(body.substr(0, length - kFixedPayloadBytes));
   const std::uint32_t crc =
       journal::crc32c(buffer_.data() + start + journal::kRecordHeaderBytes, length);

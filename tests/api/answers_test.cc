@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <string>
+
+#include "core/event_time.h"
+
 namespace tally::api {
 namespace {
 
@@ -245,6 +250,56 @@ TEST(AnswersTest, AnAlertBodyAndTheAlertsAnswerRoundTrip) {
   EXPECT_EQ(back->oldest, 3u);
   EXPECT_EQ(back->last, 12u);
   EXPECT_EQ(back->missed, 2u);
+}
+
+// The bytes of earlier releases, kept here as text: subscribers and the logs
+// already written hold them, and the daemon writes alerts without to_json's
+// AlertBody, so both ways must give exactly these. Escapes, invalid UTF-8
+// (U+FFFD), extreme numbers and times outside RFC 3339's years included.
+TEST(AnswersTest, AnAlertBodyIsWrittenAsItAlwaysWas) {
+  struct Case {
+    AlertBody alert;
+    std::string_view json;
+  };
+  const Case cases[] = {
+      {{7, "plate:NY:A", "", "warning", 6, "e2", 1'714'608'000'000, false},
+       R"({"seq":7,"id":"2335d9cbaa82c3cd","subject":"plate:NY:A","from":"","to":"warning")"
+       R"(,"score":6,"event":"e2","time":"2024-05-02T00:00:00Z","cause":"event"})"},
+      {{1, "plate:NY:\"A\"\\b", "warning", "suspended", -3, "e\n1\x01", 1'714'608'000'250, true},
+       R"({"seq":1,"id":"67c9d38aee5da54b","subject":"plate:NY:\"A\"\\b","from":"warning","to":"suspended")"
+       R"(,"score":-3,"event":"e\n1\u0001","time":"2024-05-02T00:00:00.250Z","cause":"expiry"})"},
+      {{18446744073709551615ULL, "person:\xC3\xA9t\xE9", "clear", "",
+        std::numeric_limits<std::int64_t>::min(), "", 0, false},
+       // "é" is kept; the lone \xE9 (not UTF-8) becomes U+FFFD.
+       R"({"seq":18446744073709551615,"id":"e31cc7a0237e06da","subject":"person:)"
+       "\xC3\xA9t\xEF\xBF\xBD"
+       R"(","from":"clear","to":"","score":-9223372036854775808,"event":"")"
+       R"(,"time":"1970-01-01T00:00:00Z","cause":"event"})"},
+      {{42, "org:x", "a", "b", std::numeric_limits<std::int64_t>::max(), "id-1", -1, true},
+       R"({"seq":42,"id":"5613776c64c79867","subject":"org:x","from":"a","to":"b")"
+       R"(,"score":9223372036854775807,"event":"id-1","time":"1969-12-31T23:59:59.999Z","cause":"expiry"})"},
+      {{3, "s", "t1", "t2", 0, "ev", kEarliestTimeMs, false},
+       R"({"seq":3,"id":"a40b8c46dcbd1eb6","subject":"s","from":"t1","to":"t2")"
+       R"(,"score":0,"event":"ev","time":"0000-01-01T00:00:00Z","cause":"event"})"},
+      {{4, "s", "t1", "t2", 0, "ev", kLatestTimeMs, false},
+       R"({"seq":4,"id":"a40b8c46dcbd1eb6","subject":"s","from":"t1","to":"t2")"
+       R"(,"score":0,"event":"ev","time":"9999-12-31T23:59:59.999Z","cause":"event"})"},
+      {{5, "s", "t1", "t2", 0, "ev", kLatestTimeMs + 1, false},
+       R"({"seq":5,"id":"a40b8c46dcbd1eb6","subject":"s","from":"t1","to":"t2")"
+       R"(,"score":0,"event":"ev","time":"10000-01-01T00:00:00Z","cause":"event"})"},
+      {{6, "s", "t1", "t2", 0, "ev", kEarliestTimeMs - 1, true},
+       R"({"seq":6,"id":"0ce5b3b0bad52ca3","subject":"s","from":"t1","to":"t2")"
+       R"(,"score":0,"event":"ev","time":"-0001-12-31T23:59:59.999Z","cause":"expiry"})"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(to_json(c.alert), c.json);
+    std::string appended = "kept:";
+    append_alert_json(appended, view_of(c.alert));
+    EXPECT_EQ(appended, "kept:" + std::string(c.json));
+    const AlertId digits = alert_id_digits(view_of(c.alert));
+    EXPECT_EQ(std::string(digits.data(), digits.size()), alert_id(c.alert));
+    EXPECT_NE(c.json.find(alert_id(c.alert)), std::string_view::npos);
+  }
 }
 
 TEST(AnswersTest, StatsAreReadLenientlyForOtherVersions) {

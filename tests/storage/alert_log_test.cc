@@ -153,6 +153,34 @@ TEST(AlertLogFilesTest, NumberingGoesOnAfterReopeningAndOriginsAreKnown) {
   for (std::uint64_t i = 0; i < 61; ++i) EXPECT_EQ(range->bodies[i], body_of(190 + i));
 }
 
+// The bytes alert_log.h draws, built here field by field (little-endian),
+// so a faster writer cannot change the format unnoticed.
+TEST(AlertLogFilesTest, ASegmentHoldsExactlyTheBytesItsFormatDraws) {
+  ScratchDir dir("alert-log-bytes");
+  AlertLogOptions options;
+  options.dir = dir.file("alerts");
+  auto log = open_log(options);
+  ASSERT_NE(log, nullptr);
+  const std::string body = R"({"seq":1,"x":"alert"})";
+  log->append(body, {0x0102030405060708, 0x0A0B0C0D, 0x1112131415161718}, -2);
+  ASSERT_TRUE(log->commit(kNow).is_ok());
+
+  const auto little = [](std::uint64_t value, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+    return out;
+  };
+  const std::string payload = little(1, 8) + little(static_cast<std::uint64_t>(-2), 8) +
+                              little(0x0102030405060708, 8) + little(0x0A0B0C0D, 4) +
+                              little(0x1112131415161718, 8) + body;
+  const std::string expected = std::string("TALLYALG") + little(1, 4) + little(0, 4) +
+                               little(payload.size(), 4) +
+                               little(journal::crc32c(payload.data(), payload.size()), 4) + payload;
+  const auto files = segment_files(dir.file("alerts"));
+  ASSERT_EQ(files, std::vector<std::string>{"alerts-00000000000000000001.tal"});
+  EXPECT_EQ(testing::read_bytes(fs::path(dir.file("alerts")) / files.front()), expected);
+}
+
 TEST(AlertLogFilesTest, ATornTailOfTheNewestSegmentIsCutAndItsSeqsGivenAgain) {
   ScratchDir dir("alert-log-torn");
   AlertLogOptions options;

@@ -123,6 +123,10 @@ constexpr Key kKeys[] = {
      [](const Value& v, DaemonOptions& o) {
        o.ingest.rejects.max_bytes = static_cast<std::uint64_t>(v.positive());
      }},
+    {"expected_subjects",
+     [](const Value& v, DaemonOptions& o) {
+       o.scorer.expected_subjects = static_cast<std::size_t>(v.positive(1'000'000'000));
+     }},
     {"max_events_per_subject",
      [](const Value& v, DaemonOptions& o) {
        o.scorer.worker.table.max_events_per_subject =

@@ -53,6 +53,10 @@ Engine::Engine(ScorerOptions options, std::shared_ptr<const RuleSet> rules)
       workers_(kMaxQueueWorkers),
       threads_(kMaxQueueWorkers) {
   rule_history_.push_back(std::move(rules));
+  if (options_.expected_subjects > 0) {
+    options_.worker.table.expected_subjects =
+        options_.expected_subjects / std::max<std::uint32_t>(1, options_.workers);
+  }
   for (std::uint32_t id = 0; id < options_.workers; ++id) add_worker(id, groups_of(id));
 }
 

@@ -117,6 +117,12 @@ struct ScorerOptions {
   std::uint32_t groups_per_wave = 256;
   // The rules file, re-read by reload().
   std::string rules_path;
+  // Subjects expected over all workers (--expected-subjects): each worker's
+  // table is sized for its share at the start, so that no index re-hash
+  // stalls a worker under load (SubjectTableOptions::expected_subjects). A
+  // worker added later by a live change is sized for the same share. 0 (the
+  // default): tables grow as subjects come.
+  std::size_t expected_subjects = 0;
   WorkerOptions worker;
   // Whether alerts go to an alert log (the daemon's, storage/alert_log.h)
   // that is completed from the journals after a crash. Then a snapshot, before

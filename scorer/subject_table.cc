@@ -406,7 +406,9 @@ struct SubjectTable::Impl {
 };
 
 SubjectTable::SubjectTable(InternTable& interns, Options options)
-    : impl_(std::make_unique<Impl>(interns, options)) {}
+    : impl_(std::make_unique<Impl>(interns, options)) {
+  if (options.expected_subjects > 0) reserve(options.expected_subjects);
+}
 SubjectTable::~SubjectTable() = default;
 
 SubjectTable::Applied SubjectTable::apply(const Event& event,

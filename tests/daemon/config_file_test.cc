@@ -46,6 +46,7 @@ TEST_F(ConfigFileTest, EveryKeyReachesItsOption) {
 rules = "/etc/tally/rules.toml"
 data_dir = "/var/lib/tally"
 workers = 3
+expected_subjects = 10000000
 ingest_bind = "tcp://0.0.0.0:8001"
 submit_bind = "tcp://0.0.0.0:8002"
 query_bind = "tcp://127.0.0.1:8003"
@@ -67,6 +68,7 @@ watch_rules = true
   EXPECT_EQ(options.rules_path, "/etc/tally/rules.toml");
   EXPECT_EQ(options.data_dir, "/var/lib/tally");
   EXPECT_EQ(options.scorer.workers, 3u);
+  EXPECT_EQ(options.scorer.expected_subjects, 10'000'000u);
   EXPECT_EQ(options.ingest.ingest_bind, "tcp://0.0.0.0:8001");
   EXPECT_EQ(options.ingest.submit_bind, "tcp://0.0.0.0:8002");
   EXPECT_EQ(options.query_bind, "tcp://127.0.0.1:8003");

@@ -397,5 +397,23 @@ TEST_F(SubjectTableTest, HeaderWidensOnARevokeAsOnAContribution) {
   EXPECT_EQ(backward.score_at(*backward.find("fleet"), 1299).raw, expected);
 }
 
+// A table told how many subjects to expect has its index at that size from
+// the start (its footprint says so), and holds them without growing it.
+TEST(SubjectTableSizingTest, ATableSizedForItsSubjectsNeverGrowsItsIndex) {
+  InternTable interns;
+  SubjectTableOptions options;
+  options.expected_subjects = 100'000;
+  SubjectTable sized(interns, options);
+  SubjectTable growing(interns);
+  EXPECT_GE(sized.memory_bytes(), growing.memory_bytes() + 100'000 * (1 + sizeof(std::uint32_t)));
+  const std::size_t at_start = sized.memory_bytes();
+  const Rule rule = make_rule("fine", 3, 1000);
+  for (int i = 0; i < 1000; ++i) {
+    sized.apply(make_event(fmt::format("e{}", i), fmt::format("plate:NY:{}", i), rule, 1000));
+  }
+  EXPECT_EQ(sized.subjects(), 1000u);
+  EXPECT_LT(sized.memory_bytes() - at_start, 1000u * 64);  // blobs only: the index did not move
+}
+
 }  // namespace
 }  // namespace tally::scorer

@@ -445,9 +445,8 @@ void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {
   if (now <= swept_until_ms_) return;
   // Room for every insert a pass can make, many passes over: a walk that
   // would run out of it is finished at once instead (sweep_step).
-  const std::size_t pass_inserts = (kWorkQueueCapacity + kChunkItems) * queues_.producers();
   sweep_started_subjects_ = table_.subjects();
-  sweep_room_ = std::max(8 * pass_inserts, sweep_started_subjects_ / 8);
+  sweep_room_ = std::max(8 * max_inserts_per_pass(), sweep_started_subjects_ / 8);
   table_.reserve(sweep_started_subjects_ + sweep_room_);
   sweep_to_ms_ = now;
   sweeping_ = true;
@@ -456,10 +455,11 @@ void ShardWorker::maybe_sweep_expiries(std::int64_t wall_ms) {
 
 void ShardWorker::sweep_step(std::size_t max_subjects) {
   const std::int64_t start = steady_now_ns();
-  const std::size_t pass_inserts = (kWorkQueueCapacity + kChunkItems) * queues_.producers();
   const std::size_t grown =
       table_.subjects() > sweep_started_subjects_ ? table_.subjects() - sweep_started_subjects_ : 0;
-  if (grown + pass_inserts >= sweep_room_) max_subjects = std::numeric_limits<std::size_t>::max();
+  if (grown + max_inserts_per_pass() >= sweep_room_) {
+    max_subjects = std::numeric_limits<std::size_t>::max();
+  }
   const RuleSet& current = rules();
   const WalkStep step = table_.walk_step(sweep_walk_, max_subjects, [&](const SubjectState& state) {
     alert_expiries(state, current, swept_until_ms_, sweep_to_ms_);
@@ -474,6 +474,11 @@ void ShardWorker::sweep_step(std::size_t max_subjects) {
     sweeping_ = false;
   }
   busy_ns_ += steady_now_ns() - start;
+}
+
+std::size_t ShardWorker::max_inserts_per_pass() const noexcept {
+  // drain() takes at most a queue's worth (plus the chunk it was in) per row.
+  return (kWorkQueueCapacity + kChunkItems) * queues_.producers();
 }
 
 void ShardWorker::finish_sweep() {

@@ -228,6 +228,8 @@ class ShardWorker {
   // subjects are moved in or out (a live worker-count change), which would
   // re-index it under the walk.
   void finish_sweep();
+  // The most subjects one pass over the queues can add to the table.
+  std::size_t max_inserts_per_pass() const noexcept;
   // Alerts the subject's tier changes caused by expiries in (after, until].
   void alert_expiries(const SubjectState& state, const RuleSet& rules, std::int64_t after_ms,
                       std::int64_t until_ms);

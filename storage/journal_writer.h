@@ -16,8 +16,10 @@
 // Segments: the journal is a sequence of files, rotated once a file passes
 // segment_bytes and moved to a new generation when a snapshot starts (see
 // state_dir.h for the names). A new file's header and directory entry are
-// made durable (unless kNone) before anything is written after the header,
-// so no acknowledgement can depend on a file that a power cut would remove.
+// made durable (unless kNone) before any position after them can settle
+// (inline: before anything is written after the header; with the syncer: by
+// its first request on the file, done after the previous segment's last), so
+// no acknowledgement can depend on a file that a power cut would remove.
 //
 // Errors: a failed create, write or sync (a full disk, an I/O error) is
 // returned as a Status, never thrown. What was not written stays buffered and
